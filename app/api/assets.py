@@ -1,0 +1,88 @@
+"""Where the static files, templates and plotly.js live, and how long browsers may cache them."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import plotly
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+import app as app_package
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+LONG_CACHE = "public, max-age=31536000, immutable"
+# Unversioned URLs (ES modules imported by main.js) revalidate every time, so a new release never mixes
+# with a cached old module; the ETag makes that a cheap 304.
+SHORT_CACHE = "no-cache"
+
+
+def resource_dir(name: str) -> Path:
+    """`static/` or `templates/`: inside the package when installed from a wheel, else at the repo root."""
+    package_dir = Path(app_package.__file__).parent
+    installed = package_dir / name
+    return installed if installed.is_dir() else package_dir.parent / name
+
+
+STATIC_DIR = resource_dir("static")
+TEMPLATES_DIR = resource_dir("templates")
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("lstm-explainer")
+    except metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        return "0.0.0"
+
+
+@cache
+def asset_version() -> str:
+    """The package version plus a digest of every asset, so `?v=` changes whenever any file does."""
+    digest = hashlib.sha256(plotly.__version__.encode())
+    if STATIC_DIR.is_dir():
+        for path in sorted(p for p in STATIC_DIR.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(STATIC_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    return f"{package_version()}+{digest.hexdigest()[:10]}"
+
+
+def cache_control(request_query: str) -> str:
+    return LONG_CACHE if "v=" in request_query else SHORT_CACHE
+
+
+class CachedStaticFiles(StaticFiles):
+    """StaticFiles whose Cache-Control depends on whether the URL is versioned (`?v=...`)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            response.headers["Cache-Control"] = cache_control(scope.get("query_string", b"").decode("latin-1"))
+        return response
+
+
+@cache
+def plotly_gzipped() -> bytes:
+    """plotly.min.js (about 4.5 MB) compressed once: 300 students loading the page at the same moment
+    must not cost 300 compressions."""
+    return gzip.compress(PLOTLY_JS.read_bytes(), compresslevel=9, mtime=0)
+
+
+def plotly_response(request: Request) -> Response:
+    headers = {
+        "Cache-Control": cache_control(request.url.query),
+        "ETag": f'"{plotly.__version__}"',
+        "Vary": "Accept-Encoding",
+    }
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        # Already compressed, so the GZip middleware leaves it alone.
+        headers["Content-Encoding"] = "gzip"
+        return Response(plotly_gzipped(), media_type="text/javascript", headers=headers)
+    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers=headers)

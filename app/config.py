@@ -1,0 +1,83 @@
+"""Server settings, read from the environment (prefix ``LSTM_EXPLAINER_``).
+
+Every field can be set as ``LSTM_EXPLAINER_<FIELD>``; list fields also accept a plain string:
+``LSTM_EXPLAINER_MODELS`` (or ``..._MODEL_DIRS``) is split on ``os.pathsep`` like ``PATH``, and the
+origin lists are split on spaces or commas, so no JSON quoting is needed in a shell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A CSP source or an origin: no whitespace, separators or stray quotes that could break the header.
+_SOURCE = re.compile(r"^('self'|'none'|[^\s;,'\"]+)$")
+
+
+def _split(value: Any, separators: str) -> Any:
+    """Accept a JSON list or a separated string (an unset list stays as given)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part for part in re.split(f"[{re.escape(separators)}]", text) if part.strip()]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LSTM_EXPLAINER_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    # Serve the models that ship in the package; off to serve only `model_dirs`.
+    shipped_models: bool = True
+    # Extra model directories, searched after the shipped models (a later id replaces an earlier one).
+    model_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("model_dirs", "LSTM_EXPLAINER_MODEL_DIRS", "LSTM_EXPLAINER_MODELS"),
+    )
+    max_chars: int = Field(2000, ge=1)
+    max_word_tokens: int = Field(500, ge=1)
+    max_interventions: int = Field(32, ge=0)
+    # A trace request is a few hundred bytes; 64 KiB leaves room for 2,000 characters of any script
+    # plus the largest allowed list of interventions.
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_ws_message_bytes: int = Field(64 * 1024, ge=1024)
+    # Who may put the pages in an <iframe> (CSP frame-ancestors); "*" lets any slide deck embed them.
+    frame_ancestors: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    # Browser origins whose pages may open the WebSocket, besides the app's own origin.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    # Traces computed at once, across all sockets and requests; more would only fight over the cores.
+    trace_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    @field_validator("model_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        return _split(value, os.pathsep)
+
+    @field_validator("frame_ancestors", "allowed_origins", mode="before")
+    @classmethod
+    def _split_sources(cls, value: Any) -> Any:
+        return _split(value, " ,")
+
+    @field_validator("frame_ancestors", "allowed_origins")
+    @classmethod
+    def _check_sources(cls, value: list[str]) -> list[str]:
+        for source in value:
+            if not _SOURCE.match(source):
+                raise ValueError(f"{source!r} is not an origin or CSP source (e.g. https://slides.example.org)")
+        if not value:
+            raise ValueError("give at least one source; use 'none' to forbid all")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,256 @@
+"""Recurrent cells: one forward step and its backward beside it.
+
+Every cell works on a batch of rows: `xw` is the input projection x·W_ihᵀ + b_ih (B, G·H) computed by the
+caller (once for all steps where possible), `h_prev` and `c_prev` are (B, H). Weights are stacked in
+PyTorch's order so one matmul serves all gates; each gate is then a named slice, so it can be clamped and
+drawn by name.
+
+    lstm       i = σ(W_i x + U_i h + b_i)    f = σ(W_f x + U_f h + b_f)
+               g = tanh(W_g x + U_g h + b_g) o = σ(W_o x + U_o h + b_o)
+               c' = f⊙c + i⊙g                h' = o⊙tanh(c')
+    peephole   as lstm, with + p_i⊙c and + p_f⊙c inside i and f, and + p_o⊙c' inside o
+    cifg       as lstm without an input-gate matrix: i = 1 − f
+    gru        r = σ(W_r x + b_ir + U_r h + b_hr)   z = σ(W_z x + b_iz + U_z h + b_hz)
+               n = tanh(W_n x + b_in + r⊙(U_n h + b_hn))   h' = (1 − z)⊙n + z⊙h
+    rnn        h' = tanh(W x + U h + b)      irnn: h' = relu(W x + U h + b)
+
+A clamp replaces a gate's activation on some units by a constant. The constant has no input, so its
+pre-activation receives no gradient: the backward multiplies by `free` (0 where clamped, 1 elsewhere).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """What an architecture has: its weight blocks (stacking order), gates and states."""
+
+    arch: str
+    blocks: tuple[str, ...]  # row blocks of weight_ih / weight_hh, in stacking order
+    gates: tuple[str, ...]  # gates recorded in a trace and open to clamping
+    has_cell: bool
+    peephole: bool = False
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.blocks)
+
+    def gate_range(self, gate: str) -> tuple[float, float]:
+        """The interval a gate's activation lives in: sigmoid gates [0, 1], tanh candidates [−1, 1]."""
+        return (-1.0, 1.0) if gate == "candidate" else (0.0, 1.0)
+
+
+LSTM_GATES = ("input", "forget", "candidate", "output")
+
+SPECS: dict[str, CellSpec] = {
+    "lstm": CellSpec("lstm", LSTM_GATES, LSTM_GATES, has_cell=True),
+    "peephole": CellSpec("peephole", LSTM_GATES, LSTM_GATES, has_cell=True, peephole=True),
+    "cifg": CellSpec("cifg", ("forget", "candidate", "output"), LSTM_GATES, has_cell=True),
+    # PyTorch stacks GRU weights r, z, n; the trace lists the gates in the order they are usually taught.
+    "gru": CellSpec("gru", ("reset", "update", "candidate"), ("update", "reset", "candidate"), has_cell=False),
+    "rnn": CellSpec("rnn", ("hidden",), (), has_cell=False),
+    "irnn": CellSpec("irnn", ("hidden",), (), has_cell=False),
+}
+ARCHS = tuple(SPECS)
+
+# A clamp for one step of one layer: gate -> (free mask (H,) of 0/1, constant values (H,)).
+StepClamp = dict[str, tuple[Array, Array]]
+
+
+def sigmoid(x: Array) -> Array:
+    # σ(x) = (1 + tanh(x/2)) / 2: never overflows, and one ufunc call is cheap inside a step loop.
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+def _blocks(a: Array, n: int) -> list[Array]:
+    h = a.shape[-1] // n
+    return [a[..., k * h : (k + 1) * h] for k in range(n)]
+
+
+def _apply(clamp: StepClamp | None, gate: str, act: Array) -> tuple[Array, Array | None]:
+    """Replace clamped units of `act` by their constant; return the activation and its free mask."""
+    if clamp is None or gate not in clamp:
+        return act, None
+    free, value = clamp[gate]
+    return np.where(free > 0, act, value), free
+
+
+def _free(d: Array, free: Array | None) -> Array:
+    return d if free is None else d * free
+
+
+# ---------------------------------------------------------------------------------------------- forward
+def step_forward(
+    spec: CellSpec,
+    p: dict[str, Array],
+    xw: Array,
+    h_prev: Array,
+    c_prev: Array | None,
+    clamp: StepClamp | None = None,
+) -> dict[str, Any]:
+    """One step. Returns the cache: every intermediate, which is also what a trace records.
+
+    Cache keys: `pre` (gate -> pre-activation), `act` (gate -> activation), `free` (gate -> mask or None),
+    `h_prev`, `c_prev`, `c`, `tanh_c`, `h` (and `hw_n` for the GRU).
+    """
+    hw = h_prev @ p["weight_hh"].T + p["bias_hh"]  # (B, G·H)
+    if spec.arch in ("lstm", "peephole", "cifg"):
+        return _lstm_forward(spec, p, xw + hw, h_prev, c_prev, clamp)
+    if spec.arch == "gru":
+        return _gru_forward(xw, hw, h_prev, clamp)
+    return _rnn_forward(spec, xw + hw, h_prev)
+
+
+def _lstm_forward(
+    spec: CellSpec, p: dict[str, Array], a: Array, h_prev: Array, c_prev: Array | None, clamp: StepClamp | None
+) -> dict[str, Any]:
+    assert c_prev is not None
+    pre_i: Array | None
+    if spec.arch == "cifg":
+        pre_f, pre_g, pre_o = _blocks(a, 3)
+        pre_i = None
+    else:
+        pre_i, pre_f, pre_g, pre_o = _blocks(a, 4)
+    if spec.peephole:
+        pre_i = pre_i + p["peephole_input"] * c_prev
+        pre_f = pre_f + p["peephole_forget"] * c_prev
+    f, free_f = _apply(clamp, "forget", sigmoid(pre_f))
+    if pre_i is None:
+        i, free_i = _apply(clamp, "input", 1.0 - f)  # coupled: what is forgotten is what may be written
+        pre_i = -pre_f  # 1 − σ(x) = σ(−x): the derived gate's pre-activation, for display
+    else:
+        i, free_i = _apply(clamp, "input", sigmoid(pre_i))
+    g, free_g = _apply(clamp, "candidate", np.tanh(pre_g))
+    c = f * c_prev + i * g  # (B, H) the conveyor belt: keep some, write some
+    if spec.peephole:
+        pre_o = pre_o + p["peephole_output"] * c
+    o, free_o = _apply(clamp, "output", sigmoid(pre_o))
+    tanh_c = np.tanh(c)
+    h = o * tanh_c
+    return {
+        "pre": {"input": pre_i, "forget": pre_f, "candidate": pre_g, "output": pre_o},
+        "act": {"input": i, "forget": f, "candidate": g, "output": o},
+        "free": {"input": free_i, "forget": free_f, "candidate": free_g, "output": free_o},
+        "h_prev": h_prev, "c_prev": c_prev, "c": c, "tanh_c": tanh_c, "h": h,
+    }  # fmt: skip
+
+
+def _gru_forward(xw: Array, hw: Array, h_prev: Array, clamp: StepClamp | None) -> dict[str, Any]:
+    x_r, x_z, x_n = _blocks(xw, 3)
+    h_r, h_z, h_n = _blocks(hw, 3)
+    pre_r, pre_z = x_r + h_r, x_z + h_z
+    r, free_r = _apply(clamp, "reset", sigmoid(pre_r))
+    z, free_z = _apply(clamp, "update", sigmoid(pre_z))
+    pre_n = x_n + r * h_n  # the reset gate scales the recurrent part only (PyTorch's convention)
+    n, free_n = _apply(clamp, "candidate", np.tanh(pre_n))
+    h = (1.0 - z) * n + z * h_prev
+    return {
+        "pre": {"update": pre_z, "reset": pre_r, "candidate": pre_n},
+        "act": {"update": z, "reset": r, "candidate": n},
+        "free": {"update": free_z, "reset": free_r, "candidate": free_n},
+        "h_prev": h_prev, "c_prev": None, "c": None, "tanh_c": None, "h": h, "hw_n": h_n,
+    }  # fmt: skip
+
+
+def _rnn_forward(spec: CellSpec, a: Array, h_prev: Array) -> dict[str, Any]:
+    h = np.maximum(a, 0.0) if spec.arch == "irnn" else np.tanh(a)
+    return {
+        "pre": {"hidden": a}, "act": {}, "free": {},
+        "h_prev": h_prev, "c_prev": None, "c": None, "tanh_c": None, "h": h,
+    }  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------- backward
+@dataclass
+class StepGrads:
+    """What one step's backward hands on: to the inputs, to the previous step, and to the weights."""
+
+    d_ih: Array  # (R, G·H) gradient of the input-side pre-activation (x·W_ihᵀ + b_ih)
+    d_hh: Array  # (R, G·H) gradient of the recurrent-side pre-activation (h·W_hhᵀ + b_hh)
+    dh_prev: Array  # (R, H)
+    dc_prev: Array | None  # (R, H)
+    dc: Array | None  # (R, H) total ∂L/∂c_t at this step, all paths (for the gradient-norm triangle)
+    dpeep: dict[str, Array]  # peephole weight gradients (H,), summed over rows
+
+
+def step_backward(
+    spec: CellSpec, p: dict[str, Array], cache: dict[str, Any], dh: Array, dc_next: Array | None
+) -> StepGrads:
+    """Backward of `step_forward`. `dh` is ∂L/∂h_t (all paths); `dc_next` is ∂L/∂c_t through c_{t+1}.
+
+    Rows of `dh` may outnumber the rows of the cache (one forward, many losses): broadcasting handles it.
+    """
+    if spec.arch in ("lstm", "peephole", "cifg"):
+        g = _lstm_backward(spec, p, cache, dh, dc_next)
+    elif spec.arch == "gru":
+        g = _gru_backward(cache, dh)
+    else:
+        g = _rnn_backward(spec, cache, dh)
+    g.dh_prev = g.dh_prev + g.d_hh @ p["weight_hh"]  # backprop through h_prev·W_hhᵀ
+    return g
+
+
+def _lstm_backward(
+    spec: CellSpec, p: dict[str, Array], cache: dict[str, Any], dh: Array, dc_next: Array | None
+) -> StepGrads:
+    act, free = cache["act"], cache["free"]
+    i, f, g, o = act["input"], act["forget"], act["candidate"], act["output"]
+    c_prev, c, tanh_c = cache["c_prev"], cache["c"], cache["tanh_c"]
+    dpeep: dict[str, Array] = {}
+    # backprop through h = o⊙tanh(c)
+    do = dh * tanh_c
+    dc = dh * o * (1.0 - tanh_c**2)
+    if dc_next is not None:
+        dc = dc + dc_next
+    dpre_o = _free(do * o * (1.0 - o), free["output"])
+    if spec.peephole:
+        dc = dc + dpre_o * p["peephole_output"]  # o peeks at c_t
+        dpeep["peephole_output"] = (dpre_o * c).sum(0)
+    # backprop through c = f⊙c_prev + i⊙g
+    di, dg, df = dc * g, dc * i, dc * c_prev
+    dc_prev = dc * f
+    dpre_g = _free(dg * (1.0 - g**2), free["candidate"])
+    if spec.arch == "cifg":
+        df = df - _free(di, free["input"])  # i = 1 − f
+        dpre_f = _free(df * f * (1.0 - f), free["forget"])
+        dpre = np.concatenate([dpre_f, dpre_g, dpre_o], axis=-1)
+    else:
+        dpre_i = _free(di * i * (1.0 - i), free["input"])
+        dpre_f = _free(df * f * (1.0 - f), free["forget"])
+        if spec.peephole:
+            dc_prev = dc_prev + dpre_i * p["peephole_input"] + dpre_f * p["peephole_forget"]
+            dpeep["peephole_input"] = (dpre_i * c_prev).sum(0)
+            dpeep["peephole_forget"] = (dpre_f * c_prev).sum(0)
+        dpre = np.concatenate([dpre_i, dpre_f, dpre_g, dpre_o], axis=-1)
+    return StepGrads(d_ih=dpre, d_hh=dpre, dh_prev=np.zeros_like(dh), dc_prev=dc_prev, dc=dc, dpeep=dpeep)
+
+
+def _gru_backward(cache: dict[str, Any], dh: Array) -> StepGrads:
+    act, free = cache["act"], cache["free"]
+    z, r, n = act["update"], act["reset"], act["candidate"]
+    h_prev, hw_n = cache["h_prev"], cache["hw_n"]
+    # backprop through h = (1 − z)⊙n + z⊙h_prev
+    dn = dh * (1.0 - z)
+    dz = dh * (h_prev - n)
+    dh_prev = dh * z
+    dpre_n = _free(dn * (1.0 - n**2), free["candidate"])
+    # backprop through n's pre-activation x_n + r⊙hw_n
+    dpre_r = _free(dpre_n * hw_n * r * (1.0 - r), free["reset"])
+    dpre_z = _free(dz * z * (1.0 - z), free["update"])
+    d_ih = np.concatenate([dpre_r, dpre_z, dpre_n], axis=-1)
+    d_hh = np.concatenate([dpre_r, dpre_z, dpre_n * r], axis=-1)
+    return StepGrads(d_ih=d_ih, d_hh=d_hh, dh_prev=dh_prev, dc_prev=None, dc=None, dpeep={})
+
+
+def _rnn_backward(spec: CellSpec, cache: dict[str, Any], dh: Array) -> StepGrads:
+    h = cache["h"]
+    # backprop through the nonlinearity
+    dpre = dh * (cache["pre"]["hidden"] > 0) if spec.arch == "irnn" else dh * (1.0 - h**2)
+    return StepGrads(d_ih=dpre, d_hh=dpre, dh_prev=np.zeros_like(dh), dc_prev=None, dc=None, dpeep={})

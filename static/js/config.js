@@ -1,0 +1,107 @@
+// Visual constants: every size, label, colour name and timing the views share lives here, once.
+// Colours themselves are CSS variables (app.css) so the themes can change them; scales are in colors.js.
+
+// A gate's look: its symbol as taught (candidate is c̃), its nonlinearity, and the CSS variable of its accent.
+export const GATES = {
+  forget: { symbol: 'f', name: 'forget gate', fn: 'σ', accent: '--gate-forget' },
+  input: { symbol: 'i', name: 'input gate', fn: 'σ', accent: '--gate-input' },
+  candidate: { symbol: 'c̃', name: 'candidate', fn: 'tanh', accent: '--gate-candidate' },
+  output: { symbol: 'o', name: 'output gate', fn: 'σ', accent: '--gate-output' },
+  update: { symbol: 'z', name: 'update gate', fn: 'σ', accent: '--gate-update' },
+  reset: { symbol: 'r', name: 'reset gate', fn: 'σ', accent: '--gate-reset' },
+  hidden: { symbol: 'h', name: 'hidden layer', fn: 'tanh', accent: '--gate-hidden' },
+};
+
+// Each vector a wire can carry: its label (base + subscript), its colour scale and a plain-words hint.
+// Scales: `gate` is [0, 1], `tanh` is [−1, 1], `cell` is symmetric around 0 with the trace's own range.
+export const QUANTITIES = {
+  c_prev: { base: 'c', sub: 't−1', scale: 'cell', hint: 'cell state arriving from the previous step' },
+  h_prev: { base: 'h', sub: 't−1', scale: 'tanh', hint: 'hidden state from the previous step' },
+  x: { base: 'x', sub: 't', scale: 'tanh', hint: 'input at this step' },
+  forget: { base: 'f', sub: 't', scale: 'gate', hint: 'forget gate: 1 keeps, 0 erases' },
+  input: { base: 'i', sub: 't', scale: 'gate', hint: 'input gate: how much to write' },
+  candidate: { base: 'c̃', sub: 't', scale: 'tanh', hint: 'candidate values to write' },
+  output: { base: 'o', sub: 't', scale: 'gate', hint: 'output gate: how much of the memory to show' },
+  kept: { base: 'f⊙c', sub: 't−1', scale: 'cell', hint: 'what survives the forget gate' },
+  written: { base: 'i⊙c̃', sub: 't', scale: 'tanh', hint: 'what the input gate writes' },
+  cell: { base: 'c', sub: 't', scale: 'cell', hint: 'new cell state (the memory)' },
+  tanh_cell: { base: 'tanh c', sub: 't', scale: 'tanh', hint: 'memory squashed to [−1, 1]' },
+  hidden: { base: 'h', sub: 't', scale: 'tanh', hint: 'new hidden state (the output)' },
+  // GRU
+  update: { base: 'z', sub: 't', scale: 'gate', hint: 'update gate: 1 keeps the old state, 0 takes the new' },
+  reset: { base: 'r', sub: 't', scale: 'gate', hint: 'reset gate: how much old state the candidate sees' },
+  gru_candidate: { base: 'h̃', sub: 't', scale: 'tanh', hint: 'candidate state' },
+  gru_keep: { base: 'z⊙h', sub: 't−1', scale: 'tanh', hint: 'old state kept' },
+  gru_write: { base: '(1−z)⊙h̃', sub: 't', scale: 'tanh', hint: 'new state written' },
+};
+
+// Heatmap choices in the memory panel, per architecture family.
+export const HEATMAP_QUANTITIES = {
+  lstm: ['forget', 'input', 'candidate', 'output', 'cell', 'hidden'],
+  gru: ['update', 'reset', 'candidate', 'hidden'],
+  rnn: ['hidden'],
+};
+
+// The diagram family an architecture is drawn with.
+export function family(arch) {
+  if (arch === 'gru') return 'gru';
+  if (arch === 'rnn' || arch === 'irnn') return 'rnn';
+  return 'lstm';
+}
+
+export const DIAGRAM = {
+  strip: { width: 200, maxGridHeight: 48, maxCell: 22, gapFrom: 8 },
+  bigCell: { width: 50, height: 26, gap: 4, max: 3 },
+  gateBox: { width: 96, height: 54, radius: 7 },
+  opRadius: 17,
+  wire: 3,
+};
+
+export const TIMING = {
+  debounceMs: 120, // typing → re-trace
+  stepMs: 1000, // one step while playing at 1×
+  speeds: [0.25, 0.5, 1, 2, 4, 8],
+  backwardMs: 220, // one hop of the backward animation
+  reconnectMinMs: 250,
+  reconnectMaxMs: 8000,
+  // The forward animation takes this share of the time until the next step (capped at maxStageMs per stage).
+  animShare: 0.6,
+  maxStageMs: 260,
+};
+
+export const STAGES = ['inputs', 'forget', 'write', 'cell', 'output'];
+
+// Panels that can be opened (and are remembered in the URL).
+export const PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled'];
+export const DEFAULT_PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled'];
+
+export const PREDICTIONS_SHOWN = 8;
+
+// How a token is shown in a chip or axis: make whitespace visible.
+export function showToken(text) {
+  if (text === ' ') return '␣';
+  if (text === '\n') return '↵';
+  if (text === '\t') return '⇥';
+  return text;
+}
+
+// Numbers as a lecturer reads them: two decimals, a real minus sign.
+export function fmt(v, digits = 2) {
+  if (v === null || v === undefined || Number.isNaN(v)) return '–';
+  const s = Math.abs(v) < 0.5 * 10 ** -digits ? (0).toFixed(digits) : v.toFixed(digits);
+  return s.replace('-', '−');
+}
+
+// A factor inside a product: negative values in parentheses, as on a blackboard.
+export function fmtFactor(v, digits = 2) {
+  const s = fmt(v, digits);
+  return s.startsWith('−') ? `(${s})` : s;
+}
+
+export function fmtSci(v) {
+  if (v === null || v === undefined) return '–';
+  if (v === 0) return '0';
+  const e = Math.floor(Math.log10(Math.abs(v)));
+  if (e >= -2 && e <= 3) return fmt(v, e >= 1 ? 1 : 3);
+  return `${(v / 10 ** e).toFixed(1)}e${e}`.replace('-', '−');
+}
