@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     # Traces computed at once, across all sockets and requests; more would only fight over the cores.
     trace_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Memory for streamed traces kept for the next socket that asks for the same one (0 turns it off).
+    trace_cache_bytes: int = Field(64 * 1024 * 1024, ge=0)
 
     @field_validator("model_dirs", mode="before")
     @classmethod
@@ -72,7 +74,9 @@ class Settings(BaseSettings):
     def _check_sources(cls, value: list[str]) -> list[str]:
         for source in value:
             if not _SOURCE.match(source):
-                raise ValueError(f"{source!r} is not an origin or CSP source (e.g. https://slides.example.org)")
+                raise ValueError(
+                    f"{source!r} is not an origin or CSP source (e.g. https://slides.example.org)"
+                )
         if not value:
             raise ValueError("give at least one source; use 'none' to forbid all")
         return value

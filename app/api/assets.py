@@ -62,7 +62,9 @@ class CachedStaticFiles(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         if response.status_code in (200, 304):
-            response.headers["Cache-Control"] = cache_control(scope.get("query_string", b"").decode("latin-1"))
+            response.headers["Cache-Control"] = cache_control(
+                scope.get("query_string", b"").decode("latin-1")
+            )
         return response
 
 

@@ -25,7 +25,9 @@ def content_security_policy(settings: Settings, docs: bool = False) -> str:
             "default-src 'self'",
             f"script-src {script}",
             f"style-src {style}",
-            "img-src 'self' data: blob: https://fastapi.tiangolo.com" if docs else "img-src 'self' data: blob:",
+            "img-src 'self' data: blob: https://fastapi.tiangolo.com"
+            if docs
+            else "img-src 'self' data: blob:",
             "connect-src 'self' ws: wss:",
             "object-src 'none'",
             "base-uri 'self'",
@@ -39,9 +41,15 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        common = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "strict-origin-when-cross-origin")]
+        common = [
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ]
         self.headers = [("Content-Security-Policy", content_security_policy(settings)), *common]
-        self.docs_headers = [("Content-Security-Policy", content_security_policy(settings, docs=True)), *common]
+        self.docs_headers = [
+            ("Content-Security-Policy", content_security_policy(settings, docs=True)),
+            *common,
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,7 +95,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    # FastAPI re-raises HTTPExceptions raised while it reads the body; the error handler answers.
+                    # FastAPI re-raises an HTTPException from reading the body; the error handler answers.
                     raise body_too_large(self.max_bytes)
             return message
 

@@ -81,7 +81,7 @@ def validate(card: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         if a.dtype.kind != "f":
             raise ModelFileError(f"{WEIGHTS}: tensor {name!r} has dtype {a.dtype}; expected a float type")
         if a.shape != shape:
-            hint = " (the vocabulary has {} entries)".format(len(vocab)) if name.startswith(("emb", "dec")) else ""
+            hint = f" (the vocabulary has {len(vocab)} entries)" if name.startswith(("emb", "dec")) else ""
             raise ModelFileError(f"{WEIGHTS}: tensor {name!r} has shape {a.shape}; expected {shape}{hint}")
         if not np.isfinite(a).all():
             raise ModelFileError(f"{WEIGHTS}: tensor {name!r} holds NaN or infinite values")

@@ -82,7 +82,7 @@ def parse_intervention(raw: Any, spec: CellSpec, layers: int, hidden_size: int, 
             raise _bad(f"{where}: unit {bad[0]} is out of range; units are 0..{hidden_size - 1}")
         units = tuple(sorted(set(checked)))  # type: ignore[arg-type]
     start, stop = _int("start", raw.get("start"), where), _int("stop", raw.get("stop"), where)
-    if start is not None and start < 0 or stop is not None and stop < 0:
+    if (start is not None and start < 0) or (stop is not None and stop < 0):
         raise _bad(f"{where}: 'start' and 'stop' are step indices and cannot be negative")
     if start is not None and stop is not None and stop <= start:
         raise _bad(f"{where}: the step range [{start}, {stop}) is empty; 'stop' must be greater than 'start'")

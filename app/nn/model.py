@@ -294,6 +294,6 @@ def _stack_rows(parts: list[Array], rows: int) -> Array:
 
 def _flat(seq: Array, like: Array) -> Array:
     """(T, r, n) → (T·rows, n) matching a stacked gradient's rows."""
-    T, r, n = seq.shape
+    T, _, n = seq.shape
     rows = like.shape[0] // T
     return np.broadcast_to(seq, (T, rows, n)).reshape(T * rows, n)

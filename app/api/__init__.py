@@ -1,0 +1,1 @@
+"""The web layer: thin adapters from HTTP and WebSocket to `app.nn`."""

@@ -1,0 +1,38 @@
+"""Dependencies as Annotated aliases: a route says `zoo: ZooDep` and gets the shared model zoo."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from anyio import CapacityLimiter
+from fastapi import Depends
+from fastapi.templating import Jinja2Templates
+from starlette.requests import HTTPConnection
+
+from app.api.tracing import TraceCache
+from app.config import Settings, get_settings
+from app.nn import Zoo
+
+
+# HTTPConnection, not Request, so the same dependencies serve WebSocket routes.
+def get_zoo(conn: HTTPConnection) -> Zoo:
+    return conn.app.state.zoo
+
+
+def get_limiter(conn: HTTPConnection) -> CapacityLimiter:
+    return conn.app.state.trace_limiter
+
+
+def get_trace_cache(conn: HTTPConnection) -> TraceCache:
+    return conn.app.state.trace_cache
+
+
+def get_templates(conn: HTTPConnection) -> Jinja2Templates:
+    return conn.app.state.templates
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ZooDep = Annotated[Zoo, Depends(get_zoo)]
+LimiterDep = Annotated[CapacityLimiter, Depends(get_limiter)]
+TraceCacheDep = Annotated[TraceCache, Depends(get_trace_cache)]
+TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]

@@ -1,0 +1,181 @@
+"""Request and response models: validation for what comes in, documentation (OpenAPI at /docs) for what
+goes out. The trace document itself is built by `app.nn` and only described here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Strict: JSON `true` is not the integer 1 and "0.5" is not a number; unknown fields are a mistake.
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class Intervention(BaseModel):
+    """Clamp a gate to a constant on some units over the steps [start, stop). Gate names and ranges are
+    checked against the model (`bad_intervention` when they do not fit)."""
+
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [{"gate": "forget", "value": 1.0}]})
+
+    gate: str = Field(
+        description="input, forget, candidate or output (LSTM); update, reset or candidate (GRU)"
+    )
+    value: float = Field(allow_inf_nan=False, description="[0, 1] for sigmoid gates, [-1, 1] for candidate")
+    layer: int = 0
+    units: list[int] | None = Field(None, description="unit indices; null clamps every unit")
+    start: int | None = Field(None, description="first clamped step; null = from the start")
+    stop: int | None = Field(None, description="first step no longer clamped; null = to the end")
+
+
+class TraceRequest(BaseModel):
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={"examples": [{"model": "lecture-lstm", "text": "The keys to the cabinet are"}]},
+    )
+
+    model: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    text: str = Field(
+        description="limited by LSTM_EXPLAINER_MAX_CHARS and, for word models, _MAX_WORD_TOKENS"
+    )
+    target: str | None = Field(None, description="a token scored after the last step")
+    interventions: list[Intervention] = Field(default_factory=list)
+    gradients: bool = Field(True, description="include ‖∂L_t/∂h_k‖ and the weight gradients")
+
+
+class TraceMessage(TraceRequest):
+    """The WebSocket's one client message: a trace request with a type and a client-chosen id."""
+
+    model_config = ConfigDict(**_STRICT)
+
+    type: Literal["trace"]
+    id: Annotated[str, StringConstraints(max_length=128)] | int
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable slug, e.g. unknown_model, text_too_long, bad_intervention")
+    message: str = Field(description="what was wrong and what to change")
+
+
+class ErrorResponse(BaseModel):
+    detail: ErrorDetail
+
+
+class LoadFailure(BaseModel):
+    path: str
+    error: str
+
+
+class ModelCard(BaseModel):
+    """A model's card (its model.json, without the vocabulary) plus what the UI derives from it."""
+
+    model_config = ConfigDict(extra="allow")  # cards may carry more (provenance, example sentences, ...)
+
+    id: str
+    title: str
+    arch: str
+    layers: int
+    input_size: int
+    hidden_size: int
+    tokenizer: Literal["char", "word"]
+    vocab_size: int
+    task: str
+    description: str
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    gates: dict[str, tuple[float, float]] = Field(description="clampable gates and the range of each")
+
+
+class ModelDetail(ModelCard):
+    vocab: list[str] = Field(description="every token the model knows, in id order")
+
+
+class ModelList(BaseModel):
+    models: list[ModelCard]
+    default: str | None = Field(description="the model the page opens with")
+    failed: list[LoadFailure] = Field(description="model directories that could not be loaded")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "no_models"]
+    version: str
+    models: int
+    failed: list[LoadFailure]
+
+
+# -- the trace document (built by app.nn.trace_document; floats rounded to 7 significant digits) ----------
+
+
+class TraceModel(BaseModel):
+    id: str
+    arch: str
+    layers: int
+    input_size: int
+    hidden_size: int
+    tokenizer: Literal["char", "word"]
+
+
+class TraceToken(BaseModel):
+    text: str
+    id: int
+    unknown: bool
+
+
+class TraceTarget(BaseModel):
+    text: str
+    id: int
+
+
+class LayerStep(BaseModel):
+    gates: dict[str, list[float]]
+    preactivations: dict[str, list[float]]
+    cell: list[float] | None
+    tanh_cell: list[float] | None
+    hidden: list[float]
+    clamped: dict[str, list[int]]
+
+
+class TopToken(BaseModel):
+    token: str
+    p: float
+
+
+class ExpectedToken(BaseModel):
+    token: str
+    id: int
+    p: float
+
+
+class TraceStep(BaseModel):
+    layers: list[LayerStep]
+    top: list[TopToken] = Field(description="the 10 likeliest next tokens after this step")
+    expected: ExpectedToken | None = Field(
+        description="the actual next token, or the target at the last step"
+    )
+    loss: float | None = Field(description="-log p(expected)")
+
+
+class LayerGradients(BaseModel):
+    hidden: list[list[float | None] | None] = Field(description="[t][k] = ‖∂L_t/∂h_k‖ for k ≤ t")
+    cell: list[list[float | None] | None] | None
+
+
+class ParamGradients(BaseModel):
+    step: int = Field(description="the loss L_t whose weight gradients these are")
+    layers: list[dict[str, dict[str, float]]] = Field(
+        description="[layer][block] → weight_ih, weight_hh, bias"
+    )
+    embedding: float
+    decoder: float
+
+
+class TraceGradients(BaseModel):
+    layers: list[LayerGradients]
+    params: ParamGradients | None
+
+
+class TraceDocument(BaseModel):
+    model: TraceModel
+    tokens: list[TraceToken]
+    target: TraceTarget | None
+    steps: list[TraceStep]
+    gradients: TraceGradients | None
+    interventions: list[Intervention] = Field(description="as applied, normalised")

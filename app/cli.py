@@ -1,0 +1,171 @@
+"""The `lstm-explainer` command (also `python -m app`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .nn import ModelFileError, TraceInputError, load_zoo, trace_document
+from .nn.cells import ARCHS
+
+
+def _models_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--models", action="append", type=Path, default=[], metavar="DIR",
+        help="a directory of model directories (repeatable; also LSTM_EXPLAINER_MODELS)",
+    )  # fmt: skip
+
+
+def _json_arg(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from e
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstm-explainer", description="Watch a real, trained LSTM read your sentence."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="start the web app (http://127.0.0.1:8000 by default)")
+    p.add_argument("--host", default=None, help="default 127.0.0.1")
+    p.add_argument("--port", type=int, default=None, help="default 8000")
+    p.add_argument("--workers", type=int, default=1)
+    _models_arg(p)
+
+    p = sub.add_parser("models", help="list the models found")
+    p.add_argument("--json", action="store_true", help="print the model cards as JSON")
+    _models_arg(p)
+
+    p = sub.add_parser("trace", help="trace a text through a model and print the trace document")
+    p.add_argument("model")
+    p.add_argument("text")
+    p.add_argument("--target", default=None, help="the token that should follow the text")
+    p.add_argument("--intervene", action="append", type=_json_arg, default=[], metavar="JSON",
+                   help='clamp a gate, e.g. \'{"gate": "forget", "value": 0, "start": 3}\' (repeatable)')  # fmt: skip
+    p.add_argument("--no-gradients", action="store_true", help="skip the gradients through time")
+    p.add_argument("--json", action="store_true", help="print the whole document as JSON (the default)")
+    _models_arg(p)
+
+    p = sub.add_parser("import", help="import weights trained with PyTorch or Keras into a model directory")
+    p.add_argument("format", choices=["pytorch", "keras"])
+    p.add_argument("weights", type=Path, help=".safetensors or .npz (pickle files are refused)")
+    p.add_argument("--vocab", type=Path, required=True, help="JSON list of tokens in index order")
+    p.add_argument("--tokenizer", choices=["char", "word"], required=True)
+    p.add_argument("--id", required=True, dest="model_id")
+    p.add_argument("--out", type=Path, required=True, help="writes OUT/ID/")
+    p.add_argument("--unk", default=None, help="the vocabulary's unknown token, if it has one")
+    p.add_argument("--lowercase", action="store_true", help="lowercase text before tokenizing")
+    p.add_argument("--arch", choices=ARCHS, default=None, help="e.g. irnn for a ReLU nn.RNN")
+
+    p = sub.add_parser("train", help="train a model from a recipe")
+    p.add_argument("recipe")
+    p.add_argument("--arch", choices=ARCHS, default=None)
+    p.add_argument("--out", type=Path, default=None, help="default: ./models/ID")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--minutes", type=float, default=None, help="training time budget")
+    p.add_argument("--hidden", type=int, default=None, help="override the recipe's hidden size")
+
+    p = sub.add_parser("export", help="write one self-contained HTML page that works offline")
+    p.add_argument("model")
+    p.add_argument("text")
+    p.add_argument("--target", default=None)
+    p.add_argument("--intervene", action="append", type=_json_arg, default=[], metavar="JSON")
+    p.add_argument("--scene", default=None, help="export a scene instead of a single view")
+    p.add_argument("--out", type=Path, required=True)
+    _models_arg(p)
+    return parser
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    zoo = load_zoo(args.models)
+    cards = [public_card(m.card) for m in zoo.models.values()]
+    if args.json:
+        print(json.dumps({"models": cards, "failed": zoo.failed}, indent=2, ensure_ascii=False))
+        return 0
+    for c in cards:
+        print(
+            f"{c['id']:<20} {c['arch']:<8} {c['layers']}×{c['hidden_size']:<5} {c['tokenizer']:<5} {c['title']}"
+        )
+    for f in zoo.failed:
+        print(f"failed: {f['path']}: {f['error']}", file=sys.stderr)
+    return 0
+
+
+def public_card(card: dict[str, Any]) -> dict[str, Any]:
+    """A card for listing: the tokenizer reduced to its kind (vocabularies can be long)."""
+    out = {k: v for k, v in card.items() if k != "tokenizer"}
+    out["tokenizer"] = card["tokenizer"]["kind"]
+    out["vocab_size"] = len(card["tokenizer"]["vocab"])
+    return out
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    zoo = load_zoo(args.models)
+    model = zoo.models.get(args.model)
+    if model is None:
+        print(
+            f"error: no model {args.model!r}; models: {', '.join(sorted(zoo.models)) or 'none'}",
+            file=sys.stderr,
+        )
+        return 2
+    doc = trace_document(model, args.text, args.target, args.intervene or None, not args.no_gradients)
+    sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .nn.importers import import_to_dir, read_vocab
+
+    out = import_to_dir(
+        args.out, fmt=args.format, weights=args.weights, vocab=read_vocab(args.vocab), tokenizer=args.tokenizer,
+        model_id=args.model_id, unk=args.unk, lowercase=args.lowercase, arch=args.arch,
+    )  # fmt: skip
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    serve(host=args.host, port=args.port, model_dirs=args.models, workers=args.workers)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train.run import train_recipe
+
+    train_recipe(
+        args.recipe, arch=args.arch, out=args.out, seed=args.seed, minutes=args.minutes, hidden=args.hidden
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_page
+
+    out = export_page(args.model, args.text, args.target, args.intervene, args.scene, args.out, args.models)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+COMMANDS = {
+    "models": cmd_models, "trace": cmd_trace, "import": cmd_import, "serve": cmd_serve,
+    "train": cmd_train, "export": cmd_export,
+}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (TraceInputError, ModelFileError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

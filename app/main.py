@@ -1,0 +1,75 @@
+"""create_app(): assembles settings, the model zoo, middleware, routers, static files and templates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+import jinja2
+from anyio import CapacityLimiter
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.gzip import GZipMiddleware
+
+from app.api import health, models, pages, trace, ws
+from app.api.assets import STATIC_DIR, TEMPLATES_DIR, CachedStaticFiles, package_version, plotly_gzipped
+from app.api.errors import install_error_handlers
+from app.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from app.api.tracing import TraceCache
+from app.config import Settings, get_settings
+from app.nn import load_zoo
+
+log = logging.getLogger(__name__)
+
+API_DESCRIPTION = """
+Trace text through small recurrent language models and get every intermediate: gates, cell and hidden
+states, next-token probabilities, and gradient norms through time.
+
+Errors have one shape, `{"detail": {"code": "...", "message": "..."}}`. The WebSocket `/ws/trace` streams
+the same trace one step per frame; see the README for its protocol.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application. Pass `settings` to run with other than the environment's (tests, embedding)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Loaded once per process and shared read-only by every request and socket.
+        zoo = await anyio.to_thread.run_sync(load_zoo, settings.model_dirs, settings.shipped_models)
+        for failure in zoo.failed:
+            log.warning("model not loaded: %(path)s: %(error)s", failure)
+        log.info("serving %d model(s): %s", len(zoo.models), ", ".join(zoo.models) or "none")
+        app.state.zoo = zoo
+        app.state.trace_limiter = limiter = CapacityLimiter(settings.trace_concurrency)
+        app.state.trace_cache = TraceCache(settings.trace_cache_bytes, limiter)
+        await anyio.to_thread.run_sync(plotly_gzipped)  # warm the cache before the first student asks
+        yield
+
+    app = FastAPI(
+        title="LSTM Explainer",
+        version=package_version(),
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    # Routes take settings by Depends(get_settings); point them at this app's settings so they agree with
+    # the middleware and the zoo built from the same object.
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False}  # `tojson` keeps gate order as the card gives it
+    app.state.templates = Jinja2Templates(env=env)
+
+    install_error_handlers(app)
+    # Outermost last: security headers wrap everything, including a 413 from the body limit.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+
+    for module in (pages, health, models, trace, ws):
+        app.include_router(module.router)
+    app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    return app

@@ -1,0 +1,75 @@
+"""µs per step of the traced forward and of the gradient-norm triangle, beside a plain NumPy LSTM loop that
+records nothing, all in this process (ratios, since machines are noisy).
+
+    python benchmarks/core_bench.py            # (H=16, T=50) and (H=256, T=1000)
+    python benchmarks/core_bench.py --quick    # skip the T=1000 triangle (it is O(T²·H²) work)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from app.nn import random_model, run_trace
+from app.nn.trace import gradient_triangle
+
+
+def plain_loop(model, ids: list[int]) -> np.ndarray:
+    """What a student writes: per step, W·[h, x] + b, four gates, no recording, no decoder."""
+    p = model.layer(0)
+    W = np.concatenate([p["weight_hh"], p["weight_ih"]], axis=1)  # (4H, H + I)
+    b = p["bias_ih"] + p["bias_hh"]
+    E = model.params["embedding.weight"]
+    H = model.hidden_size
+    h, c = np.zeros(H), np.zeros(H)
+    for k in ids:
+        z = W @ np.concatenate([h, E[k]]) + b
+        i = 1 / (1 + np.exp(-z[:H]))
+        f = 1 / (1 + np.exp(-z[H : 2 * H]))
+        g = np.tanh(z[2 * H : 3 * H])
+        o = 1 / (1 + np.exp(-z[3 * H :]))
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    return h
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bench(H: int, T: int, triangle: bool, repeats: int) -> None:
+    model = random_model("lstm", vocab=["<unk>", *"abcdefghijklmnopqrstuvwxyz .,;:!?'"], hidden_size=H,
+                         input_size=32, seed=0)  # fmt: skip
+    rng = np.random.default_rng(0)
+    text = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz "), T))
+    ids = [t.id for t in model.tokenizer.tokenize(text)]
+    model.xw_table()  # built once per model when it loads, not per trace
+    base = best_of(lambda: plain_loop(model, ids), repeats)
+    fwd = best_of(lambda: run_trace(model, text, gradients=False), repeats)
+    print(f"H={H:<4} T={T:<5} plain loop        {base / T * 1e6:9.1f} µs/step")
+    print(f"{'':13} traced forward    {fwd / T * 1e6:9.1f} µs/step   {fwd / base:5.2f}× the plain loop")
+    if triangle:
+        trace = run_trace(model, text, gradients=False)
+        tri = best_of(lambda: gradient_triangle(trace), max(1, repeats // 3))
+        print(f"{'':13} full triangle     {tri / T * 1e6:9.1f} µs/step   {tri / fwd:5.2f}× the traced forward"
+              f"  ({T * (T + 1) // 2:,} gradient norms)")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    bench(16, 50, True, 30)
+    bench(256, 1000, not args.quick, 5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,731 @@
+// The only module that knows every other: it reads the page's configuration, creates the views that
+// the page has containers for, sends traces when the state asks for them, paints the answers, and owns
+// every timer (typing debounce, play, the backward animation, reconnecting lives in api.js).
+
+import { ApiError, TraceSocket, postTrace } from './api.js';
+import { niceRange, scales as makeScales } from './colors.js';
+import { DEFAULT_PANELS, TIMING, family, fmt } from './config.js';
+import { State } from './state.js';
+import { CellDiagram } from './views/cell-diagram.js';
+import { ClampPanel } from './views/clamp-panel.js';
+import { Controls } from './views/controls.js';
+import { GradientsPanel } from './views/gradients.js';
+import { MemoryPanels } from './views/memory-panels.js';
+import { Predictions } from './views/predictions.js';
+import { TokenStrip } from './views/tokens.js';
+import { Unrolled } from './views/unrolled.js';
+
+const config = JSON.parse(document.getElementById('app-config').textContent);
+const cards = new Map(config.models.map((c) => [c.id, c]));
+const $ = (id) => document.getElementById(id);
+const body = document.body;
+
+const usable = (card) => card && !card.error;
+const firstModel = config.defaultModel && usable(cards.get(config.defaultModel)) ? config.defaultModel : config.models.find(usable)?.id ?? '';
+const exampleFor = (id) => cards.get(id)?.example ?? 'the cat sat on the mat';
+
+const state = new State({
+  model: firstModel,
+  text: exampleFor(firstModel),
+  panels: config.embed ? [] : DEFAULT_PANELS,
+  theme: window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light',
+});
+
+// ------------------------------------------------------------------------------------------ the views
+const make = (Cls, id, extra = {}) => ($(id) ? new Cls({ container: $(id), ...extra }) : null);
+const views = {
+  diagram: make(CellDiagram, 'diagram'),
+  tokens: make(TokenStrip, 'tokens'),
+  controls: make(Controls, 'controls'),
+  predictions: make(Predictions, 'predictions'),
+  clamps: make(ClampPanel, 'clamps'),
+  memory: make(MemoryPanels, 'memory'),
+  gradients: make(GradientsPanel, 'gradients'),
+  unrolled: make(Unrolled, 'unrolled'),
+};
+
+// ------------------------------------------------------------------------------------- what we know
+let live = null; // the trace being received for the latest request
+let trace = null; // the trace on screen (live once its displayed step has arrived)
+let baseline = null; // {key, doc}: the same text without clamps, for "what the clamp changed"
+let baselineRequest = 0;
+let plotly = null;
+let painted = false;
+let playing = false;
+let playToken = 0; // bumping it stops the timers of an earlier play (see TIMING)
+let backwardToken = 0;
+let debounceTimer = null;
+
+const panelsOpen = () => new Set(state.values.panels);
+const displayedStep = (doc = trace) => {
+  const T = doc?.tokens.length ?? 0;
+  const s = state.values.step;
+  return T === 0 ? 0 : s < 0 || s >= T ? T - 1 : s;
+};
+const layerOf = (doc = trace) => Math.min(state.values.layer, (doc?.model.layers ?? 1) - 1);
+
+// The symmetric range of the cell scale: the largest |c| in this layer over the steps received.
+function cellRange(doc, layer) {
+  let m = 0;
+  for (const s of doc.steps) {
+    const L = s?.layers[layer];
+    const v = L?.cell ?? (doc.model.arch === 'irnn' ? L?.hidden : null);
+    if (v) for (const x of v) m = Math.max(m, Math.abs(x));
+  }
+  return niceRange(m);
+}
+
+function currentScales(doc = trace) {
+  const range = doc ? cellRange(doc, layerOf(doc)) : 1;
+  return { scales: makeScales(state.values.theme, range), range };
+}
+
+// --------------------------------------------------------------------------------------- painting
+function paintCore({ animateMs = 0 } = {}) {
+  const doc = trace;
+  if (!doc) return;
+  const t = displayedStep(doc);
+  const l = layerOf(doc);
+  const step = doc.steps[t];
+  if (!step) return;
+  const s = state.values;
+  const T = doc.tokens.length;
+  const { scales, range } = currentScales(doc);
+  const units = (s.units ?? []).filter((j) => j < doc.model.hidden_size);
+  const layerClamps = s.clamps.filter((c) => c.layer === l);
+  if (views.diagram) {
+    views.diagram.setModel(doc.model.arch, doc.model.hidden_size);
+    views.diagram.setScales(scales, range);
+    views.diagram.setUnits(units);
+    views.diagram.update(
+      {
+        t,
+        T,
+        token: doc.tokens[t],
+        layer: l,
+        layers: doc.model.layers,
+        cur: step.layers[l],
+        prev: t > 0 ? doc.steps[t - 1]?.layers[l] : null,
+        below: l > 0 ? step.layers[l - 1] : null,
+        clamps: layerClamps,
+      },
+      { animateMs },
+    );
+    views.diagram.container.classList.remove('stale');
+  }
+  if (views.tokens) {
+    views.tokens.setTokens(doc.tokens);
+    views.tokens.setStep(t);
+    const unit = units[0];
+    const fam = family(doc.model.arch);
+    const tintOn = s.tint && unit !== undefined && doc.steps.length === T;
+    views.tokens.setTint(
+      tintOn
+        ? {
+            unit,
+            values: doc.steps.map((st) => (fam === 'lstm' ? st.layers[l].cell : st.layers[l].hidden)[unit]),
+            scale: fam === 'lstm' ? scales.cell : scales.tanh,
+          }
+        : null,
+    );
+    views.tokens.draw();
+  }
+  paintControls();
+  paintPredictions();
+  if (views.unrolled && doc.steps.length === T) {
+    if (views.unrolled.tokens !== doc.tokens) {
+      views.unrolled.setTrace(doc.tokens, doc.steps.map((st) => st.expected?.p ?? null), doc.model.layers);
+    }
+    views.unrolled.setPosition(t, l);
+    views.unrolled.draw();
+  }
+  if (!painted) {
+    painted = true;
+    // The diagram is on screen: now fetch the (big) plotting library for the panels.
+    loadPlotly();
+  }
+}
+
+function paintControls() {
+  if (!views.controls) return;
+  const T = trace?.tokens.length ?? 0;
+  const t = displayedStep();
+  views.controls.setPosition(t, T, trace?.tokens[t]);
+  views.controls.setPlaying(playing);
+  views.controls.setSpeed(state.values.speed);
+  views.controls.draw();
+}
+
+function paintPredictions() {
+  if (!views.predictions || !trace) return;
+  const t = displayedStep();
+  const step = trace.steps[t];
+  if (!step) return;
+  const base = baselineFor(trace)?.steps[t] ?? null;
+  views.predictions.update({
+    step,
+    baseline: base,
+    isTarget: t === trace.tokens.length - 1 && Boolean(trace.target ?? state.values.target),
+    isLast: t === trace.tokens.length - 1,
+  });
+}
+
+function baselineFor(doc) {
+  if (!baseline || !state.values.clamps.length) return null;
+  return baseline.key === traceKey(doc.request) && baseline.doc.tokens.length === doc.tokens.length ? baseline.doc : null;
+}
+
+function paintClamps() {
+  const v = views.clamps;
+  if (!v) return;
+  v.setClamps(state.values.clamps, trace?.model.layers ?? 1);
+  const base = trace?.done ? baselineFor(trace) : null;
+  if (base) {
+    const t = displayedStep();
+    const l = layerOf();
+    const fam = family(trace.model.arch);
+    const key = fam === 'lstm' ? 'cell' : 'hidden';
+    const { scales } = currentScales();
+    const exp = trace.steps[t].expected;
+    v.setComparison({
+      t,
+      key,
+      with: trace.steps[t].layers[l][key],
+      without: base.steps[t].layers[l][key],
+      scale: fam === 'lstm' ? scales.cell : scales.tanh,
+      token: exp?.token,
+      withP: exp?.p ?? null,
+      withoutP: base.steps[t].expected?.p ?? null,
+    });
+  } else {
+    v.setComparison(null);
+  }
+  v.draw();
+}
+
+function paintPanels() {
+  if (!trace?.done) return;
+  const open = panelsOpen();
+  const t = displayedStep();
+  const l = layerOf();
+  const { scales } = currentScales();
+  if (views.memory && open.has('memory') && plotly) {
+    views.memory.setPlotly(plotly);
+    views.memory.setTrace(trace, scales);
+    views.memory.setPosition(t, l);
+    views.memory.setUnits(state.values.units);
+    views.memory.setQuantity(state.values.heat);
+    views.memory.draw();
+  }
+  if (views.gradients && open.has('gradients')) {
+    views.gradients.setPlotly(plotly);
+    views.gradients.setTrace(trace, scales);
+    views.gradients.setPosition(t, l);
+    views.gradients.draw();
+  }
+  if (plotly) body.dataset.plotsReady = String(trace.id);
+}
+
+function paintAll(opts) {
+  paintCore(opts);
+  paintClamps();
+  paintPanels();
+}
+
+function markReady() {
+  if (!trace?.done) return;
+  body.dataset.ready = '1';
+  body.dataset.traceId = String(trace.id);
+}
+
+// ---------------------------------------------------------------------------------------- tracing
+const socket = new TraceSocket(`${window.location.protocol === 'https:' ? 'wss' : 'ws'}://${window.location.host}${config.wsPath}`, {
+  onUpdate(doc, phase) {
+    live = doc;
+    const t = displayedStep(doc);
+    if (phase === 'meta') {
+      clearErrors();
+      // Follow the end while typing; an explicit step beyond the new end falls back to it.
+      if (views.tokens) {
+        views.tokens.setTokens(doc.tokens);
+        views.tokens.setStep(t);
+        views.tokens.draw();
+      }
+      return;
+    }
+    if (phase === 'step' && doc.steps[t] && trace !== doc) {
+      trace = doc;
+      pickDefaultUnit();
+      paintCore();
+      return;
+    }
+    if (phase === 'done') {
+      if (trace !== doc) trace = doc;
+      pickDefaultUnit();
+      paintAll();
+      markReady();
+    }
+  },
+  onError(err) {
+    showError(err);
+    body.dataset.ready = '1';
+    body.dataset.error = err.code;
+  },
+  onStatus(status, delay) {
+    const el = $('connection');
+    if (!el) return;
+    el.dataset.status = status;
+    el.textContent = status === 'open' ? '' : status === 'reconnecting' && delay ? `connection lost: retrying in ${(delay / 1000).toFixed(1)} s…` : `${status}…`;
+    if (status === 'open' && painted && !socket.pending && trace?.request) {
+      // The server may have restarted: nothing to restore unless a request was in flight (api.js re-sends it).
+    }
+  },
+});
+
+const traceKey = (r) => JSON.stringify([r.model, r.text, r.target ?? null]);
+
+function request() {
+  const s = state.values;
+  const r = { model: s.model, text: s.text, gradients: true };
+  if (s.target) r.target = s.target;
+  if (s.clamps.length) r.interventions = s.clamps;
+  return r;
+}
+
+function requestTrace() {
+  clearTimeout(debounceTimer);
+  const s = state.values;
+  if (!s.model) {
+    showError(new ApiError('no_model', 'No model is available: start the server with a model directory.'));
+    return;
+  }
+  if (!s.text) {
+    fieldMessage('text', 'Type a sentence to watch the network read it.', 'hint');
+    return;
+  }
+  if ([...s.text].length > config.limits.maxChars) {
+    showError(new ApiError('text_too_long', `The text has ${[...s.text].length} characters; the limit is ${config.limits.maxChars}.`));
+    return;
+  }
+  body.dataset.ready = '0';
+  delete body.dataset.error;
+  const r = request();
+  socket.trace(r);
+  if (s.clamps.length) fetchBaseline(r);
+}
+
+function scheduleTrace(delay) {
+  clearTimeout(debounceTimer);
+  debounceTimer = setTimeout(requestTrace, delay);
+}
+
+// The unclamped run goes over REST: a second request on the socket would supersede the clamped one.
+async function fetchBaseline(r) {
+  const key = traceKey(r);
+  if (baseline?.key === key) return;
+  const mine = ++baselineRequest;
+  try {
+    const doc = await postTrace(config.apiBase, { model: r.model, text: r.text, target: r.target, gradients: false });
+    if (mine !== baselineRequest) return;
+    baseline = { key, doc };
+    paintPredictions();
+    paintClamps();
+  } catch {
+    // The clamped trace reports the same error in place; the comparison just stays empty.
+  }
+}
+
+function pickDefaultUnit() {
+  if (state.values.units !== null || !trace) return;
+  // The unit with the strongest memory at the last received step: usually the most interesting one.
+  const last = trace.steps[trace.steps.length - 1]?.layers[layerOf()];
+  if (!last) return;
+  const v = last.cell ?? last.hidden;
+  let best = 0;
+  v.forEach((x, j) => {
+    if (Math.abs(x) > Math.abs(v[best])) best = j;
+  });
+  state.set({ units: [best] }, { source: 'auto' });
+}
+
+// ----------------------------------------------------------------------------------------- errors
+// Each error goes next to its cause: the text box, the target box, the model picker or the clamps.
+function fieldFor(code) {
+  if (/target/.test(code)) return 'target';
+  if (/intervention|clamp/.test(code)) return 'clamps';
+  if (/model/.test(code)) return 'model';
+  return 'text';
+}
+
+function fieldMessage(field, message, kind = 'error') {
+  if (field === 'clamps' && views.clamps) {
+    views.clamps.setError(message);
+    return;
+  }
+  const el = $(`${field}-error`);
+  if (!el) return;
+  el.textContent = message;
+  el.hidden = !message;
+  el.classList.toggle('hint', kind === 'hint');
+  const input = $(`${field}-input`);
+  if (input) {
+    if (message && kind === 'error') input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  }
+}
+
+function showError(err) {
+  fieldMessage(fieldFor(err.code), err.message);
+  views.diagram?.container.classList.add('stale');
+}
+
+function clearErrors() {
+  for (const f of ['text', 'target', 'model']) fieldMessage(f, '');
+  views.clamps?.setError(null);
+  delete body.dataset.error;
+}
+
+// ----------------------------------------------------------------------------------------- timers
+function playInterval() {
+  return TIMING.stepMs / state.values.speed;
+}
+
+function animMs() {
+  return Math.min(TIMING.maxStageMs * 5, playInterval() * TIMING.animShare);
+}
+
+function goTo(t, { animate = false } = {}) {
+  const T = trace?.tokens.length ?? 0;
+  if (!T) return;
+  const clamped = Math.max(0, Math.min(T - 1, t));
+  const next = clamped === T - 1 ? -1 : clamped;
+  const from = displayedStep();
+  pendingAnimation = animate && clamped === from + 1 ? animMs() : 0;
+  state.set({ step: next });
+}
+let pendingAnimation = 0;
+
+function play() {
+  if (!trace) return;
+  stopBackward();
+  playing = true;
+  const mine = ++playToken;
+  if (displayedStep() >= trace.tokens.length - 1) goTo(0);
+  const tick = () => {
+    if (mine !== playToken) return;
+    const t = displayedStep();
+    if (t >= trace.tokens.length - 1) {
+      pause();
+      return;
+    }
+    goTo(t + 1, { animate: true });
+    setTimeout(tick, playInterval());
+  };
+  setTimeout(tick, playInterval());
+  paintControls();
+}
+
+function pause() {
+  playing = false;
+  playToken += 1;
+  paintControls();
+}
+
+function stopBackward() {
+  backwardToken += 1;
+  if (views.gradients?.cursor !== null && views.gradients) {
+    views.gradients.setBackward(null);
+  }
+}
+
+function playBackward() {
+  if (!views.gradients || !trace?.done) return;
+  pause();
+  const mine = ++backwardToken;
+  let k = displayedStep();
+  const hop = () => {
+    if (mine !== backwardToken) return;
+    views.gradients.setBackward(k);
+    views.gradients.draw();
+    k -= 1;
+    if (k >= 0) setTimeout(hop, TIMING.backwardMs);
+  };
+  hop();
+}
+
+// --------------------------------------------------------------------------- state → page and back
+state.subscribe((changed) => {
+  if (changed.has('theme') || changed.has('large')) applyLook();
+  if (changed.has('panels')) syncPanels();
+  if (changed.has('model')) syncModelCard();
+  syncInputs(changed);
+  if (changed.has('model') || changed.has('clamps')) {
+    requestTrace();
+  } else if (changed.has('text') || changed.has('target')) {
+    scheduleTrace(TIMING.debounceMs);
+  }
+  const repaint = ['step', 'layer', 'units', 'theme', 'tint', 'heat', 'panels', 'large'].some((k) => changed.has(k));
+  if (repaint && trace) {
+    if (changed.has('step') || changed.has('layer')) stopBackward();
+    const animateMs = changed.has('step') && changed.size === 1 ? pendingAnimation : 0;
+    pendingAnimation = 0;
+    if (changed.has('theme') || changed.has('large')) {
+      // Plot colours and sizes come from the CSS: let the new stylesheet apply first.
+      requestAnimationFrame(() => paintAll());
+    } else {
+      paintAll({ animateMs });
+    }
+  }
+  if (changed.has('speed')) paintControls();
+});
+
+function applyLook() {
+  body.dataset.theme = state.values.theme;
+  body.classList.toggle('large', state.values.large);
+  $('theme-toggle')?.setAttribute('aria-pressed', String(state.values.theme === 'dark'));
+  $('large-toggle')?.setAttribute('aria-pressed', String(state.values.large));
+}
+
+function syncPanels() {
+  const open = panelsOpen();
+  for (const d of document.querySelectorAll('[data-panel]')) {
+    const want = open.has(d.dataset.panel);
+    if (d.tagName === 'DETAILS') {
+      if (d.open !== want) d.open = want;
+    } else {
+      d.hidden = !want;
+    }
+  }
+}
+
+function syncModelCard() {
+  const card = cards.get(state.values.model);
+  const el = $('model-card');
+  if (el) {
+    el.replaceChildren();
+    if (card) {
+      const metrics = Object.entries(card.metrics ?? {})
+        .filter(([, v]) => typeof v === 'number')
+        .map(([k, v]) => `${k.replaceAll('_', ' ')} ${fmt(v, 3)}`)
+        .join(' · ');
+      const size = `${card.arch.toUpperCase()} · ${card.layers} layer${card.layers > 1 ? 's' : ''} × ${card.hidden_size} units · ${card.tokenizer?.kind ?? card.tokenizer} tokens`;
+      el.append(document.createTextNode(`${card.description ?? ''} `));
+      const meta = document.createElement('span');
+      meta.className = 'muted';
+      meta.textContent = `${size}${metrics ? ` · ${metrics}` : ''}`;
+      el.append(meta);
+    }
+  }
+  const targetInput = $('target-input');
+  if (targetInput && card) {
+    const kind = card.tokenizer?.kind ?? card.tokenizer;
+    targetInput.placeholder = kind === 'word' ? 'a word, e.g. Spanish' : 'a character, e.g. e';
+  }
+  if (state.values.model && !cards.has(state.values.model)) {
+    fieldMessage('model', `There is no model “${state.values.model}” on this server; pick one from the list.`);
+  } else if (card?.error) {
+    fieldMessage('model', `This model failed to load: ${card.error}`);
+  }
+}
+
+function syncInputs(changed = null) {
+  const s = state.values;
+  const set = (id, key, value) => {
+    const el = $(id);
+    // Never rewrite the box the user is typing in: it would move the caret.
+    if (el && (!changed || changed.has(key)) && el.value !== value && document.activeElement !== el) el.value = value;
+  };
+  set('model-select', 'model', s.model);
+  set('text-input', 'text', s.text);
+  set('target-input', 'target', s.target);
+  const tint = $('tint-toggle');
+  if (tint) tint.checked = s.tint;
+}
+
+// ------------------------------------------------------------------------------- views → state
+views.tokens?.on('step', (t) => goTo(t));
+views.unrolled?.on('step', (t) => goTo(t)).on('layer', (l) => state.set({ layer: l }));
+views.memory?.on('pick', ({ unit, step }) => {
+  state.set({ units: [unit], step: step === (trace?.tokens.length ?? 0) - 1 ? -1 : step });
+});
+views.memory?.on('quantity', (q) => state.set({ heat: q }));
+views.gradients?.on('step', (t) => goTo(t)).on('backward', playBackward);
+views.controls
+  ?.on('prev', () => goTo(displayedStep() - 1))
+  .on('next', () => goTo(displayedStep() + 1, { animate: true }))
+  .on('reset', () => {
+    pause();
+    goTo(0);
+  })
+  .on('end', () => goTo(Infinity))
+  .on('play', play)
+  .on('pause', pause)
+  .on('speed', (speed) => state.set({ speed }));
+
+views.diagram
+  ?.on('unit', ({ unit, additive }) => {
+    const units = state.values.units ?? [];
+    let next;
+    if (units.includes(unit)) next = units.filter((u) => u !== unit);
+    else next = additive ? [...units, unit] : [unit];
+    state.set({ units: next });
+  })
+  .on('gate', ({ gate, rect }) => {
+    if (!views.clamps || !trace) return;
+    pause();
+    const l = layerOf();
+    views.clamps.open({
+      gate,
+      rect,
+      step: displayedStep(),
+      selected: (state.values.units ?? []).filter((j) => j < trace.model.hidden_size),
+      existing: state.values.clamps.filter((c) => c.gate === gate && c.layer === l),
+      layer: l,
+    });
+  });
+
+views.clamps
+  ?.on('apply', ({ gate, value, units, range }) => {
+    const t = displayedStep();
+    const clamp = {
+      gate,
+      value,
+      layer: layerOf(),
+      units: units === 'selected' ? [...(state.values.units ?? [])].sort((a, b) => a - b) : null,
+      start: range === 'all' ? null : t,
+      stop: range === 'step' ? t + 1 : null,
+    };
+    // Pin the step: the clamp is about this moment, even if the view was following the end.
+    const panels = new Set(state.values.panels);
+    panels.add('clamps');
+    state.set({ clamps: [...state.values.clamps, clamp], step: t, panels: [...panels] });
+  })
+  .on('remove', (k) => state.set({ clamps: state.values.clamps.filter((_, j) => j !== k) }))
+  .on('clear', () => state.set({ clamps: [] }));
+
+// ---------------------------------------------------------------------------------- page controls
+function bindInputs() {
+  const select = $('model-select');
+  if (select) {
+    select.addEventListener('change', () => {
+      const card = cards.get(select.value);
+      const kind = card?.tokenizer?.kind ?? card?.tokenizer;
+      const prevKind = cards.get(state.values.model)?.tokenizer?.kind ?? cards.get(state.values.model)?.tokenizer;
+      // A word model and a char model want different targets: drop one that would not fit.
+      state.set({ model: select.value, layer: 0, clamps: [], target: kind === prevKind ? state.values.target : '' });
+    });
+  }
+  $('text-input')?.addEventListener('input', (ev) => state.set({ text: ev.target.value }));
+  $('target-input')?.addEventListener('input', (ev) => state.set({ target: ev.target.value.trim() }));
+  $('theme-toggle')?.addEventListener('click', () => state.set({ theme: state.values.theme === 'dark' ? 'light' : 'dark' }));
+  $('large-toggle')?.addEventListener('click', () => state.set({ large: !state.values.large }));
+  $('tint-toggle')?.addEventListener('change', (ev) => state.set({ tint: ev.target.checked }));
+  $('share-button')?.addEventListener('click', async () => {
+    const note = $('share-note');
+    try {
+      await navigator.clipboard.writeText(window.location.href);
+      if (note) note.textContent = 'link copied';
+    } catch {
+      if (note) note.textContent = 'copy the address bar: it holds this view';
+    }
+  });
+  for (const d of document.querySelectorAll('details[data-panel]')) {
+    d.addEventListener('toggle', () => {
+      const open = panelsOpen();
+      if (d.open) open.add(d.dataset.panel);
+      else open.delete(d.dataset.panel);
+      state.set({ panels: [...open] });
+    });
+  }
+}
+
+function isTyping(el) {
+  return el && (el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName));
+}
+
+document.addEventListener('keydown', (ev) => {
+  if (ev.altKey || ev.ctrlKey || ev.metaKey || isTyping(ev.target) || views.clamps?.isOpen) return;
+  const onButton = ev.target.closest?.('button, summary, [role="button"], a');
+  switch (ev.key) {
+    case 'ArrowLeft':
+      goTo(displayedStep() - 1);
+      break;
+    case 'ArrowRight':
+      goTo(displayedStep() + 1, { animate: true });
+      break;
+    case 'Home':
+      goTo(0);
+      break;
+    case 'End':
+      goTo(Infinity);
+      break;
+    case ' ':
+      if (onButton) return; // space already presses the focused button
+      if (playing) pause();
+      else play();
+      break;
+    default:
+      return;
+  }
+  ev.preventDefault();
+});
+
+function fillModelPicker() {
+  const select = $('model-select');
+  if (!select) return;
+  select.replaceChildren(
+    ...config.models.map((c) => {
+      const o = document.createElement('option');
+      o.value = c.id;
+      o.textContent = c.error ? `${c.title ?? c.id} — failed to load` : `${c.title} — ${c.task}`;
+      o.disabled = Boolean(c.error);
+      return o;
+    }),
+  );
+}
+
+// plotly.js is big: fetched only after the diagram has painted, by a script tag (CSP allows 'self').
+let plotlyLoading = null;
+function loadPlotly() {
+  if (plotly || plotlyLoading || !(views.memory || views.gradients)) return;
+  plotlyLoading = new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = `/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`;
+    script.async = true;
+    script.onload = () => resolve(window.Plotly);
+    script.onerror = () => reject(new Error('plotly.js did not load'));
+    document.head.append(script);
+  });
+  plotlyLoading
+    .then((P) => {
+      plotly = P;
+      paintPanels();
+    })
+    .catch(() => {
+      plotlyLoading = null;
+      for (const id of ['memory', 'gradients']) {
+        $(id)?.prepend(Object.assign(document.createElement('p'), { className: 'field-error', textContent: 'The plotting library could not be loaded; reload the page to try again.' }));
+      }
+    });
+}
+
+// ---------------------------------------------------------------------- the hook for tests and embeds
+window.lstmExplainer = {
+  version: config.version,
+  getState: () => state.get(),
+  setState: (partial) => state.set(partial, { source: 'api' }),
+  subscribe: (fn) => state.subscribe((changed, values) => fn([...changed], structuredClone(values))),
+  getTrace: () => (trace ? structuredClone({ ...trace, request: undefined }) : null),
+  play,
+  pause,
+};
+
+// ----------------------------------------------------------------------------------------- start
+fillModelPicker();
+applyLook();
+syncPanels();
+syncModelCard();
+syncInputs();
+bindInputs();
+if (config.embed) body.classList.add('embed');
+requestTrace();

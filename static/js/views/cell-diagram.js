@@ -1,0 +1,693 @@
+// The cell, drawn the way Colah draws it — the cell state as a conveyor belt along the top, yellow
+// σ/tanh layer boxes, pink pointwise ops, h_{t−1} and x_t concatenated underneath — except that every
+// wire carries its real vector as a strip of unit cells, and hovering a unit fills in the equation.
+//
+// Events: 'gate' {gate, rect} (a layer box was clicked: open the clamp popover),
+//         'unit' {unit, additive} (a unit cell was clicked: select it).
+
+import { DIAGRAM, GATES, QUANTITIES, fmt, fmtFactor, showToken } from '../config.js';
+import { Figure, label, prefersReducedMotion, svg } from './figure.js';
+import { Strip, stripGeometry } from './strip.js';
+
+let instances = 0;
+
+const B = DIAGRAM.gateBox;
+const R = DIAGRAM.opRadius;
+
+// ---------------------------------------------------------------------------------------------- layouts
+// Coordinates are in viewBox units. Each wire, op, box and strip has the stage of the computation it
+// belongs to, which orders the animation: 0 inputs, 1 forget, 2 input & candidate, 3 cell update, 4 output.
+
+function lstmLayout(arch) {
+  const belt = 170;
+  const mul = 460; // row of the i·c̃ and o·tanh(c) products
+  const boxY = 630;
+  const bus = 770;
+  const xF = 340;
+  const xI = 590;
+  const xG = 840;
+  const xO = 1090;
+  const xH = 1340;
+  const xOut = 1490;
+  const xX = 290;
+  const tanhY = 300;
+  const top = boxY - B.height / 2;
+  const cifg = arch === 'cifg';
+  const L = {
+    viewBox: [1620, 920],
+    box: { x: 250, y: 85, w: 1310, h: 745 },
+    wires: [
+      { d: `M0 ${belt} H${xF - R}`, stage: 0, cls: 'belt' },
+      { d: `M${xF + R} ${belt} H${xG - R}`, stage: 1, cls: 'belt' },
+      { d: `M${xG + R} ${belt} H1620`, stage: 3, cls: 'belt', arrow: true },
+      { d: `M${xF} ${top} V${belt + R}`, stage: 1, gate: 'forget', arrow: true },
+      { d: `M${xG} ${top} V${mul + R}`, stage: 2, gate: 'candidate', arrow: true },
+      { d: `M${xG} ${mul - R} V${belt + R}`, stage: 2, arrow: true },
+      { d: `M${xO} ${top} V${mul} H${xH - R}`, stage: 4, gate: 'output', arrow: true },
+      { d: `M${xH} ${belt} V${tanhY - 16}`, stage: 4, arrow: true },
+      { d: `M${xH} ${tanhY + 16} V${mul - R}`, stage: 4, arrow: true },
+      { d: `M${xH + R} ${mul} H${xOut} V${bus} H1620`, stage: 4, arrow: true },
+      { d: `M${xOut} ${mul} V0`, stage: 4, arrow: true, cls: 'bridge' },
+      { d: `M0 ${bus} H${xO}`, stage: 0 },
+      { d: `M${xX} 920 V${bus}`, stage: 0 },
+      ...[xF, xI, xG, xO]
+        .filter((x) => !(cifg && x === xI))
+        .map((x) => ({ d: `M${x} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true })),
+    ],
+    ops: [
+      { kind: 'mul', x: xF, y: belt, stage: 1 },
+      { kind: 'add', x: xG, y: belt, stage: 3 },
+      { kind: 'mul', x: xG, y: mul, stage: 2 },
+      { kind: 'tanh', x: xH, y: tanhY, stage: 4 },
+      { kind: 'mul', x: xH, y: mul, stage: 4 },
+    ],
+    gates: [
+      { gate: 'forget', x: xF, y: boxY, stage: 1 },
+      { gate: 'candidate', x: xG, y: boxY, stage: 2 },
+      { gate: 'output', x: xO, y: boxY, stage: 4 },
+    ],
+    dots: [
+      { x: xX, y: bus },
+      { x: xOut, y: mul },
+      { x: xH, y: belt },
+    ],
+    strips: [
+      { q: 'c_prev', x: 135, y: belt, labelPos: 'below', stage: 0 },
+      { q: 'kept', x: (xF + xG) / 2, y: belt, labelPos: 'below', stage: 1 },
+      { q: 'cell', x: (xG + xH) / 2, y: belt, labelPos: 'below', stage: 3 },
+      { q: 'forget', x: xF, y: 440, labelPos: 'left', stage: 1 },
+      { q: 'input', x: xI, y: 555, labelPos: 'left', stage: 2 },
+      { q: 'candidate', x: xG, y: 555, labelPos: 'left', stage: 2 },
+      { q: 'written', x: xG, y: 330, labelPos: 'left', stage: 2 },
+      { q: 'output', x: xO, y: 555, labelPos: 'left', stage: 4 },
+      { q: 'tanh_cell', x: xH, y: 395, labelPos: 'right', stage: 4 },
+      { q: 'hidden', x: xOut, y: 640, labelPos: 'left', stage: 4 },
+      { q: 'h_prev', x: 135, y: bus, labelPos: 'below', stage: 0 },
+    ],
+    texts: [
+      { x: 8, y: belt - 62, base: 'c', sub: 't−1', cls: 'io' },
+      { x: 1612, y: belt - 62, base: 'c', sub: 't', cls: 'io', anchor: 'end' },
+      { x: 8, y: bus - 62, base: 'h', sub: 't−1', cls: 'io' },
+      { x: 1612, y: bus - 16, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
+      { x: xOut + 14, y: 28, base: 'h', sub: 't', cls: 'io' },
+    ],
+    input: { x: xX, y: 878 },
+  };
+  if (cifg) {
+    // Coupled gates: the input gate is 1 − f, taken from the forget gate's output.
+    L.wires.push({ d: `M${xF} ${top - 18} H${xI - R}`, stage: 2 });
+    L.wires.push({ d: `M${xI} ${boxY - R} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true });
+    L.ops.push({ kind: 'oneminus', x: xI, y: boxY, stage: 2 });
+    L.dots.push({ x: xF, y: top - 18 });
+  } else {
+    L.wires.push({ d: `M${xI} ${top} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true });
+    L.gates.splice(1, 0, { gate: 'input', x: xI, y: boxY, stage: 2 });
+  }
+  if (arch === 'peephole') {
+    // Peepholes: the gates also look at the cell state (c_{t−1} for f and i, c_t for o).
+    for (const [x, stage] of [
+      [xF - 38, 1],
+      [xI - 38, 2],
+      [xO - 38, 4],
+    ]) {
+      L.wires.push({ d: `M${x} ${belt} V${top}`, stage, cls: 'peephole', arrow: true });
+    }
+  }
+  return L;
+}
+
+function gruLayout() {
+  const belt = 170;
+  const row = 380; // the 1−z row
+  const rmul = 470;
+  const boxY = 630;
+  const bus = 770;
+  const xZ = 450;
+  const xR = 930;
+  const xN = 1190;
+  const xOne = 700;
+  const xDown = 265;
+  const xX = 320;
+  const xBr = 800;
+  const top = boxY - B.height / 2;
+  return {
+    viewBox: [1620, 920],
+    box: { x: 230, y: 85, w: 1310, h: 745 },
+    wires: [
+      { d: `M0 ${belt} H${xZ - R}`, stage: 0, cls: 'belt' },
+      { d: `M${xZ + R} ${belt} H${xN - R}`, stage: 1, cls: 'belt' },
+      { d: `M${xN + R} ${belt} H1620`, stage: 4, cls: 'belt', arrow: true },
+      { d: `M${xDown} ${belt} V${bus} H${xR}`, stage: 0 },
+      { d: `M${xX} 920 V${bus}`, stage: 0 },
+      { d: `M${xZ} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true },
+      { d: `M${xR} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true },
+      { d: `M${xZ} ${top} V${belt + R}`, stage: 1, gate: 'update', arrow: true },
+      { d: `M${xZ} ${row} H${xOne - R}`, stage: 1, arrow: true },
+      { d: `M${xOne + R} ${row} H${xN - R}`, stage: 3, arrow: true },
+      { d: `M${xR} ${top} V${rmul + R}`, stage: 1, gate: 'reset', arrow: true },
+      { d: `M${xBr} ${bus} V${rmul} H${xR - R}`, stage: 0, arrow: true },
+      { d: `M${xR + R} ${rmul} H${xN - 110} V${boxY} H${xN - B.width / 2}`, stage: 2, arrow: true },
+      { d: `M${xN} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true },
+      { d: `M${xN} ${top} V${row + R}`, stage: 2, gate: 'candidate', arrow: true },
+      { d: `M${xN} ${row - R} V${belt + R}`, stage: 3, arrow: true },
+      { d: `M1540 ${belt} V0`, stage: 4, arrow: true, cls: 'bridge' },
+    ],
+    ops: [
+      { kind: 'mul', x: xZ, y: belt, stage: 1 },
+      { kind: 'add', x: xN, y: belt, stage: 4 },
+      { kind: 'oneminus', x: xOne, y: row, stage: 3 },
+      { kind: 'mul', x: xN, y: row, stage: 3 },
+      { kind: 'mul', x: xR, y: rmul, stage: 1 },
+    ],
+    gates: [
+      { gate: 'update', x: xZ, y: boxY, stage: 1 },
+      { gate: 'reset', x: xR, y: boxY, stage: 1 },
+      { gate: 'candidate', x: xN, y: boxY, stage: 2 },
+    ],
+    dots: [
+      { x: xDown, y: belt },
+      { x: xX, y: bus },
+      { x: xZ, y: row },
+      { x: xBr, y: bus },
+      { x: 1540, y: belt },
+    ],
+    strips: [
+      { q: 'h_prev', x: 130, y: belt, labelPos: 'below', stage: 0 },
+      { q: 'gru_keep', x: 820, y: belt, labelPos: 'below', stage: 1 },
+      { q: 'hidden', x: 1390, y: belt, labelPos: 'below', stage: 4 },
+      { q: 'update', x: xZ, y: 540, labelPos: 'left', stage: 1 },
+      { q: 'reset', x: xR, y: 560, labelPos: 'left', stage: 1 },
+      { q: 'gru_candidate', x: xN, y: 535, labelPos: 'right', stage: 2 },
+      { q: 'gru_write', x: xN, y: 290, labelPos: 'right', stage: 3 },
+    ],
+    texts: [
+      { x: 8, y: belt - 62, base: 'h', sub: 't−1', cls: 'io' },
+      { x: 1612, y: belt - 62, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
+      { x: 1554, y: 28, base: 'h', sub: 't', cls: 'io' },
+      { x: xR + R + 8, y: rmul - 12, base: 'r⊙h', sub: 't−1', cls: 'wire-note' },
+    ],
+    input: { x: xX, y: 878 },
+  };
+}
+
+function rnnLayout(arch) {
+  const bus = 560;
+  const boxY = 400;
+  const out = 200;
+  const xBox = 700;
+  const xX = 330;
+  const xJ = 1060;
+  return {
+    viewBox: [1300, 720],
+    box: { x: 250, y: 90, w: 960, h: 540 },
+    wires: [
+      { d: `M0 ${bus} H${xBox} V${boxY + B.height / 2}`, stage: 0, arrow: true },
+      { d: `M${xX} 720 V${bus}`, stage: 0 },
+      { d: `M${xBox} ${boxY - B.height / 2} V${out} H${xJ}`, stage: 1 },
+      { d: `M${xJ} ${out} V0`, stage: 1, arrow: true },
+      { d: `M${xJ} ${out} V${bus} H1300`, stage: 1, arrow: true },
+    ],
+    ops: [],
+    gates: [{ gate: 'hidden', x: xBox, y: boxY, stage: 1, fn: arch === 'irnn' ? 'ReLU' : 'tanh' }],
+    dots: [
+      { x: xX, y: bus },
+      { x: xJ, y: out },
+    ],
+    strips: [
+      { q: 'h_prev', x: 140, y: bus, labelPos: 'below', stage: 0 },
+      { q: 'hidden', x: 880, y: out, labelPos: 'below', stage: 1 },
+    ],
+    texts: [
+      { x: 8, y: bus - 62, base: 'h', sub: 't−1', cls: 'io' },
+      { x: 1292, y: bus - 16, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
+      { x: xJ + 14, y: 28, base: 'h', sub: 't', cls: 'io' },
+    ],
+    input: { x: xX, y: 680 },
+    // The hidden box is not a gate: it cannot be clamped.
+    noClamp: true,
+  };
+}
+
+// ------------------------------------------------------------------------------------------- the values
+const zeros = (n) => new Array(n).fill(0);
+const mul = (a, b) => a.map((v, j) => v * b[j]);
+
+// Every vector the diagram shows at step t of one layer.
+export function quantities(family, cur, prev, below) {
+  const H = cur.hidden.length;
+  const hPrev = prev?.hidden ?? zeros(H);
+  const q = { h_prev: hPrev, hidden: cur.hidden, x: below?.hidden ?? null };
+  if (family === 'lstm') {
+    const g = cur.gates;
+    const cPrev = prev?.cell ?? zeros(H);
+    Object.assign(q, {
+      c_prev: cPrev,
+      forget: g.forget,
+      input: g.input,
+      candidate: g.candidate,
+      output: g.output,
+      kept: mul(g.forget, cPrev),
+      written: mul(g.input, g.candidate),
+      cell: cur.cell,
+      tanh_cell: cur.tanh_cell,
+    });
+  } else if (family === 'gru') {
+    const g = cur.gates;
+    Object.assign(q, {
+      update: g.update,
+      reset: g.reset,
+      gru_candidate: g.candidate,
+      gru_keep: mul(g.update, hPrev),
+      gru_write: g.candidate.map((n, j) => (1 - g.update[j]) * n),
+    });
+  }
+  return q;
+}
+
+const SUB = { 't−1': 'ₜ₋₁', t: 'ₜ' };
+
+// The equation behind one unit of one quantity, with its numbers filled in.
+export function equation(family, arch, key, j, q, cur) {
+  const v = (name) => q[name][j];
+  const pre = (gate) => cur.preactivations?.[gate]?.[j];
+  const clamped = (gate) => (cur.clamped?.[gate] ?? []).includes(j);
+  const gateEq = (gate, sym, fn) => {
+    const p = pre(gate);
+    const value = q[gate === 'candidate' && family === 'gru' ? 'gru_candidate' : gate][j];
+    if (arch === 'cifg' && gate === 'input') return `${sym}[${j}] = 1 − f = 1 − ${fmt(q.forget[j])} = ${fmt(value)}`;
+    const body = p === undefined ? '' : ` = ${fn}(${fmt(p)})`;
+    if (clamped(gate)) {
+      const orig = fn === 'σ' ? 1 / (1 + Math.exp(-p)) : Math.tanh(p);
+      return `${sym}[${j}] = ${fmt(value)}  — clamped (the network computed ${fn}(${fmt(p)}) = ${fmt(orig)})`;
+    }
+    return `${sym}[${j}] = ${fn}(pre)${body} = ${fmt(value)}`;
+  };
+  switch (key) {
+    case 'forget':
+      return gateEq('forget', 'f', 'σ');
+    case 'input':
+      return gateEq('input', 'i', 'σ');
+    case 'output':
+      return gateEq('output', 'o', 'σ');
+    case 'update':
+      return gateEq('update', 'z', 'σ');
+    case 'reset':
+      return gateEq('reset', 'r', 'σ');
+    case 'candidate':
+      return gateEq('candidate', 'c̃', 'tanh');
+    case 'gru_candidate':
+      return gateEq('candidate', 'h̃', 'tanh');
+    case 'c_prev':
+      return `c${SUB['t−1']}[${j}] = ${fmt(v('c_prev'))}`;
+    case 'h_prev':
+      return `h${SUB['t−1']}[${j}] = ${fmt(v('h_prev'))}`;
+    case 'x':
+      return `x${SUB.t}[${j}] = h of the layer below = ${fmt(v('x'))}`;
+    case 'kept':
+      return `(f·c${SUB['t−1']})[${j}] = ${fmtFactor(v('forget'))}·${fmtFactor(v('c_prev'))} = ${fmt(v('kept'))}`;
+    case 'written':
+      return `(i·c̃)[${j}] = ${fmtFactor(v('input'))}·${fmtFactor(v('candidate'))} = ${fmt(v('written'))}`;
+    case 'cell':
+      return (
+        `c[${j}] = f·c${SUB['t−1']} + i·c̃ = ${fmtFactor(v('forget'))}·${fmtFactor(v('c_prev'))} + ` +
+        `${fmtFactor(v('input'))}·${fmtFactor(v('candidate'))} = ${fmt(v('cell'))}`
+      );
+    case 'tanh_cell':
+      return `tanh(c)[${j}] = tanh(${fmt(v('cell'))}) = ${fmt(v('tanh_cell'))}`;
+    case 'gru_keep':
+      return `(z·h${SUB['t−1']})[${j}] = ${fmtFactor(v('update'))}·${fmtFactor(v('h_prev'))} = ${fmt(v('gru_keep'))}`;
+    case 'gru_write':
+      return `((1−z)·h̃)[${j}] = (1 − ${fmt(v('update'))})·${fmtFactor(v('gru_candidate'))} = ${fmt(v('gru_write'))}`;
+    case 'hidden':
+      if (family === 'lstm')
+        return `h[${j}] = o·tanh(c) = ${fmtFactor(v('output'))}·${fmtFactor(v('tanh_cell'))} = ${fmt(v('hidden'))}`;
+      if (family === 'gru')
+        return (
+          `h[${j}] = (1−z)·h̃ + z·h${SUB['t−1']} = (1 − ${fmt(v('update'))})·${fmtFactor(v('gru_candidate'))} + ` +
+          `${fmtFactor(v('update'))}·${fmtFactor(v('h_prev'))} = ${fmt(v('hidden'))}`
+        );
+      return `h[${j}] = ${arch === 'irnn' ? 'ReLU' : 'tanh'}(W·x${SUB.t} + U·h${SUB['t−1']} + b) = ${fmt(v('hidden'))}`;
+    default:
+      return `${key}[${j}] = ${fmt(v(key))}`;
+  }
+}
+
+// ------------------------------------------------------------------------------------------ the figure
+export class CellDiagram extends Figure {
+  constructor({ container }) {
+    super({ container });
+    this.uid = ++instances;
+    this.arch = null;
+    this.hidden = 0;
+    this.units = [];
+    this.scales = null;
+    this.view = null;
+    this.container.classList.add('cell-diagram');
+    this.svgRoot = svg('svg', { role: 'group', 'aria-label': 'LSTM cell diagram' }, this.container);
+    this.tooltip = document.createElement('div');
+    this.tooltip.className = 'tooltip';
+    this.tooltip.setAttribute('role', 'tooltip');
+    this.tooltip.hidden = true;
+    this.container.append(this.tooltip);
+    this.listen();
+  }
+
+  // ---- setters
+  setModel(arch, hiddenSize, inputLabel) {
+    if (arch === this.arch && hiddenSize === this.hidden) return;
+    this.arch = arch;
+    this.hidden = hiddenSize;
+    this.inputLabel = inputLabel;
+    this.family = arch === 'gru' ? 'gru' : arch === 'rnn' || arch === 'irnn' ? 'rnn' : 'lstm';
+    this.build();
+  }
+
+  setUnits(units) {
+    this.units = units ?? [];
+    for (const s of this.strips.values()) s.setSelected(this.units);
+  }
+
+  setScales(scales, cellRange) {
+    this.scales = scales;
+    this.cellRange = cellRange;
+  }
+
+  // view: {t, T, token, layer, layers, cur, prev, below, clamps (this layer's interventions)}
+  update(view, { animateMs = 0 } = {}) {
+    this.view = view;
+    this.draw(animateMs);
+  }
+
+  // ---- building the skeleton (once per architecture and size)
+  build() {
+    const L = this.family === 'lstm' ? lstmLayout(this.arch) : this.family === 'gru' ? gruLayout() : rnnLayout(this.arch);
+    this.layout = L;
+    const root = this.svgRoot;
+    root.replaceChildren();
+    root.setAttribute('viewBox', `0 0 ${L.viewBox[0]} ${L.viewBox[1]}`);
+    root.setAttribute('aria-label', `${this.arch.toUpperCase()} cell diagram`);
+    const defs = svg('defs', {}, root);
+    const arrowId = `arrow-${this.uid}`;
+    const marker = svg(
+      'marker',
+      { id: arrowId, viewBox: '0 0 10 10', refX: 8, refY: 5, markerWidth: 5, markerHeight: 5, orient: 'auto-start-reverse' },
+      defs,
+    );
+    svg('path', { d: 'M0 0 L10 5 L0 10 z', class: 'arrowhead' }, marker);
+    const hatchId = `hatch-${this.uid}`;
+    const hatch = svg('pattern', { id: hatchId, width: 8, height: 8, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' }, defs);
+    svg('rect', { width: 8, height: 8, class: 'hatch-bg' }, hatch);
+    svg('line', { x1: 0, y1: 0, x2: 0, y2: 8, class: 'hatch-line' }, hatch);
+    root.style.setProperty('--hatch', `url(#${hatchId})`);
+
+    svg('rect', { class: 'cell-box', x: L.box.x, y: L.box.y, width: L.box.w, height: L.box.h, rx: 28 }, root);
+    this.title = svg('text', { class: 'diagram-title', x: L.box.x + 24, y: L.box.y + 38 }, root);
+    this.legend = svg('g', { class: 'legend', transform: `translate(${L.box.x + L.box.w - 500},${L.box.y + 18})` }, root);
+
+    const wires = svg('g', { class: 'wires' }, root);
+    for (const w of L.wires) {
+      svg(
+        'path',
+        {
+          d: w.d,
+          class: `wire ${w.cls ?? ''}`,
+          'data-stage': w.stage,
+          'data-gate': w.gate,
+          'marker-end': w.arrow ? `url(#${arrowId})` : null,
+        },
+        wires,
+      );
+    }
+    for (const d of L.dots) svg('circle', { class: 'junction', cx: d.x, cy: d.y, r: 6 }, wires);
+
+    const ops = svg('g', { class: 'ops' }, root);
+    for (const o of L.ops) this.drawOp(ops, o);
+
+    this.gateNodes = new Map();
+    const boxes = svg('g', { class: 'gates' }, root);
+    for (const gb of L.gates) this.drawGate(boxes, gb, L.noClamp);
+
+    for (const t of L.texts) {
+      label(root, t.base, t.sub, { x: t.x, y: t.y, class: t.cls, 'text-anchor': t.anchor ?? 'start' });
+    }
+
+    this.geo = stripGeometry(this.hidden);
+    this.strips = new Map();
+    const strips = svg('g', { class: 'strips' }, root);
+    for (const s of L.strips) {
+      const spec = QUANTITIES[s.q];
+      const strip = new Strip(strips, {
+        key: s.q,
+        x: s.x,
+        y: s.y,
+        geometry: this.geo,
+        labelBase: spec.base,
+        labelSub: spec.sub,
+        labelPos: s.labelPos,
+      });
+      strip.root.dataset.stage = s.stage;
+      this.strips.set(s.q, strip);
+    }
+    this.inputGroup = svg('g', { class: 'x-input', transform: `translate(${L.input.x},${L.input.y})` }, root);
+    this.xStrip = null;
+    this.setUnits(this.units);
+  }
+
+  drawOp(parent, o) {
+    const g = svg('g', { class: `op op-${o.kind}`, 'data-stage': o.stage, transform: `translate(${o.x},${o.y})` }, parent);
+    if (o.kind === 'tanh') {
+      svg('rect', { x: -34, y: -16, width: 68, height: 32, rx: 16 }, g);
+    } else {
+      svg('circle', { r: R }, g);
+    }
+    const sym = { mul: '×', add: '+', tanh: 'tanh', oneminus: '1−' }[o.kind];
+    const t = svg('text', { 'text-anchor': 'middle', y: o.kind === 'tanh' || o.kind === 'oneminus' ? 6 : 9 }, g);
+    t.textContent = sym;
+  }
+
+  drawGate(parent, gb, noClamp) {
+    const spec = GATES[gb.gate];
+    const g = svg(
+      'g',
+      {
+        class: `gate-box${noClamp ? ' no-clamp' : ''}`,
+        'data-gate': gb.gate,
+        'data-stage': gb.stage,
+        transform: `translate(${gb.x - B.width / 2},${gb.y - B.height / 2})`,
+        tabindex: noClamp ? null : 0,
+        role: noClamp ? 'img' : 'button',
+        'aria-label': noClamp ? spec.name : `${spec.name}: click to clamp`,
+      },
+      parent,
+    );
+    g.style.setProperty('--accent', `var(${spec.accent})`);
+    svg('rect', { class: 'box', width: B.width, height: B.height, rx: B.radius }, g);
+    svg('rect', { class: 'accent', x: 0, y: B.height - 7, width: B.width, height: 7, rx: 2 }, g);
+    svg('rect', { class: 'hatch', width: B.width, height: B.height, rx: B.radius }, g);
+    const fn = svg('text', { class: 'fn', x: B.width / 2, y: 29, 'text-anchor': 'middle' }, g);
+    fn.textContent = gb.fn ?? spec.fn;
+    const name = svg('text', { class: 'gate-name', x: B.width / 2, y: 44, 'text-anchor': 'middle' }, g);
+    name.textContent = gb.gate === 'candidate' ? `candidate ${this.family === 'gru' ? 'h̃' : 'c̃'}` : spec.name.replace(' gate', '');
+    const lock = svg('g', { class: 'lock', transform: `translate(${B.width - 22},6)` }, g);
+    svg('rect', { x: 2, y: 7, width: 14, height: 10, rx: 2 }, lock);
+    svg('path', { d: 'M5 7 V4.5 a4 4 0 0 1 8 0 V7', class: 'shackle' }, lock);
+    const cv = svg('text', { class: 'clamp-value', x: B.width / 2, y: -10, 'text-anchor': 'middle' }, g);
+    cv.textContent = '';
+    this.gateNodes.set(gb.gate, g);
+  }
+
+  // ---- painting
+  draw(animateMs = 0) {
+    const v = this.view;
+    if (!v || !this.scales) return;
+    const root = this.svgRoot;
+    const q = quantities(this.family, v.cur, v.prev, v.below);
+    this.q = q;
+    const animate = animateMs > 0 && !prefersReducedMotion();
+    root.classList.remove('animate');
+    if (animate) {
+      // Restart the CSS animations: each stage's fills change after the previous stage's.
+      root.getBoundingClientRect();
+      root.style.setProperty('--stage-ms', `${Math.round(animateMs / 5)}ms`);
+      root.classList.add('animate');
+    }
+    for (const [key, strip] of this.strips) {
+      const scaleName = QUANTITIES[key].scale;
+      const scale = key === 'hidden' && this.arch === 'irnn' ? this.scales.cell : this.scales[scaleName];
+      strip.setValues(q[key], scale);
+    }
+    // Clamped look: a layer box is hatched and locked when its gate is clamped at this step.
+    for (const [gate, node] of this.gateNodes) {
+      const units = v.cur.clamped?.[gate];
+      const clampsHere = (v.clamps ?? []).filter((c) => c.gate === gate);
+      node.classList.toggle('clamped', Boolean(units && units.length));
+      node.classList.toggle('clamped-elsewhere', !units?.length && clampsHere.length > 0);
+      const valueText = node.querySelector('.clamp-value');
+      if (units?.length) {
+        const c = clampsHere.find((i) => i.start === null || i.start <= v.t) ?? clampsHere[0];
+        const scope = units.length === this.hidden ? '' : ` (${units.length} unit${units.length > 1 ? 's' : ''})`;
+        valueText.textContent = c ? `clamped = ${fmt(c.value)}${scope}` : 'clamped';
+      } else {
+        valueText.textContent = '';
+      }
+      const stripKey = gate === 'candidate' && this.family === 'gru' ? 'gru_candidate' : gate;
+      this.strips.get(stripKey)?.setClamped(units?.length ? units : null);
+    }
+    this.drawInput(v);
+    this.drawTitle(v);
+    this.drawLegend();
+  }
+
+  drawInput(v) {
+    const g = this.inputGroup;
+    if (v.below) {
+      if (!this.xStrip) {
+        g.replaceChildren();
+        this.xStrip = new Strip(g, {
+          key: 'x',
+          x: 0,
+          y: -8,
+          geometry: stripGeometry(v.below.hidden.length),
+          labelBase: 'x',
+          labelSub: 't',
+          labelPos: 'right',
+          bigMax: 0,
+        });
+        this.xStrip.root.dataset.stage = 0;
+      }
+      this.xStrip.setValues(v.below.hidden, this.scales.tanh);
+      g.querySelector('.x-note')?.remove();
+      const note = svg('text', { class: 'x-note', x: 0, y: 34, 'text-anchor': 'middle' }, g);
+      note.textContent = `= h of layer ${v.layer} (below)`;
+      return;
+    }
+    this.xStrip = null;
+    g.replaceChildren();
+    const text = `${showToken(v.token.text)}`;
+    const w = Math.max(60, 22 + 16 * [...text].length);
+    const chip = svg('g', { class: `x-chip${v.token.unknown ? ' unknown' : ''}` }, g);
+    svg('rect', { x: -w / 2, y: -26, width: w, height: 40, rx: 8 }, chip);
+    const t = svg('text', { x: 0, y: 2, 'text-anchor': 'middle' }, chip);
+    t.textContent = text;
+    label(g, 'x', 't', { class: 'io', x: w / 2 + 12, y: 2 });
+    if (v.token.unknown) {
+      const u = svg('text', { class: 'x-note', x: w / 2 + 60, y: 2 }, g);
+      u.textContent = 'unknown → <unk>';
+    }
+  }
+
+  drawTitle(v) {
+    const layer = v.layers > 1 ? ` · layer ${v.layer + 1} of ${v.layers}` : '';
+    this.title.textContent = `step ${v.t + 1} of ${v.T}: reading “${showToken(v.token.text)}”${layer}`;
+    this.svgRoot.setAttribute(
+      'aria-label',
+      `${this.arch.toUpperCase()} cell at step ${v.t + 1} of ${v.T}, reading ${v.token.text}${layer}`,
+    );
+  }
+
+  drawLegend() {
+    const g = this.legend;
+    g.replaceChildren();
+    const entries = [
+      ['gates', this.scales.gate, '0', '1'],
+      ['tanh', this.scales.tanh, '−1', '1'],
+    ];
+    if (this.family === 'lstm' || this.arch === 'irnn') {
+      entries.push(['cell', this.scales.cell, `−${fmt(this.cellRange, 1)}`, `+${fmt(this.cellRange, 1)}`]);
+    }
+    entries.forEach(([name, scale, lo, hi], k) => {
+      const x = k * 168;
+      const t = svg('text', { class: 'legend-name', x, y: 12 }, g);
+      t.textContent = name;
+      const n = 24;
+      for (let s = 0; s < n; s++) {
+        const val = scale.lo + ((scale.hi - scale.lo) * (s + 0.5)) / n;
+        svg('rect', { x: x + s * 4, y: 18, width: 4.2, height: 12, style: `fill:${scale.color(val)}` }, g);
+      }
+      const a = svg('text', { class: 'legend-tick', x, y: 44 }, g);
+      a.textContent = lo;
+      const b = svg('text', { class: 'legend-tick', x: x + n * 4, y: 44, 'text-anchor': 'end' }, g);
+      b.textContent = hi;
+    });
+  }
+
+  // ---- interaction
+  listen() {
+    const root = this.svgRoot;
+    const unitOf = (target) => {
+      const el = target.closest?.('[data-u]');
+      return el ? { key: el.dataset.q, unit: Number(el.dataset.u), el } : null;
+    };
+    root.addEventListener('pointerover', (ev) => {
+      const hit = unitOf(ev.target);
+      if (hit) this.showTooltip(hit, ev.clientX, ev.clientY);
+    });
+    root.addEventListener('pointermove', (ev) => {
+      if (!this.tooltip.hidden) this.placeTooltip(ev.clientX, ev.clientY);
+    });
+    root.addEventListener('pointerout', (ev) => {
+      if (unitOf(ev.target) && !unitOf(ev.relatedTarget ?? document.body)) this.hideTooltip();
+    });
+    root.addEventListener('focusin', (ev) => {
+      const hit = unitOf(ev.target);
+      if (hit) {
+        const r = hit.el.getBoundingClientRect();
+        this.showTooltip(hit, r.right, r.bottom);
+      }
+    });
+    root.addEventListener('focusout', () => this.hideTooltip());
+    root.addEventListener('click', (ev) => {
+      const hit = unitOf(ev.target);
+      if (hit) {
+        this.emit('unit', { unit: hit.unit, additive: ev.shiftKey || ev.ctrlKey || ev.metaKey });
+        return;
+      }
+      const gate = ev.target.closest('.gate-box:not(.no-clamp)');
+      if (gate) this.emit('gate', { gate: gate.dataset.gate, rect: gate.getBoundingClientRect() });
+    });
+    root.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Enter' && ev.key !== ' ') return;
+      const gate = ev.target.closest?.('.gate-box:not(.no-clamp)');
+      const hit = unitOf(ev.target);
+      if (gate) this.emit('gate', { gate: gate.dataset.gate, rect: gate.getBoundingClientRect() });
+      else if (hit) this.emit('unit', { unit: hit.unit, additive: true });
+      else return;
+      ev.preventDefault();
+      ev.stopPropagation();
+    });
+  }
+
+  showTooltip({ key, unit }, x, y) {
+    if (!this.view || !this.q?.[key]) return;
+    const spec = QUANTITIES[key];
+    const v = this.view;
+    this.tooltip.replaceChildren();
+    const title = document.createElement('div');
+    title.className = 'tt-title';
+    title.textContent = `${spec.hint} · unit ${unit} · step ${v.t + 1} “${showToken(v.token.text)}”`;
+    const eq = document.createElement('div');
+    eq.className = 'tt-eq';
+    eq.textContent =
+      key === 'x' ? `x${SUB.t}[${unit}] = ${fmt(this.q.x[unit])}` : equation(this.family, this.arch, key, unit, this.q, v.cur);
+    const hint = document.createElement('div');
+    hint.className = 'tt-hint';
+    hint.textContent = this.units.includes(unit) ? 'click: unselect this unit' : 'click: select this unit (shift: add)';
+    this.tooltip.append(title, eq, hint);
+    this.tooltip.hidden = false;
+    this.placeTooltip(x, y);
+  }
+
+  placeTooltip(x, y) {
+    const box = this.container.getBoundingClientRect();
+    const tt = this.tooltip;
+    const w = tt.offsetWidth;
+    let left = x - box.left + 14;
+    if (left + w > box.width) left = Math.max(0, x - box.left - w - 14);
+    tt.style.left = `${left}px`;
+    tt.style.top = `${y - box.top + 16}px`;
+  }
+
+  hideTooltip() {
+    this.tooltip.hidden = true;
+  }
+}

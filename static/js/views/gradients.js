@@ -1,0 +1,217 @@
+// Gradients through time for the loss at the current step, L_t = −log p(next token):
+//   - ‖∂L_t/∂h_k‖ and ‖∂L_t/∂c_k‖ against k on a log axis: the vanishing gradient made visible;
+//   - the whole triangle (every t, every k ≤ t) as a heatmap of log10 norms;
+//   - a "backward" animation: the gradient travels right-to-left along the unrolled chain, each step's
+//     magnitude shown as it arrives. main.js drives it through setBackward(k).
+// Events: 'backward' (the play button), 'step' (t, a triangle row was clicked).
+
+import { fmtSci, showToken } from '../config.js';
+import { Figure, html, svg } from './figure.js';
+import { axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
+
+const DECADES = 6; // the chain's colour and size span this many powers of ten below the step's own gradient
+
+export class GradientsPanel extends Figure {
+  constructor({ container }) {
+    super({ container });
+    this.Plotly = null;
+    this.trace = null;
+    this.layer = 0;
+    this.step = 0;
+    this.cursor = null;
+    const figure = (cls, title, note) =>
+      html('figure', { class: `plot-figure ${cls}` }, html('figcaption', {}, html('strong', { text: title }), note ? ` ${note}` : ''), html('div', { class: 'plot' }));
+    this.curve = figure('curve', 'How far back the error reaches', '(log scale)');
+    this.triangle = figure('triangle', 'Every step’s loss, every earlier step', '(log10 ‖∂L_t/∂h_k‖; click a row)');
+    this.playButton = html('button', { type: 'button', class: 'primary backward-play', text: '◀ send the gradient back' });
+    this.chainSvg = svg('svg', { class: 'chain-svg', role: 'img', 'aria-label': 'gradient flowing back through the steps' });
+    this.chainNote = html('span', { class: 'muted chain-note', 'aria-live': 'polite' });
+    this.chain = html(
+      'figure',
+      { class: 'plot-figure chain' },
+      html('figcaption', {}, html('strong', { text: 'Backward through time' }), ' ', this.playButton, ' ', this.chainNote),
+      html('div', { class: 'chain-scroll' }, this.chainSvg),
+    );
+    this.note = html('p', { class: 'muted grad-note', hidden: true });
+    this.container.append(this.note, this.chain, html('div', { class: 'plot-grid two' }, this.curve, this.triangle));
+    this.playButton.addEventListener('click', () => this.emit('backward'));
+  }
+
+  setPlotly(Plotly) {
+    this.Plotly = Plotly;
+  }
+
+  setTrace(trace, scales) {
+    this.trace = trace;
+    this.scales = scales;
+  }
+
+  setPosition(step, layer) {
+    this.step = step;
+    this.layer = layer;
+  }
+
+  // k: the step the travelling gradient has reached (null: show the whole row at once).
+  setBackward(k) {
+    this.cursor = k;
+  }
+
+  rows() {
+    const g = this.trace?.gradients?.layers?.[this.layer];
+    return g ? { h: g.hidden, c: g.cell } : null;
+  }
+
+  draw() {
+    const rows = this.rows();
+    const row = rows?.h?.[this.step];
+    this.note.hidden = Boolean(row);
+    if (!this.trace?.done) return;
+    if (!rows) {
+      this.note.textContent = 'This trace has no gradients.';
+    } else if (!row) {
+      this.note.textContent = 'No loss at this step: there is no next token. Set a target to ask “what should come next?”.';
+    }
+    this.drawChain(rows);
+    if (!this.Plotly) return;
+    const theme = plotTheme();
+    this.drawCurve(theme, rows);
+    this.drawTriangle(theme, rows);
+  }
+
+  drawCurve(theme, rows) {
+    const t = this.step;
+    const data = [];
+    const xs = Array.from({ length: t + 1 }, (_, k) => k + 1);
+    if (rows?.h?.[t]) {
+      data.push({
+        type: 'scatter',
+        mode: 'lines+markers',
+        name: '‖∂L/∂h_k‖',
+        x: xs,
+        y: rows.h[t],
+        line: { color: theme.gate('hidden'), width: 3 },
+        hovertemplate: '‖∂L/∂h‖ at step %{x}: %{y:.3e}<extra></extra>',
+      });
+    }
+    if (rows?.c?.[t]) {
+      data.push({
+        type: 'scatter',
+        mode: 'lines+markers',
+        name: '‖∂L/∂c_k‖',
+        x: xs,
+        y: rows.c[t],
+        line: { color: theme.gate('cell'), width: 3, dash: 'dash' },
+        hovertemplate: '‖∂L/∂c‖ at step %{x}: %{y:.3e}<extra></extra>',
+      });
+    }
+    const layout = baseLayout(theme, {
+      height: 280,
+      showlegend: true,
+      legend: { orientation: 'h', y: 1.14 },
+      xaxis: axis(theme, { title: { text: `step k (the loss is at step ${t + 1})` }, ...tokenTicks(this.trace.tokens.slice(0, t + 1), showToken) }),
+      yaxis: axis(theme, { type: 'log', title: { text: 'gradient norm' }, exponentformat: 'power' }),
+      annotations: data.length ? [] : [{ text: 'no loss at this step', xref: 'paper', yref: 'paper', x: 0.5, y: 0.5, showarrow: false, font: { color: theme.muted } }],
+    });
+    plot(this.Plotly, this.curve.querySelector('.plot'), data, layout);
+  }
+
+  drawTriangle(theme, rows) {
+    const T = this.trace.tokens.length;
+    const z = Array.from({ length: T }, (_, t) =>
+      Array.from({ length: T }, (_, k) => {
+        const v = rows?.h?.[t]?.[k];
+        return v > 0 ? Math.log10(v) : null;
+      }),
+    );
+    const finite = z.flat().filter((v) => v !== null);
+    const hi = finite.length ? Math.max(...finite) : 0;
+    const lo = finite.length ? Math.max(Math.min(...finite), hi - 8) : -1;
+    const ticks = tokenTicks(this.trace.tokens, showToken);
+    const data = [
+      {
+        type: 'heatmap',
+        x: Array.from({ length: T }, (_, k) => k + 1),
+        y: Array.from({ length: T }, (_, k) => k + 1),
+        z,
+        zmin: lo,
+        zmax: hi,
+        colorscale: this.scales.magnitude.plotly(),
+        colorbar: { thickness: 10, title: { text: 'log10', side: 'right' }, outlinewidth: 0 },
+        hovertemplate: 'loss at step %{y}, back to step %{x}<br>log10 ‖∂L/∂h‖ = %{z:.2f}<extra></extra>',
+        hoverongaps: false,
+      },
+    ];
+    const layout = baseLayout(theme, {
+      height: 280,
+      margin: { l: 52, r: 10, t: 10, b: 44 },
+      xaxis: axis(theme, { title: { text: 'back to step k' }, ...ticks, showgrid: false }),
+      yaxis: axis(theme, { title: { text: 'loss at step t' }, ...ticks, autorange: 'reversed', showgrid: false }),
+      shapes: [
+        { type: 'rect', x0: 0.5, x1: T + 0.5, y0: this.step + 0.5, y1: this.step + 1.5, line: { color: theme.fg, width: 2 } },
+      ],
+      datarevision: `${this.trace.id}-${this.layer}`,
+    });
+    const div = this.triangle.querySelector('.plot');
+    plot(this.Plotly, div, data, layout).then(() => {
+      if (div.dataset.bound) return;
+      div.dataset.bound = '1';
+      div.on('plotly_click', (ev) => {
+        const pt = ev.points?.[0];
+        if (pt) this.emit('step', pt.y - 1);
+      });
+    });
+  }
+
+  // The unrolled chain up to the current step: a node per step whose size and colour show how much
+  // gradient reaches it (relative to the step's own). While animating, only nodes the gradient has
+  // reached are lit, and an arrow marks the front.
+  drawChain(rows) {
+    const t = this.step;
+    const row = rows?.h?.[t];
+    const root = this.chainSvg;
+    root.replaceChildren();
+    this.playButton.disabled = !row;
+    const n = t + 1;
+    const dx = 58;
+    const width = 40 + n * dx;
+    const height = 96;
+    root.setAttribute('viewBox', `0 0 ${width} ${height}`);
+    root.setAttribute('width', width);
+    root.setAttribute('height', height);
+    svg('line', { class: 'chain-line', x1: 20, x2: width - 20, y1: 48, y2: 48 }, root);
+    const ref = row ? row[t] || Math.max(...row) : 1;
+    const tokens = this.trace.tokens;
+    const reached = (k) => this.cursor === null || k >= this.cursor;
+    for (let k = 0; k < n; k++) {
+      const x = 30 + k * dx;
+      const v = row?.[k];
+      const rel = v > 0 && ref > 0 ? Math.max(0, Math.min(1, (Math.log10(v / ref) + DECADES) / DECADES)) : 0;
+      const lit = row && reached(k);
+      const g = svg('g', { class: `chain-node${lit ? ' lit' : ''}${k === this.cursor ? ' front' : ''}`, transform: `translate(${x},48)` }, root);
+      svg('circle', { r: lit ? 5 + 15 * rel : 5, style: lit ? `fill:${this.scales.magnitude.color(0.15 + 0.85 * rel)}` : null }, g);
+      const val = svg('text', { class: 'chain-val', y: -26, 'text-anchor': 'middle' }, g);
+      val.textContent = lit ? fmtSci(v) : '';
+      const tok = svg('text', { class: 'chain-tok', y: 40, 'text-anchor': 'middle' }, g);
+      tok.textContent = showToken(tokens[k].text).slice(0, 5);
+    }
+    if (this.cursor !== null && row) {
+      const x = 30 + this.cursor * dx;
+      svg('path', { class: 'chain-front', d: `M${x - 22} 48 l12 -8 v16 z` }, root);
+    }
+    if (row) {
+      const first = row[0];
+      const ratio = first > 0 && ref > 0 ? first / ref : 0;
+      this.chainNote.textContent =
+        this.cursor === null || this.cursor === 0
+          ? `from step ${t + 1} back to step 1 the gradient shrinks to ${fmtSci(ratio)} of its size`
+          : `at step ${this.cursor + 1}: ${fmtSci(row[this.cursor])}`;
+    } else {
+      this.chainNote.textContent = '';
+    }
+    const scroller = root.parentElement;
+    if (scroller && this.cursor !== null) {
+      const x = 30 + this.cursor * dx;
+      if (x < scroller.scrollLeft || x > scroller.scrollLeft + scroller.clientWidth) scroller.scrollLeft = x - scroller.clientWidth / 2;
+    }
+  }
+}

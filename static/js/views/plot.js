@@ -1,0 +1,54 @@
+// What the plotly figures share: theme colours read from the CSS variables (so light/dark and large type
+// follow the page) and one way to (re)draw a plot.
+
+export function plotTheme() {
+  const css = getComputedStyle(document.body);
+  const v = (name) => css.getPropertyValue(name).trim();
+  const base = Number.parseFloat(css.fontSize) || 16;
+  return {
+    fg: v('--fg'),
+    muted: v('--muted'),
+    grid: v('--grid'),
+    bg: v('--panel'),
+    accent: v('--accent'),
+    gate: (name) => v(`--gate-${name}`),
+    font: base * 0.8,
+  };
+}
+
+export function baseLayout(theme, extra = {}) {
+  return {
+    paper_bgcolor: 'rgba(0,0,0,0)',
+    plot_bgcolor: 'rgba(0,0,0,0)',
+    font: { color: theme.fg, size: theme.font, family: 'inherit' },
+    margin: { l: 52, r: 12, t: 30, b: 44 },
+    showlegend: false,
+    hoverlabel: { font: { size: theme.font } },
+    ...extra,
+  };
+}
+
+export function axis(theme, extra = {}) {
+  return { gridcolor: theme.grid, zerolinecolor: theme.muted, linecolor: theme.muted, ...extra };
+}
+
+export const PLOT_CONFIG = { displayModeBar: false, responsive: true };
+
+// Draw into `div`; plotly's react() diffs against the previous figure, so unchanged heatmaps cost little.
+export function plot(Plotly, div, data, layout) {
+  return Plotly.react(div, data, layout, PLOT_CONFIG);
+}
+
+// Token axes: x is the step number (1-based, as everywhere on the page), the tick text is the token.
+export function tokenTicks(tokens, show) {
+  const every = Math.max(1, Math.ceil(tokens.length / 40));
+  const vals = [];
+  const text = [];
+  tokens.forEach((t, k) => {
+    if (k % every === 0) {
+      vals.push(k + 1);
+      text.push(show(t.text));
+    }
+  });
+  return { tickmode: 'array', tickvals: vals, ticktext: text };
+}

@@ -1,0 +1,81 @@
+// What the model predicts next after the current step: the likeliest tokens as bars, with the actual
+// next token (or the target, at the last step) highlighted with its probability. When gates are
+// clamped, the unclamped run's probabilities are drawn beside them as outlined ghost bars.
+
+import { PREDICTIONS_SHOWN, fmt, showToken } from '../config.js';
+import { Figure, html } from './figure.js';
+
+const pct = (p) => `${(100 * p).toFixed(p < 0.1 ? 1 : 0)}%`;
+
+export class Predictions extends Figure {
+  constructor({ container }) {
+    super({ container });
+    this.data = null;
+    this.headline = html('p', { class: 'pred-headline', 'aria-live': 'polite' });
+    this.list = html('ol', { class: 'pred-list' });
+    this.legend = html('p', { class: 'pred-legend', hidden: true });
+    this.container.append(this.headline, this.list, this.legend);
+  }
+
+  // data: {step: {top, expected, loss}, baseline: same | null, isTarget, isLast}
+  update(data) {
+    this.data = data;
+    this.draw();
+  }
+
+  draw() {
+    const d = this.data;
+    if (!d) return;
+    const { step, baseline } = d;
+    const exp = step.expected;
+    const what = d.isTarget ? 'target' : 'actual next';
+    this.headline.replaceChildren();
+    if (exp) {
+      this.headline.append(
+        `${what} `,
+        html('strong', { class: 'tok', text: `“${showToken(exp.token)}”` }),
+        ` p = ${fmt(exp.p, 3)}`,
+      );
+      if (baseline?.expected) {
+        this.headline.append(
+          html('span', { class: 'pred-change', text: ` (without the clamp ${fmt(baseline.expected.p, 3)})` }),
+        );
+      }
+      if (step.loss !== null && step.loss !== undefined) this.headline.append(html('span', { class: 'loss', text: ` · loss ${fmt(step.loss)}` }));
+    } else {
+      this.headline.append(d.isLast ? 'last step: set a target to ask “what should come next?”' : '');
+    }
+    const rows = step.top.slice(0, PREDICTIONS_SHOWN);
+    const inTop = exp && rows.some((r) => r.token === exp.token);
+    const max = Math.max(...rows.map((r) => r.p), baseline ? Math.max(...baseline.top.map((r) => r.p)) : 0, 1e-9);
+    const baseP = (token) => {
+      if (!baseline) return null;
+      const hit = baseline.top.find((r) => r.token === token);
+      if (hit) return hit.p;
+      return baseline.expected?.token === token ? baseline.expected.p : null;
+    };
+    const row = (r, extra = '') => {
+      const isExp = exp && r.token === exp.token;
+      const b = baseP(r.token);
+      const bar = html('span', { class: 'bar' }, html('span', { class: 'fill', style: `width:${(100 * r.p) / max}%` }));
+      if (b !== null) bar.append(html('span', { class: 'ghost', style: `width:${(100 * b) / max}%` }));
+      return html(
+        'li',
+        { class: `${isExp ? 'expected' : ''} ${extra}`, 'aria-label': `${r.token}: ${pct(r.p)}${isExp ? ` (${what})` : ''}` },
+        html('span', { class: 'tok', text: showToken(r.token) }),
+        bar,
+        html('span', { class: 'p', text: b !== null ? `${pct(r.p)} ← ${pct(b)}` : pct(r.p) }),
+      );
+    };
+    const items = rows.map((r) => row(r));
+    if (exp && !inTop) items.push(row({ token: exp.token, p: exp.p }, 'outside'));
+    this.list.replaceChildren(...items);
+    this.legend.hidden = !baseline;
+    this.legend.replaceChildren(
+      html('span', { class: 'key-fill' }),
+      ' with the clamp  ',
+      html('span', { class: 'key-ghost' }),
+      ' without (the numbers read: with ← without)',
+    );
+  }
+}

@@ -1,0 +1,88 @@
+// The token strip: the sentence as the model reads it. The current step is highlighted, a click jumps
+// there, unknown tokens are marked, and (Karpathy-style) chips can be tinted by one unit's cell value.
+// Events: 'step' (index).
+
+import { fmt, showToken } from '../config.js';
+import { Figure, html } from './figure.js';
+
+export class TokenStrip extends Figure {
+  constructor({ container }) {
+    super({ container });
+    this.tokens = [];
+    this.step = 0;
+    this.tint = null;
+    this.list = html('ol', { class: 'token-list', 'aria-label': 'tokens; click one to jump to its step' });
+    this.container.append(this.list);
+    this.list.addEventListener('click', (ev) => {
+      const chip = ev.target.closest('[data-t]');
+      if (chip) this.emit('step', Number(chip.dataset.t));
+    });
+  }
+
+  setTokens(tokens) {
+    const same =
+      tokens.length === this.tokens.length && tokens.every((t, k) => t.text === this.tokens[k].text && t.unknown === this.tokens[k].unknown);
+    this.tokens = tokens;
+    if (!same) this.rebuild();
+  }
+
+  setStep(t) {
+    this.step = t;
+  }
+
+  // tint: null, or {unit, values: [T], scale} — chips coloured by that unit's value at each step.
+  setTint(tint) {
+    this.tint = tint;
+  }
+
+  rebuild() {
+    this.list.replaceChildren(
+      ...this.tokens.map((tok, t) => {
+        const chip = html(
+          'button',
+          {
+            type: 'button',
+            class: `chip${tok.unknown ? ' unknown' : ''}${/^\s$/.test(tok.text) ? ' space' : ''}`,
+            dataset: { t },
+            title: tok.unknown ? `“${tok.text}” is not in the vocabulary: the model reads <unk>` : null,
+          },
+          html('span', { class: 'chip-text', text: showToken(tok.text) }),
+        );
+        if (tok.unknown) chip.append(html('span', { class: 'unk-mark', 'aria-hidden': 'true', text: '?' }));
+        return html('li', {}, chip);
+      }),
+    );
+  }
+
+  draw() {
+    const chips = this.list.querySelectorAll('.chip');
+    chips.forEach((chip, t) => {
+      const current = t === this.step;
+      chip.classList.toggle('current', current);
+      if (current) chip.setAttribute('aria-current', 'step');
+      else chip.removeAttribute('aria-current');
+      const tok = this.tokens[t];
+      let name = `step ${t + 1}: ${tok.text === ' ' ? 'space' : tok.text}${tok.unknown ? ' (unknown)' : ''}`;
+      if (this.tint) {
+        const v = this.tint.values[t];
+        chip.style.background = this.tint.scale.color(v);
+        chip.style.color = this.tint.scale.textColor(v);
+        name += `, unit ${this.tint.unit} cell ${fmt(v)}`;
+      } else {
+        chip.style.background = '';
+        chip.style.color = '';
+      }
+      chip.setAttribute('aria-label', name);
+    });
+    this.list.classList.toggle('tinted', Boolean(this.tint));
+    // Keep the current token in view on long inputs (without scrolling the page).
+    const cur = chips[this.step];
+    if (cur) {
+      const list = this.list;
+      const left = cur.offsetLeft - list.offsetLeft;
+      if (left < list.scrollLeft || left + cur.offsetWidth > list.scrollLeft + list.clientWidth) {
+        list.scrollLeft = left - list.clientWidth / 2;
+      }
+    }
+  }
+}

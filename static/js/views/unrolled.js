@@ -1,0 +1,104 @@
+// The network unrolled over the whole sentence: one small cell per step (and per layer, stacked),
+// the belt running through them, the current step marked. Under each cell its token; the cell's shade
+// is how likely the model found the actual next token. Also the layer selector for stacked models.
+// Events: 'step' (t), 'layer' (l).
+
+import { fmt, showToken } from '../config.js';
+import { Figure, html, svg } from './figure.js';
+
+const W = 30;
+const GAP = 14;
+const BOX_H = 26;
+const ROW = 40;
+
+export class Unrolled extends Figure {
+  constructor({ container }) {
+    super({ container });
+    this.tokens = [];
+    this.probs = [];
+    this.layers = 1;
+    this.layer = 0;
+    this.step = 0;
+    this.layerGroup = html('div', { class: 'layer-select', role: 'group', 'aria-label': 'layer' });
+    this.scroller = html('div', { class: 'unrolled-scroll' });
+    this.svgRoot = svg('svg', { class: 'unrolled-svg', role: 'img' }, this.scroller);
+    this.container.append(this.layerGroup, this.scroller);
+    this.svgRoot.addEventListener('click', (ev) => {
+      const cell = ev.target.closest('[data-t]');
+      if (!cell) return;
+      if (cell.dataset.l !== undefined) this.emit('layer', Number(cell.dataset.l));
+      this.emit('step', Number(cell.dataset.t));
+    });
+    this.layerGroup.addEventListener('click', (ev) => {
+      const b = ev.target.closest('[data-layer]');
+      if (b) this.emit('layer', Number(b.dataset.layer));
+    });
+  }
+
+  // probs[t]: p of the actual next token after step t (null when there is none).
+  setTrace(tokens, probs, layers) {
+    this.tokens = tokens;
+    this.probs = probs;
+    this.layers = layers;
+    this.dirty = true;
+  }
+
+  setPosition(step, layer) {
+    this.step = step;
+    this.layer = layer;
+  }
+
+  draw() {
+    if (this.dirty) this.rebuild();
+    this.layerGroup.hidden = this.layers < 2;
+    for (const b of this.layerGroup.querySelectorAll('button')) {
+      b.setAttribute('aria-pressed', String(Number(b.dataset.layer) === this.layer));
+    }
+    for (const cell of this.svgRoot.querySelectorAll('.u-cell')) {
+      const here = Number(cell.dataset.t) === this.step;
+      cell.classList.toggle('current', here && Number(cell.dataset.l) === this.layer);
+      cell.classList.toggle('current-step', here);
+    }
+    const x = this.step * (W + GAP);
+    const s = this.scroller;
+    if (x < s.scrollLeft || x + W + 40 > s.scrollLeft + s.clientWidth) s.scrollLeft = x - s.clientWidth / 2;
+  }
+
+  rebuild() {
+    this.dirty = false;
+    this.layerGroup.replaceChildren(
+      ...Array.from({ length: this.layers }, (_, l) =>
+        html('button', { type: 'button', class: 'seg', dataset: { layer: l }, text: `layer ${l + 1}` }),
+      ),
+    );
+    const T = this.tokens.length;
+    const width = 40 + T * (W + GAP);
+    const height = 30 + this.layers * ROW + 30;
+    const root = this.svgRoot;
+    root.replaceChildren();
+    root.setAttribute('viewBox', `0 0 ${width} ${height}`);
+    root.setAttribute('width', width);
+    root.setAttribute('height', height);
+    root.setAttribute('aria-label', `the network unrolled over ${T} steps`);
+    for (let l = 0; l < this.layers; l++) {
+      // Top layer drawn on top, as in the textbooks.
+      const y = 18 + (this.layers - 1 - l) * ROW;
+      svg('line', { class: 'u-belt', x1: 6, x2: width - 6, y1: y + 7, y2: y + 7 }, root);
+      svg('line', { class: 'u-h', x1: 6, x2: width - 6, y1: y + BOX_H - 6, y2: y + BOX_H - 6 }, root);
+      for (let t = 0; t < T; t++) {
+        const x = 20 + t * (W + GAP);
+        const p = this.probs[t];
+        const g = svg('g', { class: 'u-cell', 'data-t': t, 'data-l': l, transform: `translate(${x},${y})` }, root);
+        const box = svg('rect', { width: W, height: BOX_H, rx: 6 }, g);
+        if (p !== null && p !== undefined && l === this.layers - 1) box.style.setProperty('--p', Math.sqrt(p).toFixed(3));
+        const title = svg('title', {}, g);
+        title.textContent = `step ${t + 1} “${this.tokens[t].text}”${p !== null && p !== undefined ? `: p(next) = ${fmt(p, 3)}` : ''}`;
+      }
+    }
+    for (let t = 0; t < T; t++) {
+      const x = 20 + t * (W + GAP) + W / 2;
+      const txt = svg('text', { class: `u-token${this.tokens[t].unknown ? ' unknown' : ''}`, x, y: height - 8, 'text-anchor': 'middle', 'data-t': t }, root);
+      txt.textContent = showToken(this.tokens[t].text).slice(0, 6);
+    }
+  }
+}

@@ -1,0 +1,317 @@
+"""REST endpoints, pages, static files and headers, through TestClient: every route and every error path."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.assets import PLOTLY_JS, STATIC_DIR
+from app.api.cards import default_model_id
+from app.api.schemas import TraceDocument
+from app.config import Settings
+from app.nn import Zoo, random_model, trace_document
+
+
+def assert_error(response: Any, status: int, code: str, *words: str) -> str:
+    """The one error shape, with the expected status and code; returns the message."""
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert detail["code"] == code, detail
+    for word in words:
+        assert word in detail["message"], (word, detail["message"])
+    return detail["message"]
+
+
+def page_config(html: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="app-config">(.*?)</script>', html, re.S)
+    assert match, "the page must hand its configuration over in the app-config script tag"
+    return json.loads(match.group(1))
+
+
+# -- health and models ---------------------------------------------------------------------------------------
+
+
+def test_healthz(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok"
+    assert body["models"] == 2
+    assert body["failed"] == []
+
+
+def test_healthz_without_models_is_unhealthy(make_client: Any, tmp_path: Path) -> None:
+    client = make_client(Settings(model_dirs=[tmp_path], shipped_models=False))
+    r = client.get("/healthz")
+    assert r.status_code == 503
+    assert r.json()["status"] == "no_models"
+
+
+def test_broken_model_is_reported_and_the_rest_served(make_client: Any, models_root: Path, broken_root: Path) -> None:
+    client = make_client(Settings(model_dirs=[models_root, broken_root], shipped_models=False))
+    for path in ("/healthz", "/api/models"):
+        failed = client.get(path).json()["failed"]
+        assert len(failed) == 1
+        assert failed[0]["path"].endswith("broken")
+        assert "weights.safetensors" in failed[0]["error"]
+    assert {m["id"] for m in client.get("/api/models").json()["models"]} == {"tiny-char", "tiny-word"}
+    assert page_config(client.get("/").text)["failed"] == failed
+
+
+def test_list_models(client: TestClient) -> None:
+    body = client.get("/api/models").json()
+    cards = {m["id"]: m for m in body["models"]}
+    assert set(cards) == {"tiny-char", "tiny-word"}
+    assert body["default"] == "tiny-char"
+    char, word = cards["tiny-char"], cards["tiny-word"]
+    assert char["tokenizer"] == "char" and word["tokenizer"] == "word"
+    assert (char["arch"], char["layers"], char["hidden_size"]) == ("lstm", 2, 8)
+    assert list(char["gates"]) == ["input", "forget", "candidate", "output"]
+    assert char["gates"]["candidate"] == [-1.0, 1.0]
+    assert list(word["gates"]) == ["update", "reset", "candidate"]
+    for card in cards.values():
+        assert "vocab" not in card
+        assert {"title", "task", "description", "metrics", "vocab_size", "input_size"} <= set(card)
+
+
+def test_default_model_prefers_the_lecture_model() -> None:
+    models = {k: random_model(model_id=k) for k in ("a", "lecture-lstm", "b")}
+    assert default_model_id(Zoo(models)) == "lecture-lstm"
+    assert default_model_id(Zoo({"b": models["b"]})) == "b"
+    assert default_model_id(Zoo()) is None
+
+
+def test_get_model_includes_vocabulary(client: TestClient) -> None:
+    vocab = client.app.state.zoo.models["tiny-word"].vocab  # type: ignore[attr-defined]
+    body = client.get("/api/models/tiny-word").json()
+    assert body["id"] == "tiny-word"
+    assert body["vocab"] == vocab
+    assert body["vocab_size"] == len(vocab)
+    assert client.get("/api/models/tiny-char").json()["vocab"][0] == "<unk>"
+
+
+def test_get_unknown_model(client: TestClient) -> None:
+    assert_error(client.get("/api/models/nope"), 404, "unknown_model", "'nope'")
+
+
+# -- trace ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def char_model(client: TestClient) -> Any:
+    return client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+
+
+def test_trace_is_exactly_the_document(client: TestClient, char_model: Any) -> None:
+    interventions = [{"gate": "forget", "value": 1.0, "layer": 1, "units": [0, 3], "start": 1, "stop": 3}]
+    request = {"model": "tiny-char", "text": "the cat sat", "target": "a", "interventions": interventions}
+    r = client.post("/api/trace", json=request)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    expected = trace_document(char_model, "the cat sat", target="a", interventions=interventions)
+    assert r.json() == orjson.loads(orjson.dumps(expected))
+    document = TraceDocument.model_validate(r.json())  # the documented schema describes what is served
+    assert len(document.steps) == 11
+    assert document.gradients is not None
+    assert document.steps[2].layers[1].clamped == {"forget": [0, 3]}
+
+
+def test_trace_without_gradients(client: TestClient) -> None:
+    r = client.post("/api/trace", json={"model": "tiny-word", "text": "The cat sat.", "gradients": False})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["gradients"] is None
+    assert [t["text"] for t in body["tokens"]] == ["the", "cat", "sat", "."]
+
+
+@pytest.mark.parametrize(
+    ("request_body", "status", "code", "words"),
+    [
+        ({"model": "nope", "text": "hi"}, 404, "unknown_model", ("'nope'", "tiny-char")),
+        ({"model": "tiny-char", "text": "x" * 301}, 422, "text_too_long", ("301 characters", "300 char")),
+        (
+            {"model": "tiny-word", "text": "the cat " * 11},
+            422,
+            "text_too_long",
+            ("22 word tokens", "20 word"),
+        ),
+        ({"model": "tiny-char", "text": ""}, 422, "empty_text", ()),
+        ({"model": "tiny-char", "text": "hi", "target": "zz"}, 422, "bad_target", ("'zz'",)),
+        (
+            {"model": "tiny-char", "text": "hi", "interventions": [{"gate": "update", "value": 0.5}]},
+            422,
+            "bad_intervention",
+            ("update",),
+        ),
+        (
+            {"model": "tiny-char", "text": "hi", "interventions": [{"gate": "forget", "value": 0.0}] * 4},
+            422,
+            "too_many_interventions",
+            ("4 interventions", "limit is 3"),
+        ),
+        ({"model": "tiny-char"}, 422, "invalid_request", ("text: Field required",)),
+        ({"model": "tiny-char", "text": "hi", "gradients": "yes"}, 422, "invalid_request", ("gradients",)),
+        ({"model": "tiny-char", "text": "hi", "colour": "red"}, 422, "invalid_request", ("colour",)),
+        (
+            {"model": "tiny-char", "text": "hi", "interventions": [{"gate": "forget", "value": True}]},
+            422,
+            "invalid_request",
+            ("interventions.0.value",),
+        ),
+        ([1, 2], 422, "invalid_request", ()),
+    ],
+)
+def test_trace_errors(client: TestClient, request_body: Any, status: int, code: str, words: tuple[str, ...]) -> None:
+    assert_error(client.post("/api/trace", json=request_body), status, code, *words)
+
+
+def test_trace_malformed_json(client: TestClient) -> None:
+    r = client.post("/api/trace", content=b'{"model": ', headers={"content-type": "application/json"})
+    assert_error(r, 422, "invalid_request", "JSON")
+
+
+def test_body_too_large_by_content_length(client: TestClient) -> None:
+    r = client.post("/api/trace", json={"model": "tiny-char", "text": "x" * 5000})
+    assert_error(r, 413, "body_too_large", "4,096 bytes")
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_body_too_large_without_content_length(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:  # a generator body is sent chunked, with no Content-Length
+        yield b'{"model": "tiny-char", "text": "'
+        for _ in range(10):
+            yield b"x" * 1000
+        yield b'"}'
+
+    r = client.post("/api/trace", content=chunks(), headers={"content-type": "application/json"})
+    assert_error(r, 413, "body_too_large")
+
+
+def test_framework_errors_have_the_same_shape(client: TestClient) -> None:
+    assert_error(client.get("/api/nothing-here"), 404, "http_404")
+    assert_error(client.get("/api/trace"), 405, "http_405")
+
+
+def test_openapi_documents_the_api(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert {"/api/models", "/api/models/{model_id}", "/api/trace", "/healthz"} <= set(schema["paths"])
+    assert "TraceDocument" in schema["components"]["schemas"]
+    assert "/" not in schema["paths"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+
+
+# -- pages, static files, headers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "embed"), [("/", False), ("/embed", True)])
+def test_pages_hand_config_to_js(client: TestClient, path: str, embed: bool) -> None:
+    r = client.get(path)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    config = page_config(r.text)
+    assert config["embed"] is embed
+    assert config["wsPath"] == "/ws/trace" and config["apiBase"] == "/api"
+    assert config["defaultModel"] == "tiny-char"
+    assert [m["id"] for m in config["models"]] == ["tiny-char", "tiny-word"]
+    assert all("vocab" not in m for m in config["models"])
+    assert config["limits"] == {"maxChars": 300, "maxWordTokens": 20, "maxInterventions": 3}
+    assert config["frameAncestors"] == ["*"]
+    assert f'src="/static/js/main.js?v={config["version"]}"' in r.text
+
+
+def test_config_cannot_break_out_of_its_script_tag(make_client: Any, settings: Settings) -> None:
+    client = make_client(settings)
+    card = client.app.state.zoo.models["tiny-char"].card
+    card["title"] = "</script><script>alert(1)</script>"
+    html = client.get("/").text
+    assert "<script>alert(1)" not in html
+    assert page_config(html)["models"][0]["title"] == card["title"]
+
+
+def test_security_headers_everywhere(client: TestClient) -> None:
+    for r in (
+        client.get("/"),
+        client.get("/api/models"),
+        client.get("/healthz"),
+        client.get("/api/models/nope"),
+        client.get("/vendor/plotly.min.js", headers={"if-none-match": "*"}),
+    ):
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "unsafe-eval" not in csp
+        assert "frame-ancestors *" in csp
+        assert "connect-src 'self' ws: wss:" in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+def test_frame_ancestors_from_settings(make_client: Any, settings: Settings) -> None:
+    restricted = settings.model_copy(update={"frame_ancestors": ["'self'", "https://slides.example.org"]})
+    r = make_client(restricted).get("/embed")
+    assert r.headers["content-security-policy"].endswith("frame-ancestors 'self' https://slides.example.org")
+
+
+def test_static_cache_lifetimes(client: TestClient) -> None:
+    asset = next(p for p in STATIC_DIR.rglob("*.js"))
+    url = "/static/" + asset.relative_to(STATIC_DIR).as_posix()
+    plain = client.get(url)
+    assert plain.status_code == 200
+    assert plain.headers["cache-control"] == "no-cache"
+    assert client.get(url, headers={"if-none-match": plain.headers["etag"]}).status_code == 304
+    assert client.get(url + "?v=1").headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert client.get("/static/no-such-file.js").status_code == 404
+
+
+def test_plotly_is_served_locally_and_precompressed(client: TestClient) -> None:
+    r = client.get("/vendor/plotly.min.js?v=3", headers={"accept-encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.headers["content-encoding"] == "gzip"
+    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert r.content == PLOTLY_JS.read_bytes()  # httpx decompressed it
+    raw = client.get("/vendor/plotly.min.js", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in raw.headers
+    assert int(raw.headers["content-length"]) == PLOTLY_JS.stat().st_size
+    cached = client.get("/vendor/plotly.min.js", headers={"if-none-match": r.headers["etag"]})
+    assert cached.status_code == 304
+
+
+def test_responses_are_compressed(client: TestClient) -> None:
+    r = client.post("/api/trace", json={"model": "tiny-char", "text": "the cat sat on the mat"})
+    assert r.headers["content-encoding"] == "gzip"
+    raw = client.post(
+        "/api/trace",
+        json={"model": "tiny-char", "text": "the cat sat on the mat"},
+        headers={"accept-encoding": "identity"},
+    )
+    assert "content-encoding" not in raw.headers
+    assert raw.json() == r.json()
+
+
+# -- settings ------------------------------------------------------------------------------------------------
+
+
+def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LSTM_EXPLAINER_MODELS", os.pathsep.join(["/srv/a", "/srv/b"]))
+    monkeypatch.setenv("LSTM_EXPLAINER_FRAME_ANCESTORS", "'self' https://slides.example.org")
+    monkeypatch.setenv("LSTM_EXPLAINER_ALLOWED_ORIGINS", '["https://a.example", "https://b.example"]')
+    monkeypatch.setenv("LSTM_EXPLAINER_MAX_CHARS", "100")
+    s = Settings()
+    assert s.model_dirs == [Path("/srv/a"), Path("/srv/b")]
+    assert s.frame_ancestors == ["'self'", "https://slides.example.org"]
+    assert s.allowed_origins == ["https://a.example", "https://b.example"]
+    assert s.max_chars == 100
+
+
+@pytest.mark.parametrize("bad", ["https://a.example; script-src *", "https://a.example\r\nX-Evil: 1", "'unsafe"])
+def test_settings_refuse_sources_that_would_break_the_header(bad: str) -> None:
+    with pytest.raises(ValueError, match="not an origin or CSP source"):
+        Settings(frame_ancestors=[bad])

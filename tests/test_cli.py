@@ -1,0 +1,79 @@
+"""The `lstm-explainer` command: trace, models and import, end to end through a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from app.nn import random_model, save_model, trace_document
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "app", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli-models")
+    save_model(random_model("lstm", layers=2, hidden_size=6, model_id="cli-lstm"), root / "cli-lstm")
+    return root
+
+
+def test_trace_json_is_the_document(models_dir: Path) -> None:
+    iv = '{"gate": "forget", "value": 0, "start": 2}'
+    out = run("trace", "cli-lstm", "hello there", "--target", "x", "--intervene", iv, "--models", str(models_dir),
+              "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    from app.nn import load_model
+
+    expected = trace_document(load_model(models_dir / "cli-lstm"), "hello there", "x", [json.loads(iv)])
+    assert doc == json.loads(json.dumps(expected))
+    assert doc["steps"][3]["layers"][0]["clamped"] == {"forget": list(range(6))}
+
+
+def test_trace_errors_are_one_line(models_dir: Path) -> None:
+    out = run("trace", "cli-lstm", "abc", "--intervene", '{"gate": "reset", "value": 0}', "--models", str(models_dir))
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: intervention 0: lstm has no gate 'reset'; its gates are " \
+        "['input', 'forget', 'candidate', 'output']"
+    out = run("trace", "nope", "abc", "--models", str(models_dir))
+    assert out.returncode == 2 and "no model 'nope'" in out.stderr
+
+
+def test_models_lists_shipped_and_extra(models_dir: Path) -> None:
+    out = run("models", "--json", "--models", str(models_dir))
+    assert out.returncode == 0, out.stderr
+    ids = [m["id"] for m in json.loads(out.stdout)["models"]]
+    assert "cli-lstm" in ids and "recall-lstm" in ids
+
+
+def test_import_then_trace(tmp_path: Path) -> None:
+    model = random_model("gru", hidden_size=5)
+    tensors = {"emb.weight": model.params["embedding.weight"], "head.weight": model.params["decoder.weight"],
+               "head.bias": model.params["decoder.bias"]}  # fmt: skip
+    for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        tensors[f"gru.{kind}_l0"] = model.params[f"layers.0.{kind}"]
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp_path / "w.safetensors"))
+    (tmp_path / "vocab.json").write_text(json.dumps(model.vocab))
+    out = run("import", "pytorch", str(tmp_path / "w.safetensors"), "--vocab", str(tmp_path / "vocab.json"),
+              "--tokenizer", "char", "--id", "mine", "--out", str(tmp_path / "models"), "--unk", "<unk>")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    out = run("trace", "mine", "abc", "--models", str(tmp_path / "models"))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["model"]["arch"] == "gru"
+
+
+def test_import_refuses_pickles(tmp_path: Path) -> None:
+    (tmp_path / "w.pt").write_bytes(b"\x80\x04")
+    (tmp_path / "v.json").write_text('["a"]')
+    out = run("import", "pytorch", str(tmp_path / "w.pt"), "--vocab", str(tmp_path / "v.json"), "--tokenizer",
+              "char", "--id", "x", "--out", str(tmp_path))  # fmt: skip
+    assert out.returncode == 2 and "pickle-based files are refused" in out.stderr

@@ -1,0 +1,274 @@
+"""The WebSocket protocol through TestClient: envelopes, errors that keep the socket, superseding, closes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
+
+from app.api import tracing
+from app.api.schemas import TraceRequest
+from app.api.tracing import StreamedTrace, TraceCache
+from app.config import Settings
+from app.nn import TraceInputError, random_model, trace_document
+
+TEXT = "the keys to the cabinet are"
+CLAMP = {"gate": "forget", "value": 1}
+
+
+def trace(id: Any = 1, model: str = "tiny-char", text: str = TEXT, **extra: Any) -> dict[str, Any]:
+    return {"type": "trace", "id": id, "model": model, "text": text, **extra}
+
+
+def receive_until_done(ws: WebSocketTestSession, rid: Any) -> list[dict[str, Any]]:
+    """Frames up to and including `done` (or an `error`) for request `rid`; other ids are collected too."""
+    frames = []
+    for _ in range(1000):
+        frame = ws.receive_json()
+        frames.append(frame)
+        if frame["id"] == rid and frame["type"] in ("done", "error"):
+            return frames
+    raise AssertionError("no done frame")
+
+
+def only(frames: list[dict[str, Any]], rid: Any) -> list[dict[str, Any]]:
+    return [f for f in frames if f["id"] == rid]
+
+
+def test_stream_matches_the_document(client: TestClient) -> None:
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    request = trace("a1", target="a", interventions=[{"gate": "output", "value": 0.0, "units": [1]}])
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(request)
+        frames = receive_until_done(ws, "a1")
+    doc = orjson.loads(orjson.dumps(trace_document(model, TEXT, "a", request["interventions"])))
+    T = len(doc["tokens"])
+    assert [f["type"] for f in frames] == ["meta"] + ["step"] * T + ["gradients", "done"]
+    assert all(f["id"] == "a1" for f in frames)
+    meta, steps, gradients, done = frames[0], frames[1 : T + 1], frames[T + 1], frames[-1]
+    assert meta == {
+        "type": "meta",
+        "id": "a1",
+        "model": doc["model"],
+        "tokens": doc["tokens"],
+        "target": doc["target"],
+        "interventions": doc["interventions"],
+    }
+    for t, (frame, step) in enumerate(zip(steps, doc["steps"], strict=True)):
+        assert frame == {"type": "step", "id": "a1", "t": t, **step}
+        assert set(frame) == {"type", "id", "t", "layers", "top", "expected", "loss"}
+    assert gradients == {"type": "gradients", "id": "a1", **doc["gradients"]}
+    assert done["ms"] > 0
+
+
+def test_no_gradients_frame_when_not_asked(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(7, model="tiny-word", text="The cat sat.", gradients=False))
+        types = [f["type"] for f in receive_until_done(ws, 7)]
+    assert types == ["meta", "step", "step", "step", "step", "done"]
+
+
+@pytest.mark.parametrize(
+    ("message", "rid", "code", "words"),
+    [
+        ("{not json", None, "bad_json", ("JSON",)),
+        ("[1, 2]", None, "bad_message", ("object",)),
+        (json.dumps({"type": "hello", "id": 3}), 3, "unknown_type", ("'hello'", "'trace'")),
+        (json.dumps({"id": 4}), 4, "unknown_type", ("None",)),
+        (json.dumps({"type": "trace", "id": 5, "model": "tiny-char"}), 5, "invalid_message", ("text",)),
+        (json.dumps(trace(6, gradients="yes")), 6, "invalid_message", ("gradients",)),
+        (json.dumps(trace(True)), None, "invalid_message", ("id",)),
+        (json.dumps(trace(8, model="nope")), 8, "unknown_model", ("'nope'",)),
+        (json.dumps(trace(9, text="x" * 301)), 9, "text_too_long", ("301 characters", "300 characters")),
+        (json.dumps(trace(10, model="tiny-word", text="a cat " * 11)), 10, "text_too_long", ("word tokens",)),
+        (json.dumps(trace(11, interventions=[CLAMP] * 4)), 11, "too_many_interventions", ("limit is 3",)),
+        (json.dumps(trace(12, interventions=[{**CLAMP, "value": 2}])), 12, "bad_intervention", ("[0, 1]",)),
+        (json.dumps(trace(13, text="")), 13, "empty_text", ()),
+        (json.dumps(trace(14, target="zz")), 14, "bad_target", ()),
+    ],
+)
+def test_client_errors_keep_the_socket_open(
+    client: TestClient, message: str, rid: Any, code: str, words: tuple[str, ...]
+) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_text(message)
+        error = ws.receive_json()
+        assert error["type"] == "error"
+        assert (error["id"], error["code"]) == (rid, code), error
+        for word in words:
+            assert word in error["message"], (word, error["message"])
+        ws.send_json(trace("after", text="ok"))
+        assert receive_until_done(ws, "after")[-1]["type"] == "done"
+
+
+def test_newer_request_supersedes_older_stream(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, text="a long sentence that takes a while " * 8))
+        ws.send_json(trace(2, text="short"))
+        frames = receive_until_done(ws, 2)
+    assert not any(f["type"] == "done" for f in only(frames, 1))
+    assert [f["type"] for f in only(frames, 2)] == ["meta"] + ["step"] * 5 + ["gradients", "done"]
+    # once the newer request's frames start, none of the older one's follow
+    first_new = next(k for k, f in enumerate(frames) if f["id"] == 2)
+    assert all(f["id"] == 2 for f in frames[first_new:])
+
+
+def test_bursts_of_requests_collapse_to_the_newest(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        for k in range(10):
+            ws.send_json(trace(k, text="typing a sentence " * 6 + "x" * k))
+        frames = receive_until_done(ws, 9)
+    assert [f["id"] for f in frames if f["type"] == "done"] == [9]
+
+
+def test_invalid_request_also_supersedes(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, text="another sentence that takes a while " * 8))
+        ws.send_json(trace(2, model="nope"))
+        ws.send_json(trace(3, text="ok"))
+        frames = receive_until_done(ws, 3)
+    assert not any(f["type"] == "done" for f in only(frames, 1))
+    assert [f["code"] for f in only(frames, 2)] == ["unknown_model"]
+
+
+def test_binary_frame_closes_with_1003(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_bytes(b'{"type": "trace"}')
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 1003
+
+
+def test_oversize_message_closes_with_1009(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_text(json.dumps(trace(1, text="ü" * 2100)))  # 2,100 characters but over 4,096 bytes
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 1009
+
+
+def test_disconnect_mid_stream_is_clean(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, text="a long sentence " * 10))
+        assert ws.receive_json()["type"] == "meta"
+    # leaving the block disconnects; the app must finish without raising (TestClient would re-raise)
+
+
+@pytest.fixture
+def restricted(make_client: Any, settings: Settings) -> TestClient:
+    return make_client(settings.model_copy(update={"allowed_origins": ["https://slides.example.org"]}))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"origin": "https://slides.example.org"}, {"origin": "http://testserver"}, {}],
+    ids=["listed", "same-origin", "no-origin"],
+)
+def test_allowed_origins(restricted: TestClient, headers: dict[str, str]) -> None:
+    with restricted.websocket_connect("/ws/trace", headers=headers) as ws:
+        ws.send_json(trace(1, text="hi"))
+        assert receive_until_done(ws, 1)[-1]["type"] == "done"
+
+
+def test_foreign_origin_closes_with_1008(restricted: TestClient) -> None:
+    headers = {"origin": "https://evil.example"}
+    with (
+        restricted.websocket_connect("/ws/trace", headers=headers) as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws.receive_json()
+    assert closed.value.code == 1008
+
+
+def test_any_origin_by_default(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace", headers={"origin": "https://anywhere.example"}) as ws:
+        ws.send_json(trace(1, text="hi"))
+        assert receive_until_done(ws, 1)[-1]["type"] == "done"
+
+
+# -- the trace cache behind the socket -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records the text of every trace actually computed."""
+    calls: list[str] = []
+
+    def counting(model: Any, text: str, *args: Any) -> dict[str, Any]:
+        calls.append(text)
+        return trace_document(model, text, *args)
+
+    monkeypatch.setattr(tracing, "trace_document", counting)
+    return calls
+
+
+def cache_request(text: str) -> TraceRequest:
+    return TraceRequest(model="m", text=text)
+
+
+def test_concurrent_identical_requests_are_traced_once(counted: list[str]) -> None:
+    model = random_model()
+
+    async def main() -> None:
+        cache = TraceCache(10**7, anyio.CapacityLimiter(2))
+        results = await asyncio.gather(*(cache.get(model, cache_request("abc")) for _ in range(5)))
+        assert all(r is results[0] for r in results)
+        assert await cache.get(model, cache_request("abc")) is results[0]
+        await cache.get(model, TraceRequest(model="m", text="abc", gradients=False))
+
+    anyio.run(main)
+    assert counted == ["abc", "abc"]  # once with gradients, once without
+
+
+def test_cache_keeps_to_its_budget(counted: list[str]) -> None:
+    model = random_model()
+
+    async def main() -> None:
+        one = StreamedTrace.cut(trace_document(model, "abcd")).size
+        cache = TraceCache(int(one * 1.5), anyio.CapacityLimiter(1))
+        await cache.get(model, cache_request("abcd"))
+        await cache.get(model, cache_request("dcba"))  # evicts "abcd"
+        assert cache.size <= cache.max_bytes
+        await cache.get(model, cache_request("abcd"))
+        await cache.get(model, cache_request("abcd" * 10))  # bigger than the whole budget: not kept
+        assert cache.size <= cache.max_bytes
+
+    anyio.run(main)
+    assert counted == ["abcd", "dcba", "abcd", "abcd" * 10]
+
+
+def test_cache_shares_errors_but_does_not_keep_them(counted: list[str]) -> None:
+    model = random_model()
+
+    async def main() -> None:
+        cache = TraceCache(10**7, anyio.CapacityLimiter(1))
+        results = await asyncio.gather(*(cache.get(model, cache_request("")) for _ in range(3)), return_exceptions=True)
+        assert all(isinstance(r, TraceInputError) and r.code == "empty_text" for r in results)
+        with pytest.raises(TraceInputError):
+            await cache.get(model, cache_request(""))
+
+    anyio.run(main)
+    assert counted == ["", ""]
+
+
+def test_a_waiter_leaving_does_not_cancel_the_trace(counted: list[str]) -> None:
+    model = random_model()
+
+    async def main() -> None:
+        cache = TraceCache(10**7, anyio.CapacityLimiter(1))
+        leaver = asyncio.ensure_future(cache.get(model, cache_request("abc")))
+        stayer = asyncio.ensure_future(cache.get(model, cache_request("abc")))
+        await asyncio.sleep(0)
+        leaver.cancel()
+        assert len((await stayer).frames) == 1 + 3 + 1
+        assert leaver.cancelled()
+
+    anyio.run(main)
+    assert counted == ["abc"]
