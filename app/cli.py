@@ -12,6 +12,7 @@ import orjson
 
 from .nn import ModelFileError, TraceInputError, load_zoo, trace_document
 from .nn.cells import ARCHS
+from .nn.files import env_model_dirs
 
 
 def _models_arg(p: argparse.ArgumentParser) -> None:
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    zoo = load_zoo(args.models)
+    zoo = load_zoo([*env_model_dirs(), *args.models])
     cards = [public_card(m.card) for m in zoo.models.values()]
     if args.json:
         print(json.dumps({"models": cards, "failed": zoo.failed}, indent=2, ensure_ascii=False))
@@ -108,7 +109,7 @@ def public_card(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    zoo = load_zoo(args.models)
+    zoo = load_zoo([*env_model_dirs(), *args.models])
     model = zoo.models.get(args.model)
     if model is None:
         print(
@@ -133,9 +134,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .config import get_settings
     from .serve import serve
 
-    serve(host=args.host, port=args.port, model_dirs=args.models, workers=args.workers)
+    settings = get_settings()  # flags win over LSTM_EXPLAINER_HOST / _PORT, which win over the defaults
+    serve(host=args.host or settings.host, port=args.port or settings.port, model_dirs=args.models,
+          workers=args.workers)  # fmt: skip
     return 0
 
 

@@ -46,10 +46,16 @@ class Settings(BaseSettings):
     max_chars: int = Field(2000, ge=1)
     max_word_tokens: int = Field(500, ge=1)
     max_interventions: int = Field(32, ge=0)
+    # Gradients through time cost T²·H²·layers; past this the trace comes without them, with a notice.
+    # 1.1e10 is about 400 tokens on a one-layer H=256 model (a few seconds of one core).
+    gradient_work_limit: float = Field(1.1e10, gt=0)
     # A trace request is a few hundred bytes; 64 KiB leaves room for 2,000 characters of any script
     # plus the largest allowed list of interventions.
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     max_ws_message_bytes: int = Field(64 * 1024, ge=1024)
+    # permessage-deflate on the WebSocket: frames about half the size, for 6x the server CPU per frame.
+    # Off, because CPU is what runs out first with a lecture hall on a laptop; turn on for a slow network.
+    ws_compression: bool = False
     # Who may put the pages in an <iframe> (CSP frame-ancestors); "*" lets any slide deck embed them.
     frame_ancestors: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     # Browser origins whose pages may open the WebSocket, besides the app's own origin.
@@ -74,9 +80,7 @@ class Settings(BaseSettings):
     def _check_sources(cls, value: list[str]) -> list[str]:
         for source in value:
             if not _SOURCE.match(source):
-                raise ValueError(
-                    f"{source!r} is not an origin or CSP source (e.g. https://slides.example.org)"
-                )
+                raise ValueError(f"{source!r} is not an origin or CSP source (e.g. https://slides.example.org)")
         if not value:
             raise ValueError("give at least one source; use 'none' to forbid all")
         return value

@@ -18,9 +18,7 @@ def serve(host: str, port: int, model_dirs: list[Path], workers: int) -> None:
     """
     missing = [d for d in model_dirs if not Path(d).is_dir()]
     if missing:
-        raise SystemExit(
-            f"lstm-explainer serve: {missing[0]} is not a directory (--models takes a directory)"
-        )
+        raise SystemExit(f"lstm-explainer serve: {missing[0]} is not a directory (--models takes a directory)")
     settings = get_settings()
     dirs = [*settings.model_dirs, *(Path(d).resolve() for d in model_dirs)]
     os.environ["LSTM_EXPLAINER_MODEL_DIRS"] = os.pathsep.join(str(d) for d in dirs)
@@ -34,6 +32,7 @@ def serve(host: str, port: int, model_dirs: list[Path], workers: int) -> None:
         workers=workers,
         # Refuse oversize frames in the protocol layer (close 1009) before they are buffered for the app.
         ws_max_size=settings.max_ws_message_bytes,
+        ws_per_message_deflate=settings.ws_compression,
         # Open sockets would otherwise hold Ctrl-C for as long as a lecture lasts.
         timeout_graceful_shutdown=5,
     )

@@ -132,6 +132,20 @@ def test_trace_without_gradients(client: TestClient) -> None:
     assert [t["text"] for t in body["tokens"]] == ["the", "cat", "sat", "."]
 
 
+def test_gradients_past_the_length_limit_come_with_a_notice(make_client: Any, settings: Settings) -> None:
+    # tiny-char is H=8, 2 layers: a work limit of 8²·2·10² allows 10 tokens
+    capped = make_client(settings.model_copy(update={"gradient_work_limit": 8**2 * 2 * 10**2}))
+    short = capped.post("/api/trace", json={"model": "tiny-char", "text": "abcdefghij"}).json()
+    assert short["gradients"] is not None and short["notices"] == []
+    long = capped.post("/api/trace", json={"model": "tiny-char", "text": "abcdefghijk"}).json()
+    assert long["gradients"] is None
+    assert long["notices"] == [
+        "gradients through time are computed for texts of up to 10 tokens on this model (the cost grows with "
+        "the square of the length); this text has 11"
+    ]
+    assert len(long["steps"]) == 11  # the trace itself is whole
+
+
 @pytest.mark.parametrize(
     ("request_body", "status", "code", "words"),
     [
@@ -176,6 +190,12 @@ def test_trace_errors(client: TestClient, request_body: Any, status: int, code: 
 def test_trace_malformed_json(client: TestClient) -> None:
     r = client.post("/api/trace", content=b'{"model": ', headers={"content-type": "application/json"})
     assert_error(r, 422, "invalid_request", "JSON")
+
+
+def test_trace_text_with_a_lone_surrogate(client: TestClient) -> None:
+    body = rb'{"model": "tiny-char", "text": "ab\ud800c"}'  # valid JSON, but not encodable text
+    r = client.post("/api/trace", content=body, headers={"content-type": "application/json"})
+    assert_error(r, 422, "invalid_request", "surrogate")
 
 
 def test_body_too_large_by_content_length(client: TestClient) -> None:
@@ -276,7 +296,7 @@ def test_plotly_is_served_locally_and_precompressed(client: TestClient) -> None:
     assert r.status_code == 200
     assert r.headers["content-encoding"] == "gzip"
     assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
-    assert r.content == PLOTLY_JS.read_bytes()  # httpx decompressed it
+    assert r.content == PLOTLY_JS.read_bytes()  # the client decompressed it
     raw = client.get("/vendor/plotly.min.js", headers={"accept-encoding": "identity"})
     assert "content-encoding" not in raw.headers
     assert int(raw.headers["content-length"]) == PLOTLY_JS.stat().st_size

@@ -77,3 +77,19 @@ def test_import_refuses_pickles(tmp_path: Path) -> None:
     out = run("import", "pytorch", str(tmp_path / "w.pt"), "--vocab", str(tmp_path / "v.json"), "--tokenizer",
               "char", "--id", "x", "--out", str(tmp_path))  # fmt: skip
     assert out.returncode == 2 and "pickle-based files are refused" in out.stderr
+
+
+def test_the_readme_pytorch_example_end_to_end(tmp_path: Path) -> None:
+    """docs/examples/train_torch_char_lstm.py → import → trace, as the README tells it."""
+    pytest.importorskip("torch", reason="the example trains with PyTorch")
+    script = Path(__file__).resolve().parent.parent / "docs" / "examples" / "train_torch_char_lstm.py"
+    out = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "m"), "--steps", "150"],
+                         capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    out = run("import", "pytorch", str(tmp_path / "m" / "weights.safetensors"), "--vocab",
+              str(tmp_path / "m" / "vocab.json"), "--tokenizer", "char", "--id", "my-lstm", "--out",
+              str(tmp_path / "models"), "--unk", "<unk>")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    out = run("trace", "my-lstm", "hello world, hello lect", "--target", "u", "--models", str(tmp_path / "models"))
+    doc = json.loads(out.stdout)
+    assert doc["steps"][-1]["top"][0]["token"] == "u"  # it learned its text

@@ -27,7 +27,7 @@ def tiny_recall(**changes: object) -> recipes.Recipe:
 
 def test_a_tiny_model_learns_in_seconds() -> None:
     log = io.StringIO()
-    model, info = train(tiny_recall(), "lstm", seed=0, log=log)
+    _, info = train(tiny_recall(), "lstm", seed=0, log=log)
     losses = [h["loss"] for h in info["history"]]
     assert losses[-1] < 0.25 * np.log(len(recipes.data.RECALL_VOCAB)), losses  # chance is log V
     assert info["steps"] == 300 and info["tokens_per_second"] > 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -15,7 +17,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.api import tracing
 from app.api.schemas import TraceRequest
-from app.api.tracing import StreamedTrace, TraceCache
+from app.api.tracing import LONG_TRACE_TOKENS, Checked, StreamedTrace, TraceCache, TracePool
 from app.config import Settings
 from app.nn import TraceInputError, random_model, trace_document
 
@@ -60,6 +62,7 @@ def test_stream_matches_the_document(client: TestClient) -> None:
         "tokens": doc["tokens"],
         "target": doc["target"],
         "interventions": doc["interventions"],
+        "notices": [],
     }
     for t, (frame, step) in enumerate(zip(steps, doc["steps"], strict=True)):
         assert frame == {"type": "step", "id": "a1", "t": t, **step}
@@ -214,30 +217,30 @@ def cache_request(text: str) -> TraceRequest:
 
 
 def test_concurrent_identical_requests_are_traced_once(counted: list[str]) -> None:
-    model = random_model()
+    checked = Checked(random_model(), tokens=4)
 
     async def main() -> None:
-        cache = TraceCache(10**7, anyio.CapacityLimiter(2))
-        results = await asyncio.gather(*(cache.get(model, cache_request("abc")) for _ in range(5)))
+        cache = TraceCache(10**7, TracePool(2))
+        results = await asyncio.gather(*(cache.get(checked, cache_request("abc")) for _ in range(5)))
         assert all(r is results[0] for r in results)
-        assert await cache.get(model, cache_request("abc")) is results[0]
-        await cache.get(model, TraceRequest(model="m", text="abc", gradients=False))
+        assert await cache.get(checked, cache_request("abc")) is results[0]
+        await cache.get(checked, TraceRequest(model="m", text="abc", gradients=False))
 
     anyio.run(main)
     assert counted == ["abc", "abc"]  # once with gradients, once without
 
 
 def test_cache_keeps_to_its_budget(counted: list[str]) -> None:
-    model = random_model()
+    checked = Checked(random_model(), tokens=4)
 
     async def main() -> None:
-        one = StreamedTrace.cut(trace_document(model, "abcd")).size
-        cache = TraceCache(int(one * 1.5), anyio.CapacityLimiter(1))
-        await cache.get(model, cache_request("abcd"))
-        await cache.get(model, cache_request("dcba"))  # evicts "abcd"
+        one = StreamedTrace.cut(trace_document(checked.model, "abcd")).size
+        cache = TraceCache(int(one * 1.5), TracePool(1))
+        await cache.get(checked, cache_request("abcd"))
+        await cache.get(checked, cache_request("dcba"))  # evicts "abcd"
         assert cache.size <= cache.max_bytes
-        await cache.get(model, cache_request("abcd"))
-        await cache.get(model, cache_request("abcd" * 10))  # bigger than the whole budget: not kept
+        await cache.get(checked, cache_request("abcd"))
+        await cache.get(checked, cache_request("abcd" * 10))  # bigger than the whole budget: not kept
         assert cache.size <= cache.max_bytes
 
     anyio.run(main)
@@ -245,26 +248,28 @@ def test_cache_keeps_to_its_budget(counted: list[str]) -> None:
 
 
 def test_cache_shares_errors_but_does_not_keep_them(counted: list[str]) -> None:
-    model = random_model()
+    checked = Checked(random_model(), tokens=4)
 
     async def main() -> None:
-        cache = TraceCache(10**7, anyio.CapacityLimiter(1))
-        results = await asyncio.gather(*(cache.get(model, cache_request("")) for _ in range(3)), return_exceptions=True)
+        cache = TraceCache(10**7, TracePool(1))
+        results = await asyncio.gather(
+            *(cache.get(checked, cache_request("")) for _ in range(3)), return_exceptions=True
+        )
         assert all(isinstance(r, TraceInputError) and r.code == "empty_text" for r in results)
         with pytest.raises(TraceInputError):
-            await cache.get(model, cache_request(""))
+            await cache.get(checked, cache_request(""))
 
     anyio.run(main)
     assert counted == ["", ""]
 
 
 def test_a_waiter_leaving_does_not_cancel_the_trace(counted: list[str]) -> None:
-    model = random_model()
+    checked = Checked(random_model(), tokens=4)
 
     async def main() -> None:
-        cache = TraceCache(10**7, anyio.CapacityLimiter(1))
-        leaver = asyncio.ensure_future(cache.get(model, cache_request("abc")))
-        stayer = asyncio.ensure_future(cache.get(model, cache_request("abc")))
+        cache = TraceCache(10**7, TracePool(1))
+        leaver = asyncio.ensure_future(cache.get(checked, cache_request("abc")))
+        stayer = asyncio.ensure_future(cache.get(checked, cache_request("abc")))
         await asyncio.sleep(0)
         leaver.cancel()
         assert len((await stayer).frames) == 1 + 3 + 1
@@ -272,3 +277,29 @@ def test_a_waiter_leaving_does_not_cancel_the_trace(counted: list[str]) -> None:
 
     anyio.run(main)
     assert counted == ["abc"]
+
+
+def test_long_traces_leave_threads_for_short_ones() -> None:
+    spans: dict[str, tuple[float, float]] = {}
+
+    def job(name: str) -> Callable[[], None]:
+        def run() -> None:
+            start = time.perf_counter()
+            time.sleep(0.2)
+            spans[name] = (start, time.perf_counter())
+
+        return run
+
+    async def main() -> None:
+        pool = TracePool(2)
+        long_tokens = LONG_TRACE_TOKENS + 1
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pool.run, job("long 1"), long_tokens)
+            tg.start_soon(pool.run, job("long 2"), long_tokens)
+            await anyio.sleep(0.02)
+            tg.start_soon(pool.run, job("short"), 5)
+
+    anyio.run(main)
+    first, second = sorted([spans["long 1"], spans["long 2"]])
+    assert second[0] >= first[1]  # the long ones took turns
+    assert spans["short"][0] < first[1]  # the short one did not wait behind them

@@ -52,8 +52,10 @@ def asset_version() -> str:
     return f"{package_version()}+{digest.hexdigest()[:10]}"
 
 
-def cache_control(request_query: str) -> str:
-    return LONG_CACHE if "v=" in request_query else SHORT_CACHE
+def cache_control(query: str) -> str:
+    """Long for a versioned URL (`?v=...`, which changes with the asset), revalidate otherwise."""
+    versioned = any(part.startswith("v=") for part in query.split("&"))
+    return LONG_CACHE if versioned else SHORT_CACHE
 
 
 class CachedStaticFiles(StaticFiles):
@@ -62,9 +64,7 @@ class CachedStaticFiles(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         if response.status_code in (200, 304):
-            response.headers["Cache-Control"] = cache_control(
-                scope.get("query_string", b"").decode("latin-1")
-            )
+            response.headers["Cache-Control"] = cache_control(scope.get("query_string", b"").decode("latin-1"))
         return response
 
 
@@ -78,7 +78,7 @@ def plotly_gzipped() -> bytes:
 def plotly_response(request: Request) -> Response:
     headers = {
         "Cache-Control": cache_control(request.url.query),
-        "ETag": f'"{plotly.__version__}"',
+        "ETag": f'W/"plotly-{plotly.__version__}"',  # weak: the same for the gzip and the plain body
         "Vary": "Accept-Encoding",
     }
     if request.headers.get("if-none-match") == headers["ETag"]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from anyio import CapacityLimiter
 from fastapi import Depends
 from fastapi.templating import Jinja2Templates
 from starlette.requests import HTTPConnection
 
-from app.api.tracing import TraceCache
+from app.api.tracing import TraceCache, TracePool
 from app.config import Settings, get_settings
 from app.nn import Zoo
 
@@ -19,8 +18,8 @@ def get_zoo(conn: HTTPConnection) -> Zoo:
     return conn.app.state.zoo
 
 
-def get_limiter(conn: HTTPConnection) -> CapacityLimiter:
-    return conn.app.state.trace_limiter
+def get_trace_pool(conn: HTTPConnection) -> TracePool:
+    return conn.app.state.trace_pool
 
 
 def get_trace_cache(conn: HTTPConnection) -> TraceCache:
@@ -33,6 +32,6 @@ def get_templates(conn: HTTPConnection) -> Jinja2Templates:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ZooDep = Annotated[Zoo, Depends(get_zoo)]
-LimiterDep = Annotated[CapacityLimiter, Depends(get_limiter)]
+TracePoolDep = Annotated[TracePool, Depends(get_trace_pool)]
 TraceCacheDep = Annotated[TraceCache, Depends(get_trace_cache)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]

@@ -12,9 +12,7 @@ from app.api.schemas import Health
 router = APIRouter(tags=["health"])
 
 
-@router.get(
-    "/healthz", response_model=Health, responses={503: {"model": Health, "description": "no model loaded"}}
-)
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "no model loaded"}})
 async def healthz(zoo: ZooDep) -> JSONResponse:
     # With no model the page is useless, so report unhealthy; a partial failure is listed but still "ok".
     health = Health(

@@ -37,9 +37,7 @@ def page_config(zoo: Zoo, settings: Settings, embed: bool) -> dict[str, Any]:
     }
 
 
-def render(
-    request: Request, templates: Jinja2Templates, zoo: Zoo, settings: Settings, embed: bool
-) -> HTMLResponse:
+def render(request: Request, templates: Jinja2Templates, zoo: Zoo, settings: Settings, embed: bool) -> HTMLResponse:
     context = {"config": page_config(zoo, settings, embed), "version": asset_version(), "embed": embed}
     name = "embed.html" if embed else "index.html"
     # The page embeds the model list; revalidate so a restarted server's models show up.
@@ -47,16 +45,12 @@ def render(
 
 
 @router.get("/", response_class=HTMLResponse)
-async def index(
-    request: Request, zoo: ZooDep, settings: SettingsDep, templates: TemplatesDep
-) -> HTMLResponse:
+async def index(request: Request, zoo: ZooDep, settings: SettingsDep, templates: TemplatesDep) -> HTMLResponse:
     return render(request, templates, zoo, settings, embed=False)
 
 
 @router.get("/embed", response_class=HTMLResponse)
-async def embed(
-    request: Request, zoo: ZooDep, settings: SettingsDep, templates: TemplatesDep
-) -> HTMLResponse:
+async def embed(request: Request, zoo: ZooDep, settings: SettingsDep, templates: TemplatesDep) -> HTMLResponse:
     return render(request, templates, zoo, settings, embed=True)
 
 

@@ -5,10 +5,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 # Strict: JSON `true` is not the integer 1 and "0.5" is not a number; unknown fields are a mistake.
 _STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+def _encodable(value: str) -> str:
+    # JSON may spell a lone UTF-16 surrogate ("\ud800"); no response could carry it back as UTF-8.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains an unpaired surrogate (\\ud800-\\udfff), which is not text") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
 
 
 class Intervention(BaseModel):
@@ -17,9 +29,7 @@ class Intervention(BaseModel):
 
     model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [{"gate": "forget", "value": 1.0}]})
 
-    gate: str = Field(
-        description="input, forget, candidate or output (LSTM); update, reset or candidate (GRU)"
-    )
+    gate: Text = Field(description="input, forget, candidate or output (LSTM); update, reset or candidate (GRU)")
     value: float = Field(allow_inf_nan=False, description="[0, 1] for sigmoid gates, [-1, 1] for candidate")
     layer: int = 0
     units: list[int] | None = Field(None, description="unit indices; null clamps every unit")
@@ -33,11 +43,9 @@ class TraceRequest(BaseModel):
         json_schema_extra={"examples": [{"model": "lecture-lstm", "text": "The keys to the cabinet are"}]},
     )
 
-    model: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    text: str = Field(
-        description="limited by LSTM_EXPLAINER_MAX_CHARS and, for word models, _MAX_WORD_TOKENS"
-    )
-    target: str | None = Field(None, description="a token scored after the last step")
+    model: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+    text: Text = Field(description="limited by LSTM_EXPLAINER_MAX_CHARS and, for word models, _MAX_WORD_TOKENS")
+    target: Text | None = Field(None, description="a token scored after the last step")
     interventions: list[Intervention] = Field(default_factory=list)
     gradients: bool = Field(True, description="include ‖∂L_t/∂h_k‖ and the weight gradients")
 
@@ -48,7 +56,7 @@ class TraceMessage(TraceRequest):
     model_config = ConfigDict(**_STRICT)
 
     type: Literal["trace"]
-    id: Annotated[str, StringConstraints(max_length=128)] | int
+    id: Annotated[Text, StringConstraints(max_length=128)] | int
 
 
 class ErrorDetail(BaseModel):
@@ -147,9 +155,7 @@ class ExpectedToken(BaseModel):
 class TraceStep(BaseModel):
     layers: list[LayerStep]
     top: list[TopToken] = Field(description="the 10 likeliest next tokens after this step")
-    expected: ExpectedToken | None = Field(
-        description="the actual next token, or the target at the last step"
-    )
+    expected: ExpectedToken | None = Field(description="the actual next token, or the target at the last step")
     loss: float | None = Field(description="-log p(expected)")
 
 
@@ -160,9 +166,7 @@ class LayerGradients(BaseModel):
 
 class ParamGradients(BaseModel):
     step: int = Field(description="the loss L_t whose weight gradients these are")
-    layers: list[dict[str, dict[str, float]]] = Field(
-        description="[layer][block] → weight_ih, weight_hh, bias"
-    )
+    layers: list[dict[str, dict[str, float]]] = Field(description="[layer][block] → weight_ih, weight_hh, bias")
     embedding: float
     decoder: float
 
@@ -179,3 +183,4 @@ class TraceDocument(BaseModel):
     steps: list[TraceStep]
     gradients: TraceGradients | None
     interventions: list[Intervention] = Field(description="as applied, normalised")
+    notices: list[str] = Field(description="what was left out and why, e.g. gradients past the length limit")

@@ -25,9 +25,7 @@ def content_security_policy(settings: Settings, docs: bool = False) -> str:
             "default-src 'self'",
             f"script-src {script}",
             f"style-src {style}",
-            "img-src 'self' data: blob: https://fastapi.tiangolo.com"
-            if docs
-            else "img-src 'self' data: blob:",
+            "img-src 'self' data: blob: https://fastapi.tiangolo.com" if docs else "img-src 'self' data: blob:",
             "connect-src 'self' ws: wss:",
             "object-src 'none'",
             "base-uri 'self'",

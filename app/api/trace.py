@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from app.api.deps import LimiterDep, SettingsDep, ZooDep
+from app.api.deps import SettingsDep, TracePoolDep, ZooDep
 from app.api.schemas import ErrorResponse, TraceDocument, TraceRequest
 from app.api.tracing import check_request, dumps, run_trace
 
@@ -26,8 +26,8 @@ router = APIRouter(prefix="/api", tags=["trace"])
         },
     },
 )
-async def trace(body: TraceRequest, zoo: ZooDep, settings: SettingsDep, limiter: LimiterDep) -> Response:
-    model = check_request(body, zoo, settings)
-    document = await run_trace(model, body, limiter)
+async def trace(body: TraceRequest, zoo: ZooDep, settings: SettingsDep, pool: TracePoolDep) -> Response:
+    checked = check_request(body, zoo, settings)
+    document = await run_trace(checked, body, pool)
     # The document is already JSON-ready; skip FastAPI's re-validation and serialise it once, fast.
     return Response(dumps(document), media_type="application/json")

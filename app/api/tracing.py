@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
@@ -19,45 +20,82 @@ from app.api.schemas import TraceRequest
 from app.config import Settings
 from app.nn import Model, TraceInputError, Zoo, trace_document
 
+T = TypeVar("T")
 
-def check_request(request: TraceRequest, zoo: Zoo, settings: Settings) -> Model:
-    """The model to trace with, or an ApiError saying which limit was exceeded and what the limit is."""
+
+# A trace costs about T² (every loss against every earlier step); texts longer than this count as long.
+LONG_TRACE_TOKENS = 200
+
+
+@dataclass(frozen=True)
+class Checked:
+    model: Model
+    tokens: int
+    gradients: bool = True  # False when the text is past the model's gradient limit
+    notice: str | None = None
+
+
+def gradient_token_limit(model: Model, settings: Settings) -> int:
+    """Tokens up to which gradients through time are computed: the triangle costs T²·H²·layers."""
+    return int((settings.gradient_work_limit / (model.hidden_size**2 * model.layers)) ** 0.5)
+
+
+def check_request(request: TraceRequest, zoo: Zoo, settings: Settings) -> Checked:
+    """The model and the token count, or an ApiError saying which limit was exceeded and what the limit is."""
     model = zoo.models.get(request.model)
     if model is None:
         known = ", ".join(sorted(zoo.models)) or "none are loaded"
         raise ApiError(404, "unknown_model", f"there is no model {request.model!r}; available: {known}")
     n_chars, limit = len(request.text), settings.max_chars
     if n_chars > limit:
-        raise ApiError(
-            422, "text_too_long", f"the text has {n_chars:,} characters; the limit is {limit:,} characters"
-        )
-    if model.tokenizer.kind == "word":
-        try:
-            n_tokens, limit = len(model.tokenizer.tokenize(request.text)), settings.max_word_tokens
-        except TraceInputError as e:
-            raise ApiError(422, e.code, e.message) from e
-        if n_tokens > limit:
-            message = f"the text has {n_tokens:,} word tokens; the limit is {limit:,} word tokens"
-            raise ApiError(422, "text_too_long", message)
+        raise ApiError(422, "text_too_long", f"the text has {n_chars:,} characters; the limit is {limit:,} characters")
+    try:
+        n_tokens = len(model.tokenizer.tokenize(request.text))
+    except TraceInputError as e:
+        raise ApiError(422, e.code, e.message) from e
+    limit = settings.max_word_tokens
+    if model.tokenizer.kind == "word" and n_tokens > limit:
+        message = f"the text has {n_tokens:,} word tokens; the limit is {limit:,} word tokens"
+        raise ApiError(422, "text_too_long", message)
     n_interventions, limit = len(request.interventions), settings.max_interventions
     if n_interventions > limit:
         message = f"{n_interventions} interventions; the limit is {limit} per request"
         raise ApiError(422, "too_many_interventions", message)
-    return model
+    limit = gradient_token_limit(model, settings)
+    if request.gradients and n_tokens > limit:
+        notice = (f"gradients through time are computed for texts of up to {limit:,} tokens on this model "
+                  f"(the cost grows with the square of the length); this text has {n_tokens:,}")  # fmt: skip
+        return Checked(model, n_tokens, gradients=False, notice=notice)
+    return Checked(model, n_tokens)
 
 
-async def run_trace(model: Model, request: TraceRequest, limiter: CapacityLimiter) -> dict[str, Any]:
-    """trace_document in a worker thread; the limiter queues traces beyond the cores instead of letting
-    hundreds of threads fight over them while the event loop starves."""
-    job = partial(
-        trace_document,
-        model,
-        request.text,
-        target=request.target,
-        interventions=[iv.model_dump() for iv in request.interventions],
-        gradients=request.gradients,
-    )
-    return await anyio.to_thread.run_sync(job, limiter=limiter)
+class TracePool:
+    """Worker threads for traces. The thread limit queues traces beyond the cores instead of letting
+    hundreds of threads fight over them; long traces also take turns in a lane of half the threads, so a
+    pasted essay never holds every thread while a room of short sentences waits."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = CapacityLimiter(threads)
+        self.long_lane = CapacityLimiter(max(1, threads // 2))
+
+    async def run(self, job: Callable[[], T], tokens: int) -> T:
+        if tokens <= LONG_TRACE_TOKENS:
+            return await anyio.to_thread.run_sync(job, limiter=self.threads)
+        async with self.long_lane:
+            return await anyio.to_thread.run_sync(job, limiter=self.threads)
+
+
+def _document(checked: Checked, request: TraceRequest) -> dict[str, Any]:
+    interventions = [iv.model_dump() for iv in request.interventions]
+    gradients = request.gradients and checked.gradients
+    document = trace_document(checked.model, request.text, request.target, interventions, gradients)
+    if checked.notice:
+        document["notices"].append(checked.notice)
+    return document
+
+
+async def run_trace(checked: Checked, request: TraceRequest, pool: TracePool) -> dict[str, Any]:
+    return await pool.run(partial(_document, checked, request), checked.tokens)
 
 
 def dumps(data: Any) -> bytes:
@@ -79,7 +117,7 @@ class StreamedTrace:
 
     @classmethod
     def cut(cls, document: dict[str, Any]) -> StreamedTrace:
-        meta = {k: document[k] for k in ("model", "tokens", "target", "interventions")}
+        meta = {k: document[k] for k in ("model", "tokens", "target", "interventions", "notices")}
         frames = [("meta", dumps(meta))]
         frames += [("step", dumps({"t": t, **step})) for t, step in enumerate(document["steps"])]
         if document["gradients"] is not None:
@@ -87,10 +125,8 @@ class StreamedTrace:
         return cls(frames, sum(len(body) for _, body in frames))
 
 
-def _streamed(model: Model, request: TraceRequest) -> StreamedTrace:
-    interventions = [iv.model_dump() for iv in request.interventions]
-    document = trace_document(model, request.text, request.target, interventions, request.gradients)
-    return StreamedTrace.cut(document)
+def _streamed(checked: Checked, request: TraceRequest) -> StreamedTrace:
+    return StreamedTrace.cut(_document(checked, request))
 
 
 class TraceCache:
@@ -98,9 +134,9 @@ class TraceCache:
     students opening the page all trace its default sentence) and kept, least recently used first out,
     up to `max_bytes`."""
 
-    def __init__(self, max_bytes: int, limiter: CapacityLimiter) -> None:
+    def __init__(self, max_bytes: int, pool: TracePool) -> None:
         self.max_bytes = max_bytes
-        self.limiter = limiter
+        self.pool = pool
         self.size = 0
         self._done: OrderedDict[bytes, StreamedTrace] = OrderedDict()
         self._running: dict[bytes, asyncio.Task[StreamedTrace]] = {}
@@ -110,21 +146,21 @@ class TraceCache:
         fields = request.model_dump(include={"text", "target", "interventions", "gradients"})
         return dumps([model.id, fields])
 
-    async def get(self, model: Model, request: TraceRequest) -> StreamedTrace:
-        key = self.key(model, request)
+    async def get(self, checked: Checked, request: TraceRequest) -> StreamedTrace:
+        key = self.key(checked.model, request)
         if (hit := self._done.get(key)) is not None:
             self._done.move_to_end(key)
             return hit
         task = self._running.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._compute(key, model, request))
+            task = asyncio.ensure_future(self._compute(key, checked, request))
             self._running[key] = task
             task.add_done_callback(partial(self._finished, key))
         # Shielded: a socket that leaves or is superseded must not cancel a trace others are waiting for.
         return await asyncio.shield(task)
 
-    async def _compute(self, key: bytes, model: Model, request: TraceRequest) -> StreamedTrace:
-        trace = await anyio.to_thread.run_sync(partial(_streamed, model, request), limiter=self.limiter)
+    async def _compute(self, key: bytes, checked: Checked, request: TraceRequest) -> StreamedTrace:
+        trace = await self.pool.run(partial(_streamed, checked, request), checked.tokens)
         if trace.size <= self.max_bytes:
             self._done[key] = trace
             self.size += trace.size

@@ -32,9 +32,9 @@ from app.api.deps import SettingsDep, TraceCacheDep, ZooDep
 from app.api.errors import ApiError, describe_validation_errors
 from app.api.schemas import TraceMessage
 from app.api.security import origin_allowed
-from app.api.tracing import TraceCache, check_request, dumps, envelope
+from app.api.tracing import Checked, TraceCache, check_request, dumps, envelope
 from app.config import Settings
-from app.nn import Model, TraceInputError, Zoo
+from app.nn import TraceInputError, Zoo
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -46,7 +46,7 @@ MessageId = str | int | None
 class Job:
     generation: int
     request: TraceMessage
-    model: Model
+    checked: Checked
     started: float  # perf_counter() when the message arrived; "done" reports the time since
 
 
@@ -81,9 +81,7 @@ class TraceSession:
                 return
             text = message.get("text")
             if text is None:
-                await self._close(
-                    status.WS_1003_UNSUPPORTED_DATA, "binary frames are not supported; send JSON text"
-                )
+                await self._close(status.WS_1003_UNSUPPORTED_DATA, "binary frames are not supported; send JSON text")
                 return
             # uvicorn enforces this limit (ws_max_size) before we see the message; this covers other servers.
             if len(text.encode("utf-8", "surrogatepass")) > limit:
@@ -103,23 +101,21 @@ class TraceSession:
         rid = raw.get("id")
         rid = rid if isinstance(rid, str | int) and not isinstance(rid, bool) else None
         if raw.get("type") != "trace":
-            await self._error(
-                rid, "unknown_type", f"unknown message type {raw.get('type')!r}; expected 'trace'"
-            )
+            await self._error(rid, "unknown_type", f"unknown message type {raw.get('type')!r}; expected 'trace'")
             return
         # Any trace message, valid or not, means the client has moved on: stop the older stream now.
         self.generation += 1
         self.pending = None
         try:
             request = TraceMessage.model_validate(raw)
-            model = check_request(request, self.zoo, self.settings)
+            checked = check_request(request, self.zoo, self.settings)
         except ValidationError as e:
             await self._error(rid, "invalid_message", describe_validation_errors(e.errors()))
             return
         except ApiError as e:
             await self._error(rid, e.code, e.message)
             return
-        self.pending = Job(self.generation, request, model, time.perf_counter())
+        self.pending = Job(self.generation, request, checked, time.perf_counter())
         self.wakeup.set()
 
     # -- streaming -------------------------------------------------------------------------------------------
@@ -135,16 +131,14 @@ class TraceSession:
     async def _run(self, job: Job) -> None:
         rid = job.request.id
         try:
-            trace = await self.cache.get(job.model, job.request)
+            trace = await self.cache.get(job.checked, job.request)
         except TraceInputError as e:
             if job.generation == self.generation:
                 await self._error(rid, e.code, e.message)
             return
         except Exception:  # a bug, not the client's fault: say so and keep the socket for the next request
-            log.exception("trace failed for model %s", job.model.id)
-            await self._error(
-                rid, "internal_error", "the server failed to trace this text; the error is logged"
-            )
+            log.exception("trace failed for model %s", job.checked.model.id)
+            await self._error(rid, "internal_error", "the server failed to trace this text; the error is logged")
             return
         rid_json = dumps(rid)
         for kind, body in trace.frames:
@@ -178,9 +172,7 @@ class TraceSession:
 
 
 @router.websocket("/ws/trace")
-async def trace_socket(
-    websocket: WebSocket, zoo: ZooDep, settings: SettingsDep, cache: TraceCacheDep
-) -> None:
+async def trace_socket(websocket: WebSocket, zoo: ZooDep, settings: SettingsDep, cache: TraceCacheDep) -> None:
     # Accept before refusing: a browser reports a close code (1008) but hides why a handshake failed.
     await websocket.accept()
     if not origin_allowed(websocket.headers, settings.allowed_origins):

@@ -121,17 +121,21 @@ def _lstm_forward(
     if spec.peephole:
         pre_i = pre_i + p["peephole_input"] * c_prev
         pre_f = pre_f + p["peephole_forget"] * c_prev
-    f, free_f = _apply(clamp, "forget", sigmoid(pre_f))
+    # Without peepholes every sigmoid gate is known now: one σ call over all blocks beats three small ones.
+    fused = None if spec.peephole else sigmoid(a)
+    n = 3 if pre_i is None else 4
+    sig = (lambda k, pre: _blocks(fused, n)[k]) if fused is not None else (lambda k, pre: sigmoid(pre))
+    f, free_f = _apply(clamp, "forget", sig(n - 3, pre_f))
     if pre_i is None:
         i, free_i = _apply(clamp, "input", 1.0 - f)  # coupled: what is forgotten is what may be written
         pre_i = -pre_f  # 1 − σ(x) = σ(−x): the derived gate's pre-activation, for display
     else:
-        i, free_i = _apply(clamp, "input", sigmoid(pre_i))
+        i, free_i = _apply(clamp, "input", sig(0, pre_i))
     g, free_g = _apply(clamp, "candidate", np.tanh(pre_g))
     c = f * c_prev + i * g  # (B, H) the conveyor belt: keep some, write some
     if spec.peephole:
         pre_o = pre_o + p["peephole_output"] * c
-    o, free_o = _apply(clamp, "output", sigmoid(pre_o))
+    o, free_o = _apply(clamp, "output", sig(n - 1, pre_o))
     tanh_c = np.tanh(c)
     h = o * tanh_c
     return {
@@ -177,7 +181,7 @@ class StepGrads:
     dh_prev: Array  # (R, H)
     dc_prev: Array | None  # (R, H)
     dc: Array | None  # (R, H) total ∂L/∂c_t at this step, all paths (for the gradient-norm triangle)
-    dpeep: dict[str, Array]  # peephole weight gradients (H,), summed over rows
+    dpeep: dict[str, Array]  # peephole weight gradients per row (R, H); the caller sums the rows it wants
 
 
 def step_backward(
@@ -212,7 +216,7 @@ def _lstm_backward(
     dpre_o = _free(do * o * (1.0 - o), free["output"])
     if spec.peephole:
         dc = dc + dpre_o * p["peephole_output"]  # o peeks at c_t
-        dpeep["peephole_output"] = (dpre_o * c).sum(0)
+        dpeep["peephole_output"] = dpre_o * c
     # backprop through c = f⊙c_prev + i⊙g
     di, dg, df = dc * g, dc * i, dc * c_prev
     dc_prev = dc * f
@@ -226,8 +230,8 @@ def _lstm_backward(
         dpre_f = _free(df * f * (1.0 - f), free["forget"])
         if spec.peephole:
             dc_prev = dc_prev + dpre_i * p["peephole_input"] + dpre_f * p["peephole_forget"]
-            dpeep["peephole_input"] = (dpre_i * c_prev).sum(0)
-            dpeep["peephole_forget"] = (dpre_f * c_prev).sum(0)
+            dpeep["peephole_input"] = dpre_i * c_prev
+            dpeep["peephole_forget"] = dpre_f * c_prev
         dpre = np.concatenate([dpre_i, dpre_f, dpre_g, dpre_o], axis=-1)
     return StepGrads(d_ih=dpre, d_hh=dpre, dh_prev=np.zeros_like(dh), dc_prev=dc_prev, dc=dc, dpeep=dpeep)
 

@@ -200,6 +200,7 @@ class Model:
         inject: Callable[[int, int], tuple[int, Array | None]],
         params: bool = True,
         on_step: Callable[[int, int, int, Array, Array | None], None] | None = None,
+        param_rows: slice = slice(None),
     ) -> Grads:
         """One reverse sweep over time, top layer first at each step.
 
@@ -207,7 +208,9 @@ class Model:
         one stream per loss L_t when measuring ∂L_t/∂h_k for every pair (then the forward has one row and
         broadcasting does the rest). `inject(t, rows)` returns `(a, dh)`: rows `a:` are the streams alive
         at step t and `dh` is what the decoder adds to the top hidden state of those rows at step t.
-        `on_step(l, t, a, dh, dc)` sees ∂L/∂h_t and ∂L/∂c_t (all paths) of the alive rows.
+        `on_step(l, t, a, dh, dc)` sees ∂L/∂h_t and ∂L/∂c_t (all paths) of the alive rows. Weight
+        gradients sum the rows `param_rows` of the alive rows (all of them when training; the last loss's
+        row when the triangle also wants that loss's weight gradients from the same sweep).
         """
         L, T, H = self.layers, tape.steps, self.hidden_size
         dh_next = [np.zeros((rows, H), self.dtype) for _ in range(L)]
@@ -233,12 +236,12 @@ class Model:
                     dc_next[l][a:] = g.dc_prev  # type: ignore[index]
                 d_from_above = g.d_ih @ p["weight_ih"]  # (rows, in) backprop into this layer's input
                 if params:
-                    d_ih[l].append(g.d_ih)
-                    d_hh[l].append(g.d_hh)
+                    d_ih[l].append(_rows(g.d_ih, param_rows))
+                    d_hh[l].append(_rows(g.d_hh, param_rows))
                     for k, v in g.dpeep.items():
-                        dpeep[l][k] = dpeep[l].get(k, 0.0) + v
+                        dpeep[l][k] = dpeep[l].get(k, 0.0) + _rows(v, param_rows).sum(0)
             if params:
-                d_emb_rows.append(d_from_above)
+                d_emb_rows.append(_rows(d_from_above, param_rows))
         grads = Grads(h0=dh_next, c0=dc_next)
         if not params:
             return grads
@@ -285,6 +288,12 @@ class Model:
         grads.params["decoder.weight"] = dlogits.reshape(T * B, -1).T @ h_top.reshape(T * B, -1)
         grads.params["decoder.bias"] = dlogits.sum((0, 1))
         return loss, grads, tape
+
+
+def _rows(a: Array, rows: slice) -> Array:
+    """The chosen rows of a per-row gradient; one zero row when none is alive yet (no loss after t)."""
+    picked = a[rows]
+    return picked if picked.shape[0] else np.zeros((1, a.shape[-1]), a.dtype)
 
 
 def _stack_rows(parts: list[Array], rows: int) -> Array:

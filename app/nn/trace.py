@@ -161,17 +161,16 @@ def gradient_triangle(trace: Trace) -> Triangle:
         if cell is not None and dc is not None:
             cell[l, a:, t] = np.sqrt((dc * dc).sum(-1))
 
-    model.backward(tape, R, inject, params=False, on_step=record)
-
-    params, param_step = None, None
-    if R:
-        param_step = int(loss_steps[-1])
-        d_last = dtop(param_step)
-        params = model.backward(tape, 1, lambda t, rows: (0, d_last if t == param_step else None))
+    # one sweep: every loss is a row; the last loss's row (always the last alive row) also gives ∂L/∂θ
+    params = model.backward(tape, R, inject, params=R > 0, on_step=record, param_rows=slice(-1, None))
+    param_step = int(loss_steps[-1]) if R else None
+    if param_step is not None:
         dlogits = probs[param_step].copy()
         dlogits[trace.expected[param_step]] -= 1.0  # type: ignore[index]
         params.params["decoder.weight"] = np.outer(dlogits, tape.caches[-1][param_step]["h"][0])
         params.params["decoder.bias"] = dlogits
+    else:
+        params = None
     return Triangle(loss_steps, hidden, cell, params, param_step)
 
 
@@ -191,45 +190,65 @@ def round_sig(a: Array, digits: int = 7) -> Array:
     return np.where(small, np.round(a * up) / up, np.round(a / down) * down)
 
 
-def _r(a: Array | None) -> list | None:
-    if a is None:
-        return None
-    return round_sig(np.asarray(a).reshape(-1)).tolist()
-
-
 def _f(x: float) -> float | None:
     return None if not np.isfinite(x) else float(round_sig(np.array(x)))
 
 
-def layer_record(model: Model, cache: dict[str, Any]) -> dict[str, Any]:
-    """One layer at one step, as the document carries it."""
-    gates = model.spec.gates
-    clamped = {
+def _rows(arrays: list[Array]) -> list[list[float]]:
+    """Per-step (1, H) arrays → one rounded list per step; rounding is vectorised over all steps at once."""
+    return round_sig(np.concatenate(arrays)).tolist()
+
+
+def _layer_columns(model: Model, caches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every recorded quantity of one layer over all steps, rounded in one go per quantity."""
+    first = caches[0]
+    return {
+        "gates": {g: _rows([c["act"][g] for c in caches]) for g in model.spec.gates},
+        "preactivations": {g: _rows([c["pre"][g] for c in caches]) for g in first["pre"]},
+        "cell": _rows([c["c"] for c in caches]) if first["c"] is not None else None,
+        "tanh_cell": _rows([c["tanh_c"] for c in caches]) if first["tanh_c"] is not None else None,
+        "hidden": _rows([c["h"] for c in caches]),
+    }
+
+
+def _clamped(model: Model, cache: dict[str, Any]) -> dict[str, list[int]]:
+    return {
         g: np.flatnonzero(cache["free"][g] == 0).tolist()
-        for g in gates
+        for g in model.spec.gates
         if cache["free"].get(g) is not None
     }
-    return {
-        "gates": {g: _r(cache["act"][g]) for g in gates},
-        "preactivations": {g: _r(v) for g, v in cache["pre"].items()},
-        "cell": _r(cache["c"]),
-        "tanh_cell": _r(cache["tanh_c"]),
-        "hidden": _r(cache["h"]),
-        "clamped": clamped,
-    }
 
 
-def step_record(trace: Trace, t: int) -> dict[str, Any]:
-    model, vocab = trace.model, trace.model.vocab
-    p = trace.probs[t]
-    top = np.argsort(-p, kind="stable")[:TOP_K]
-    e = trace.expected[t]
-    return {
-        "layers": [layer_record(model, trace.tape.caches[l][t]) for l in range(model.layers)],
-        "top": [{"token": vocab[k], "p": _f(p[k])} for k in top],
-        "expected": None if e is None else {"token": vocab[e], "id": e, "p": _f(p[e])},
-        "loss": _f(trace.losses[t]),
-    }
+def step_records(trace: Trace) -> list[dict[str, Any]]:
+    """`steps` of the document: each layer's quantities, the top next tokens, the expected token, the loss."""
+    model, T, vocab = trace.model, trace.tape.steps, trace.model.vocab
+    columns = [_layer_columns(model, trace.tape.caches[l]) for l in range(model.layers)]
+    probs = trace.probs
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :TOP_K]  # (T, K)
+    top_p = round_sig(np.take_along_axis(probs, top, 1)).tolist()
+    exp_ids = [e if e is not None else 0 for e in trace.expected]
+    exp_p = round_sig(probs[np.arange(T), exp_ids]).tolist()
+    losses = round_sig(np.nan_to_num(trace.losses)).tolist()
+    steps = []
+    for t in range(T):
+        layers = []
+        for l, col in enumerate(columns):
+            layers.append({
+                "gates": {g: v[t] for g, v in col["gates"].items()},
+                "preactivations": {g: v[t] for g, v in col["preactivations"].items()},
+                "cell": col["cell"][t] if col["cell"] is not None else None,
+                "tanh_cell": col["tanh_cell"][t] if col["tanh_cell"] is not None else None,
+                "hidden": col["hidden"][t],
+                "clamped": _clamped(model, trace.tape.caches[l][t]) if trace.interventions else {},
+            })  # fmt: skip
+        e = trace.expected[t]
+        steps.append({
+            "layers": layers,
+            "top": [{"token": vocab[k], "p": p} for k, p in zip(top[t].tolist(), top_p[t], strict=True)],
+            "expected": None if e is None else {"token": vocab[e], "id": e, "p": exp_p[t]},
+            "loss": None if e is None else losses[t],
+        })  # fmt: skip
+    return steps
 
 
 def gradients_record(trace: Trace) -> dict[str, Any] | None:
@@ -240,7 +259,8 @@ def gradients_record(trace: Trace) -> dict[str, Any] | None:
     row = {int(t): r for r, t in enumerate(tri.loss_steps)}
 
     def rows(a: Array) -> list[list[float] | None]:
-        return [_r(a[row[t], : t + 1]) if t in row else None for t in range(T)]
+        rounded = round_sig(a).tolist()  # (R, T) in one call; NaN above the diagonal is sliced away
+        return [rounded[row[t]][: t + 1] if t in row else None for t in range(T)]
 
     layers = [
         {"hidden": rows(tri.hidden[l]), "cell": rows(tri.cell[l]) if tri.cell is not None else None}
@@ -287,9 +307,10 @@ def document(trace: Trace) -> dict[str, Any]:
         },
         "tokens": [{"text": tok.text, "id": tok.id, "unknown": tok.unknown} for tok in trace.tokens],
         "target": None if trace.target is None else {"text": trace.target.text, "id": trace.target.id},
-        "steps": [step_record(trace, t) for t in range(trace.tape.steps)],
+        "steps": step_records(trace),
         "gradients": gradients_record(trace),
         "interventions": [iv.as_dict() for iv in trace.interventions],
+        "notices": [],  # what the server left out and why (e.g. gradients of a text past its limit)
     }  # fmt: skip
 
 

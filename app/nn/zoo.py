@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ModelFileError
-from .files import env_model_dirs, load_model, model_dirs
+from .files import load_model, model_dirs
 from .model import Model
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class Zoo:
 
 def load_zoo(extra_dirs: list[Path] | None = None, include_shipped: bool = True) -> Zoo:
     """Load every model found; a broken directory is reported in `failed`, never fatal."""
-    roots = ([shipped_models_dir()] if include_shipped else []) + list(extra_dirs or []) + env_model_dirs()
+    roots = ([shipped_models_dir()] if include_shipped else []) + list(extra_dirs or [])
     zoo = Zoo()
     for root in roots:
         for path in model_dirs(Path(root)):

@@ -15,7 +15,7 @@ from ..nn.files import load_model, save_model
 from ..nn.model import Model, init_params
 from ..nn.tokenizer import Tokenizer
 from .optim import Adam, clip_by_global_norm
-from .recipes import Recipe, get_recipe
+from .recipes import Recipe, get_recipe, text_loss
 
 
 def _fmt_time(s: float) -> str:
@@ -144,6 +144,9 @@ def finish_card(model: Model, recipe: Recipe, info: dict[str, Any]) -> dict[str,
         "train_loss": info["train_loss"],
         "tokens_per_second": info["tokens_per_second"],
     }
+    if recipe.check_sample is not None:
+        sample = recipe.check_sample()
+        card["metrics"]["check"] = {"text": sample, "value": round(text_loss(model, sample, rows=1), 7)}
     card["parameters"] = model.n_params()
     card["provenance"] = {
         "trained_with": f"lstm-explainer train {recipe.name} --arch {model.arch} --seed {info['seed']}",

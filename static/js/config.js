@@ -50,15 +50,14 @@ export function family(arch) {
 }
 
 export const DIAGRAM = {
-  strip: { width: 200, maxGridHeight: 48, maxCell: 22, gapFrom: 8 },
-  bigCell: { width: 50, height: 26, gap: 4, max: 3 },
-  gateBox: { width: 96, height: 54, radius: 7 },
-  opRadius: 17,
-  wire: 3,
+  strip: { width: 210, maxGridHeight: 50, maxCell: 24, gapFrom: 8 },
+  bigCell: { width: 66, height: 34, gap: 5, max: 3 },
+  gateBox: { width: 124, height: 62, radius: 8 },
+  opRadius: 19,
 };
 
 export const TIMING = {
-  debounceMs: 120, // typing → re-trace
+  debounceMs: 120, // typing: at most one re-trace per this many ms (the first keystroke goes at once)
   stepMs: 1000, // one step while playing at 1×
   speeds: [0.25, 0.5, 1, 2, 4, 8],
   backwardMs: 220, // one hop of the backward animation

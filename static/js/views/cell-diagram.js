@@ -19,37 +19,37 @@ const R = DIAGRAM.opRadius;
 // belongs to, which orders the animation: 0 inputs, 1 forget, 2 input & candidate, 3 cell update, 4 output.
 
 function lstmLayout(arch) {
-  const belt = 170;
-  const mul = 460; // row of the i·c̃ and o·tanh(c) products
-  const boxY = 630;
-  const bus = 770;
+  const belt = 150;
+  const tanhY = 245;
+  const mul = 410; // row of the i·c̃ and o·tanh(c) products
+  const boxY = 585;
+  const bus = 700;
   const xF = 340;
-  const xI = 590;
-  const xG = 840;
-  const xO = 1090;
-  const xH = 1340;
-  const xOut = 1490;
-  const xX = 290;
-  const tanhY = 300;
+  const xI = 600;
+  const xG = 860;
+  const xO = 1120;
+  const xH = 1380;
+  const xOut = 1530;
+  const xX = 280;
   const top = boxY - B.height / 2;
   const cifg = arch === 'cifg';
   const L = {
-    viewBox: [1620, 920],
-    box: { x: 250, y: 85, w: 1310, h: 745 },
+    viewBox: [1660, 860],
+    box: { x: 235, y: 72, w: 1350, h: 690 },
     wires: [
       { d: `M0 ${belt} H${xF - R}`, stage: 0, cls: 'belt' },
       { d: `M${xF + R} ${belt} H${xG - R}`, stage: 1, cls: 'belt' },
-      { d: `M${xG + R} ${belt} H1620`, stage: 3, cls: 'belt', arrow: true },
+      { d: `M${xG + R} ${belt} H1660`, stage: 3, cls: 'belt', arrow: true },
       { d: `M${xF} ${top} V${belt + R}`, stage: 1, gate: 'forget', arrow: true },
       { d: `M${xG} ${top} V${mul + R}`, stage: 2, gate: 'candidate', arrow: true },
       { d: `M${xG} ${mul - R} V${belt + R}`, stage: 2, arrow: true },
       { d: `M${xO} ${top} V${mul} H${xH - R}`, stage: 4, gate: 'output', arrow: true },
       { d: `M${xH} ${belt} V${tanhY - 16}`, stage: 4, arrow: true },
       { d: `M${xH} ${tanhY + 16} V${mul - R}`, stage: 4, arrow: true },
-      { d: `M${xH + R} ${mul} H${xOut} V${bus} H1620`, stage: 4, arrow: true },
-      { d: `M${xOut} ${mul} V0`, stage: 4, arrow: true, cls: 'bridge' },
+      { d: `M${xH + R} ${mul} H${xOut} V${bus} H1660`, stage: 4, arrow: true },
+      { d: `M${xOut} ${mul} V0`, stage: 4, arrow: true },
       { d: `M0 ${bus} H${xO}`, stage: 0 },
-      { d: `M${xX} 920 V${bus}`, stage: 0 },
+      { d: `M${xX} 860 V${bus}`, stage: 0 },
       ...[xF, xI, xG, xO]
         .filter((x) => !(cifg && x === xI))
         .map((x) => ({ d: `M${x} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true })),
@@ -72,33 +72,33 @@ function lstmLayout(arch) {
       { x: xH, y: belt },
     ],
     strips: [
-      { q: 'c_prev', x: 135, y: belt, labelPos: 'below', stage: 0 },
-      { q: 'kept', x: (xF + xG) / 2, y: belt, labelPos: 'below', stage: 1 },
-      { q: 'cell', x: (xG + xH) / 2, y: belt, labelPos: 'below', stage: 3 },
-      { q: 'forget', x: xF, y: 440, labelPos: 'left', stage: 1 },
-      { q: 'input', x: xI, y: 555, labelPos: 'left', stage: 2 },
-      { q: 'candidate', x: xG, y: 555, labelPos: 'left', stage: 2 },
-      { q: 'written', x: xG, y: 330, labelPos: 'left', stage: 2 },
-      { q: 'output', x: xO, y: 555, labelPos: 'left', stage: 4 },
-      { q: 'tanh_cell', x: xH, y: 395, labelPos: 'right', stage: 4 },
-      { q: 'hidden', x: xOut, y: 640, labelPos: 'left', stage: 4 },
-      { q: 'h_prev', x: 135, y: bus, labelPos: 'below', stage: 0 },
+      { q: 'c_prev', x: 122, y: belt, labelPos: 'below', stage: 0, outside: true },
+      { q: 'kept', x: xI, y: belt, labelPos: 'below', stage: 1 },
+      { q: 'cell', x: xO, y: belt, labelPos: 'below', stage: 3 },
+      { q: 'forget', x: xF, y: 380, labelPos: 'left', stage: 1 },
+      { q: 'input', x: xI, y: 500, labelPos: 'left', stage: 2 },
+      { q: 'candidate', x: xG, y: 500, labelPos: 'left', stage: 2 },
+      { q: 'written', x: xG, y: 285, labelPos: 'left', stage: 2 },
+      { q: 'output', x: xO, y: 500, labelPos: 'left', stage: 4 },
+      { q: 'tanh_cell', x: xH, y: 345, labelPos: 'left', stage: 4 },
+      { q: 'hidden', x: xOut, y: 590, labelPos: 'left', stage: 4 },
+      { q: 'h_prev', x: 122, y: bus, labelPos: 'below', stage: 0, outside: true },
     ],
     texts: [
-      { x: 8, y: belt - 62, base: 'c', sub: 't−1', cls: 'io' },
-      { x: 1612, y: belt - 62, base: 'c', sub: 't', cls: 'io', anchor: 'end' },
-      { x: 8, y: bus - 62, base: 'h', sub: 't−1', cls: 'io' },
-      { x: 1612, y: bus - 16, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
+      { x: 1652, y: belt - 16, base: 'c', sub: 't', cls: 'io', anchor: 'end' },
+      { x: 1652, y: bus - 16, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
       { x: xOut + 14, y: 28, base: 'h', sub: 't', cls: 'io' },
     ],
-    input: { x: xX, y: 878 },
+    input: { x: xX, y: 808 },
+    legend: { x: 420, y: 790 },
+    title: { x: 240, y: 44 },
   };
   if (cifg) {
     // Coupled gates: the input gate is 1 − f, taken from the forget gate's output.
-    L.wires.push({ d: `M${xF} ${top - 18} H${xI - R}`, stage: 2 });
-    L.wires.push({ d: `M${xI} ${boxY - R} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true });
-    L.ops.push({ kind: 'oneminus', x: xI, y: boxY, stage: 2 });
-    L.dots.push({ x: xF, y: top - 18 });
+    L.wires.push({ d: `M${xF} ${top - 22} H${xI - R}`, stage: 2 });
+    L.wires.push({ d: `M${xI} ${top - 22 - R} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true });
+    L.ops.push({ kind: 'oneminus', x: xI, y: top - 22, stage: 2 });
+    L.dots.push({ x: xF, y: top - 22 });
   } else {
     L.wires.push({ d: `M${xI} ${top} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true });
     L.gates.splice(1, 0, { gate: 'input', x: xI, y: boxY, stage: 2 });
@@ -106,9 +106,9 @@ function lstmLayout(arch) {
   if (arch === 'peephole') {
     // Peepholes: the gates also look at the cell state (c_{t−1} for f and i, c_t for o).
     for (const [x, stage] of [
-      [xF - 38, 1],
-      [xI - 38, 2],
-      [xO - 38, 4],
+      [xF - 48, 1],
+      [xI - 48, 2],
+      [xO - 48, 4],
     ]) {
       L.wires.push({ d: `M${x} ${belt} V${top}`, stage, cls: 'peephole', arrow: true });
     }
@@ -117,28 +117,29 @@ function lstmLayout(arch) {
 }
 
 function gruLayout() {
-  const belt = 170;
-  const row = 380; // the 1−z row
-  const rmul = 470;
-  const boxY = 630;
-  const bus = 770;
-  const xZ = 450;
-  const xR = 930;
-  const xN = 1190;
-  const xOne = 700;
-  const xDown = 265;
+  const belt = 150;
+  const row = 300; // the 1−z row
+  const rmul = 400;
+  const boxY = 585;
+  const bus = 700;
+  const xZ = 460;
+  const xOne = 720;
+  const xR = 980;
+  const xN = 1240;
+  const xDown = 262;
   const xX = 320;
-  const xBr = 800;
+  const xBr = 860;
+  const xUp = 1570;
   const top = boxY - B.height / 2;
   return {
-    viewBox: [1620, 920],
-    box: { x: 230, y: 85, w: 1310, h: 745 },
+    viewBox: [1660, 860],
+    box: { x: 220, y: 72, w: 1380, h: 690 },
     wires: [
       { d: `M0 ${belt} H${xZ - R}`, stage: 0, cls: 'belt' },
       { d: `M${xZ + R} ${belt} H${xN - R}`, stage: 1, cls: 'belt' },
-      { d: `M${xN + R} ${belt} H1620`, stage: 4, cls: 'belt', arrow: true },
+      { d: `M${xN + R} ${belt} H1660`, stage: 4, cls: 'belt', arrow: true },
       { d: `M${xDown} ${belt} V${bus} H${xR}`, stage: 0 },
-      { d: `M${xX} 920 V${bus}`, stage: 0 },
+      { d: `M${xX} 860 V${bus}`, stage: 0 },
       { d: `M${xZ} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true },
       { d: `M${xR} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true },
       { d: `M${xZ} ${top} V${belt + R}`, stage: 1, gate: 'update', arrow: true },
@@ -146,11 +147,11 @@ function gruLayout() {
       { d: `M${xOne + R} ${row} H${xN - R}`, stage: 3, arrow: true },
       { d: `M${xR} ${top} V${rmul + R}`, stage: 1, gate: 'reset', arrow: true },
       { d: `M${xBr} ${bus} V${rmul} H${xR - R}`, stage: 0, arrow: true },
-      { d: `M${xR + R} ${rmul} H${xN - 110} V${boxY} H${xN - B.width / 2}`, stage: 2, arrow: true },
+      { d: `M${xR + R} ${rmul} H${xN - 120} V${boxY} H${xN - B.width / 2}`, stage: 2, arrow: true },
       { d: `M${xN} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true },
       { d: `M${xN} ${top} V${row + R}`, stage: 2, gate: 'candidate', arrow: true },
       { d: `M${xN} ${row - R} V${belt + R}`, stage: 3, arrow: true },
-      { d: `M1540 ${belt} V0`, stage: 4, arrow: true, cls: 'bridge' },
+      { d: `M${xUp} ${belt} V0`, stage: 4, arrow: true },
     ],
     ops: [
       { kind: 'mul', x: xZ, y: belt, stage: 1 },
@@ -169,43 +170,44 @@ function gruLayout() {
       { x: xX, y: bus },
       { x: xZ, y: row },
       { x: xBr, y: bus },
-      { x: 1540, y: belt },
+      { x: xUp, y: belt },
     ],
     strips: [
-      { q: 'h_prev', x: 130, y: belt, labelPos: 'below', stage: 0 },
-      { q: 'gru_keep', x: 820, y: belt, labelPos: 'below', stage: 1 },
-      { q: 'hidden', x: 1390, y: belt, labelPos: 'below', stage: 4 },
-      { q: 'update', x: xZ, y: 540, labelPos: 'left', stage: 1 },
-      { q: 'reset', x: xR, y: 560, labelPos: 'left', stage: 1 },
-      { q: 'gru_candidate', x: xN, y: 535, labelPos: 'right', stage: 2 },
-      { q: 'gru_write', x: xN, y: 290, labelPos: 'right', stage: 3 },
+      { q: 'h_prev', x: 122, y: belt, labelPos: 'below', stage: 0, outside: true },
+      { q: 'gru_keep', x: 850, y: belt, labelPos: 'below', stage: 1 },
+      { q: 'hidden', x: 1440, y: belt, labelPos: 'below', stage: 4 },
+      { q: 'update', x: xZ, y: 470, labelPos: 'left', stage: 1 },
+      { q: 'reset', x: xR, y: 500, labelPos: 'left', stage: 1 },
+      { q: 'gru_candidate', x: xN, y: 480, labelPos: 'right', stage: 2 },
+      { q: 'gru_write', x: xN, y: 238, labelPos: 'right', stage: 3 },
     ],
     texts: [
-      { x: 8, y: belt - 62, base: 'h', sub: 't−1', cls: 'io' },
-      { x: 1612, y: belt - 62, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
-      { x: 1554, y: 28, base: 'h', sub: 't', cls: 'io' },
-      { x: xR + R + 8, y: rmul - 12, base: 'r⊙h', sub: 't−1', cls: 'wire-note' },
+      { x: 1652, y: belt - 16, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
+      { x: xUp + 14, y: 28, base: 'h', sub: 't', cls: 'io' },
+      { x: xR + R + 10, y: rmul - 12, base: 'r⊙h', sub: 't−1', cls: 'wire-note' },
     ],
-    input: { x: xX, y: 878 },
+    input: { x: xX, y: 808 },
+    legend: { x: 460, y: 790 },
+    title: { x: 225, y: 44 },
   };
 }
 
 function rnnLayout(arch) {
-  const bus = 560;
-  const boxY = 400;
-  const out = 200;
+  const bus = 440;
+  const boxY = 300;
+  const out = 150;
   const xBox = 700;
   const xX = 330;
-  const xJ = 1060;
+  const xJ = 1080;
   return {
-    viewBox: [1300, 720],
-    box: { x: 250, y: 90, w: 960, h: 540 },
+    viewBox: [1320, 600],
+    box: { x: 250, y: 72, w: 980, h: 440 },
     wires: [
       { d: `M0 ${bus} H${xBox} V${boxY + B.height / 2}`, stage: 0, arrow: true },
-      { d: `M${xX} 720 V${bus}`, stage: 0 },
+      { d: `M${xX} 600 V${bus}`, stage: 0 },
       { d: `M${xBox} ${boxY - B.height / 2} V${out} H${xJ}`, stage: 1 },
       { d: `M${xJ} ${out} V0`, stage: 1, arrow: true },
-      { d: `M${xJ} ${out} V${bus} H1300`, stage: 1, arrow: true },
+      { d: `M${xJ} ${out} V${bus} H1320`, stage: 1, arrow: true },
     ],
     ops: [],
     gates: [{ gate: 'hidden', x: xBox, y: boxY, stage: 1, fn: arch === 'irnn' ? 'ReLU' : 'tanh' }],
@@ -214,15 +216,17 @@ function rnnLayout(arch) {
       { x: xJ, y: out },
     ],
     strips: [
-      { q: 'h_prev', x: 140, y: bus, labelPos: 'below', stage: 0 },
-      { q: 'hidden', x: 880, y: out, labelPos: 'below', stage: 1 },
+      { q: 'h_prev', x: 122, y: bus, labelPos: 'below', stage: 0, outside: true },
+      { q: 'hidden', x: 890, y: out, labelPos: 'below', stage: 1 },
     ],
     texts: [
-      { x: 8, y: bus - 62, base: 'h', sub: 't−1', cls: 'io' },
-      { x: 1292, y: bus - 16, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
+      { x: 1312, y: bus - 16, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
       { x: xJ + 14, y: 28, base: 'h', sub: 't', cls: 'io' },
+      { x: xBox + B.width / 2 + 14, y: boxY + 8, base: `${arch === 'irnn' ? 'ReLU' : 'tanh'}(W·x + U·h + b)`, sub: '', cls: 'wire-note' },
     ],
-    input: { x: xX, y: 680 },
+    input: { x: xX, y: 548 },
+    legend: { x: 760, y: 530 },
+    title: { x: 250, y: 44 },
     // The hidden box is not a gate: it cannot be clamped.
     noClamp: true,
   };
@@ -400,9 +404,9 @@ export class CellDiagram extends Figure {
     svg('line', { x1: 0, y1: 0, x2: 0, y2: 8, class: 'hatch-line' }, hatch);
     root.style.setProperty('--hatch', `url(#${hatchId})`);
 
-    svg('rect', { class: 'cell-box', x: L.box.x, y: L.box.y, width: L.box.w, height: L.box.h, rx: 28 }, root);
-    this.title = svg('text', { class: 'diagram-title', x: L.box.x + 24, y: L.box.y + 38 }, root);
-    this.legend = svg('g', { class: 'legend', transform: `translate(${L.box.x + L.box.w - 500},${L.box.y + 18})` }, root);
+    svg('rect', { class: 'cell-box', x: L.box.x, y: L.box.y, width: L.box.w, height: L.box.h, rx: 36 }, root);
+    this.title = svg('text', { class: 'diagram-title', x: L.title.x, y: L.title.y }, root);
+    this.legend = svg('g', { class: 'legend', transform: `translate(${L.legend.x},${L.legend.y})` }, root);
 
     const wires = svg('g', { class: 'wires' }, root);
     for (const w of L.wires) {
@@ -446,6 +450,7 @@ export class CellDiagram extends Figure {
         labelPos: s.labelPos,
       });
       strip.root.dataset.stage = s.stage;
+      strip.root.classList.toggle('outside', Boolean(s.outside));
       this.strips.set(s.q, strip);
     }
     this.inputGroup = svg('g', { class: 'x-input', transform: `translate(${L.input.x},${L.input.y})` }, root);
@@ -484,9 +489,9 @@ export class CellDiagram extends Figure {
     svg('rect', { class: 'box', width: B.width, height: B.height, rx: B.radius }, g);
     svg('rect', { class: 'accent', x: 0, y: B.height - 7, width: B.width, height: 7, rx: 2 }, g);
     svg('rect', { class: 'hatch', width: B.width, height: B.height, rx: B.radius }, g);
-    const fn = svg('text', { class: 'fn', x: B.width / 2, y: 29, 'text-anchor': 'middle' }, g);
+    const fn = svg('text', { class: 'fn', x: B.width / 2, y: B.height * 0.5, 'text-anchor': 'middle' }, g);
     fn.textContent = gb.fn ?? spec.fn;
-    const name = svg('text', { class: 'gate-name', x: B.width / 2, y: 44, 'text-anchor': 'middle' }, g);
+    const name = svg('text', { class: 'gate-name', x: B.width / 2, y: B.height * 0.78, 'text-anchor': 'middle' }, g);
     name.textContent = gb.gate === 'candidate' ? `candidate ${this.family === 'gru' ? 'h̃' : 'c̃'}` : spec.name.replace(' gate', '');
     const lock = svg('g', { class: 'lock', transform: `translate(${B.width - 22},6)` }, g);
     svg('rect', { x: 2, y: 7, width: 14, height: 10, rx: 2 }, lock);
@@ -588,25 +593,23 @@ export class CellDiagram extends Figure {
   drawLegend() {
     const g = this.legend;
     g.replaceChildren();
-    const entries = [
-      ['gates', this.scales.gate, '0', '1'],
-      ['tanh', this.scales.tanh, '−1', '1'],
-    ];
+    const entries = this.family === 'rnn' ? [] : [['gates', this.scales.gate, '0', '1']];
+    if (this.arch !== 'irnn') entries.push(['tanh', this.scales.tanh, '−1', '1']);
     if (this.family === 'lstm' || this.arch === 'irnn') {
       entries.push(['cell', this.scales.cell, `−${fmt(this.cellRange, 1)}`, `+${fmt(this.cellRange, 1)}`]);
     }
     entries.forEach(([name, scale, lo, hi], k) => {
-      const x = k * 168;
-      const t = svg('text', { class: 'legend-name', x, y: 12 }, g);
+      const x = k * 250;
+      const n = 30;
+      const t = svg('text', { class: 'legend-name', x: x - 8, y: 19, 'text-anchor': 'end' }, g);
       t.textContent = name;
-      const n = 24;
-      for (let s = 0; s < n; s++) {
-        const val = scale.lo + ((scale.hi - scale.lo) * (s + 0.5)) / n;
-        svg('rect', { x: x + s * 4, y: 18, width: 4.2, height: 12, style: `fill:${scale.color(val)}` }, g);
-      }
       const a = svg('text', { class: 'legend-tick', x, y: 44 }, g);
       a.textContent = lo;
-      const b = svg('text', { class: 'legend-tick', x: x + n * 4, y: 44, 'text-anchor': 'end' }, g);
+      for (let s = 0; s < n; s++) {
+        const val = scale.lo + ((scale.hi - scale.lo) * (s + 0.5)) / n;
+        svg('rect', { x: x + s * 5, y: 6, width: 5.3, height: 18, style: `fill:${scale.color(val)}` }, g);
+      }
+      const b = svg('text', { class: 'legend-tick', x: x + n * 5, y: 44, 'text-anchor': 'end' }, g);
       b.textContent = hi;
     });
   }

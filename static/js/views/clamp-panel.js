@@ -95,9 +95,9 @@ export class ClampPanel extends Figure {
           (c.withP !== null && c.withP !== undefined ? `; p(“${c.token}”) ${fmt(c.withoutP, 3)} → ${fmt(c.withP, 3)}` : ''),
       }),
     );
-    const geo = stripGeometry(H, { width: 260, maxGridHeight: 40, maxCell: 18, gapFrom: 8 });
-    const rowH = geo.h + 22;
-    const root = svg('svg', { class: 'compare-strips', viewBox: `0 0 420 ${3 * rowH + 6}`, role: 'img' }, this.compare);
+    const geo = stripGeometry(H, { width: 380, maxGridHeight: 44, maxCell: 22, gapFrom: 8 });
+    const rowH = geo.h + 14;
+    const root = svg('svg', { class: 'compare-strips', viewBox: `0 0 ${120 + geo.w + 10} ${3 * rowH + 4}`, role: 'img' }, this.compare);
     root.setAttribute('aria-label', `${q.base} with and without the clamp, and the difference`);
     const rows = [
       ['with clamp', c.with],
@@ -107,8 +107,8 @@ export class ClampPanel extends Figure {
     rows.forEach(([name, values], k) => {
       const strip = new Strip(root, {
         key: `compare-${k}`,
-        x: 140 + geo.w / 2,
-        y: 12 + k * rowH + geo.h / 2,
+        x: 120 + geo.w / 2,
+        y: 6 + k * rowH + geo.h / 2,
         geometry: geo,
         labelBase: name,
         labelSub: '',
@@ -120,11 +120,11 @@ export class ClampPanel extends Figure {
   }
 
   // ---- the popover
-  // {gate, rect, step, selected (units), existing (clamps on this gate and layer), layer}
-  open({ gate, rect, step, selected, existing, layer }) {
+  // {gate, rect, step, selected (units), existing (clamps on this gate and layer), layer, range [lo, hi]}
+  open({ gate, rect, step, selected, existing, layer, range = [0, 1] }) {
     this.close(false);
     const g = GATES[gate];
-    const lo = gate === 'candidate' ? -1 : 0;
+    const [lo, hi] = range;
     const id = (name) => `clamp-${this.uid}-${name}`;
     const radio = (name, value, text, checked, disabled = false) =>
       html(
@@ -133,7 +133,7 @@ export class ClampPanel extends Figure {
         html('input', { type: 'radio', name: id(name), value, checked, disabled }),
         ` ${text}`,
       );
-    const slider = html('input', { type: 'range', min: lo, max: 1, step: 0.05, value: 0, 'aria-label': 'clamp value', id: id('slider') });
+    const slider = html('input', { type: 'range', min: lo, max: hi, step: 0.05, value: 0, 'aria-label': 'clamp value', id: id('slider') });
     const readout = html('output', { for: id('slider'), class: 'slider-value', text: fmt(0) });
     const form = html(
       'form',

@@ -2,7 +2,23 @@
 // Events: 'reset', 'prev', 'play', 'pause', 'next', 'end', 'speed' (number).
 
 import { TIMING, showToken } from '../config.js';
-import { Figure, html } from './figure.js';
+import { Figure, html, svg } from './figure.js';
+
+// Icons as SVG paths (24×24): the media-control glyphs are missing from many fonts.
+const ICONS = {
+  reset: 'M5 4h3v16H5z M20 4v16L9 12z',
+  prev: 'M5 4h3v16H5z M19 5v14l-9-7z',
+  play: 'M7 4v16l13-8z',
+  pause: 'M6 4h4v16H6z M14 4h4v16h-4z',
+  next: 'M16 4h3v16h-3z M5 5v14l9-7z',
+  end: 'M16 4h3v16h-3z M4 4v16l11-8z',
+};
+
+function icon(name) {
+  const root = svg('svg', { viewBox: '0 0 24 24', width: 18, height: 18, 'aria-hidden': 'true', class: 'icon' });
+  svg('path', { d: ICONS[name] }, root);
+  return root;
+}
 
 export class Controls extends Figure {
   constructor({ container }) {
@@ -12,14 +28,14 @@ export class Controls extends Figure {
     this.token = null;
     this.playing = false;
     this.speed = 1;
-    const button = (name, text, label, key) =>
-      html('button', { type: 'button', class: `ctl ctl-${name}`, 'aria-label': label, title: `${label} (${key})`, dataset: { action: name } }, text);
+    const button = (name, label, key) =>
+      html('button', { type: 'button', class: `ctl ctl-${name}`, 'aria-label': label, title: `${label} (${key})`, dataset: { action: name } }, icon(name));
     this.buttons = {
-      reset: button('reset', '⏮', 'Go to the first step', 'Home'),
-      prev: button('prev', '|◀', 'Previous step', '←'),
-      play: button('play', '▶', 'Play', 'space'),
-      next: button('next', '▶|', 'Next step', '→'),
-      end: button('end', '⏭', 'Go to the last step', 'End'),
+      reset: button('reset', 'Go to the first step', 'Home'),
+      prev: button('prev', 'Previous step', '←'),
+      play: button('play', 'Play', 'space'),
+      next: button('next', 'Next step', '→'),
+      end: button('end', 'Go to the last step', 'End'),
     };
     this.speedSelect = html(
       'select',
@@ -58,7 +74,7 @@ export class Controls extends Figure {
     this.buttons.prev.disabled = T === 0 || t === 0;
     this.buttons.next.disabled = T === 0 || t >= T - 1;
     this.buttons.end.disabled = T === 0 || t >= T - 1;
-    this.buttons.play.textContent = this.playing ? '⏸' : '▶';
+    this.buttons.play.replaceChildren(icon(this.playing ? 'pause' : 'play'));
     this.buttons.play.setAttribute('aria-label', this.playing ? 'Pause' : 'Play');
     this.buttons.play.classList.toggle('playing', this.playing);
     this.speedSelect.value = String(this.speed);

@@ -61,15 +61,25 @@ export class GradientsPanel extends Figure {
     return g ? { h: g.hidden, c: g.cell } : null;
   }
 
+  // The step whose loss is shown: the current one, or, when it has no loss (the last step without a
+  // target), the nearest earlier step that has one.
+  lossStep(rows) {
+    for (let t = this.step; t >= 0; t--) if (rows?.h?.[t]) return t;
+    return null;
+  }
+
   draw() {
-    const rows = this.rows();
-    const row = rows?.h?.[this.step];
-    this.note.hidden = Boolean(row);
     if (!this.trace?.done) return;
+    const rows = this.rows();
+    const t = this.lossStep(rows);
+    this.shown = t;
+    this.note.hidden = t === this.step;
     if (!rows) {
       this.note.textContent = 'This trace has no gradients.';
-    } else if (!row) {
-      this.note.textContent = 'No loss at this step: there is no next token. Set a target to ask “what should come next?”.';
+    } else if (t === null) {
+      this.note.textContent = 'No loss yet: there is no next token to predict. Set a target to ask “what should come next?”.';
+    } else {
+      this.note.textContent = `Step ${this.step + 1} has no next token to predict, so no loss: showing the loss at step ${t + 1}. Set a target to give the last step one.`;
     }
     this.drawChain(rows);
     if (!this.Plotly) return;
@@ -79,7 +89,7 @@ export class GradientsPanel extends Figure {
   }
 
   drawCurve(theme, rows) {
-    const t = this.step;
+    const t = this.shown ?? this.step;
     const data = [];
     const xs = Array.from({ length: t + 1 }, (_, k) => k + 1);
     if (rows?.h?.[t]) {
@@ -147,7 +157,7 @@ export class GradientsPanel extends Figure {
       xaxis: axis(theme, { title: { text: 'back to step k' }, ...ticks, showgrid: false }),
       yaxis: axis(theme, { title: { text: 'loss at step t' }, ...ticks, autorange: 'reversed', showgrid: false }),
       shapes: [
-        { type: 'rect', x0: 0.5, x1: T + 0.5, y0: this.step + 0.5, y1: this.step + 1.5, line: { color: theme.fg, width: 2 } },
+        { type: 'rect', x0: 0.5, x1: T + 0.5, y0: (this.shown ?? this.step) + 0.5, y1: (this.shown ?? this.step) + 1.5, line: { color: theme.fg, width: 2 } },
       ],
       datarevision: `${this.trace.id}-${this.layer}`,
     });
@@ -166,7 +176,7 @@ export class GradientsPanel extends Figure {
   // gradient reaches it (relative to the step's own). While animating, only nodes the gradient has
   // reached are lit, and an arrow marks the front.
   drawChain(rows) {
-    const t = this.step;
+    const t = this.shown ?? this.step;
     const row = rows?.h?.[t];
     const root = this.chainSvg;
     root.replaceChildren();

@@ -64,7 +64,7 @@ export class Predictions extends Figure {
         { class: `${isExp ? 'expected' : ''} ${extra}`, 'aria-label': `${r.token}: ${pct(r.p)}${isExp ? ` (${what})` : ''}` },
         html('span', { class: 'tok', text: showToken(r.token) }),
         bar,
-        html('span', { class: 'p', text: b !== null ? `${pct(r.p)} ← ${pct(b)}` : pct(r.p) }),
+        html('span', { class: 'p' }, pct(r.p), b !== null ? html('span', { class: 'was', text: ` was ${pct(b)}` }) : ''),
       );
     };
     const items = rows.map((r) => row(r));
@@ -75,7 +75,7 @@ export class Predictions extends Figure {
       html('span', { class: 'key-fill' }),
       ' with the clamp  ',
       html('span', { class: 'key-ghost' }),
-      ' without (the numbers read: with ← without)',
+      ' without it (“was”)',
     );
   }
 }

@@ -6,10 +6,10 @@
 import { fmt, showToken } from '../config.js';
 import { Figure, html, svg } from './figure.js';
 
-const W = 30;
-const GAP = 14;
-const BOX_H = 26;
-const ROW = 40;
+const W = 38;
+const GAP = 16;
+const BOX_H = 34;
+const ROW = 50;
 
 export class Unrolled extends Figure {
   constructor({ container }) {

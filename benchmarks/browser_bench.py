@@ -1,0 +1,178 @@
+"""Browser benchmark (run by hand): how fast the explorer feels in headless Chromium on loopback.
+
+    python benchmarks/browser_bench.py [--runs 10] [--chromium /usr/bin/chromium]
+
+Starts its own server on a free port (shipped models plus two random char LSTMs it creates: one with
+256 units, one with 512), then prints
+  - navigation → first diagram paint (cold browser context each time; the page's own
+    `lstm:first-diagram-paint` performance mark, taken two frames after the diagram was drawn);
+  - keystroke → repaint for a 100-character sentence on a char model (a real key press at the end of
+    the text, until the diagram shows the new token and two frames have passed);
+  - frames per second while playing (8×, with the forward animation) at hidden size 256 and 512.
+Goals (issue 5): first paint ≤ 500 ms, keystroke → repaint ≤ 100 ms, ≥ 50 fps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.nn import random_model, save_model
+from tests.e2e.harness import CHROMIUM_ARGS, find_chromium, free_port, start_server, stop_server, wait_healthy
+
+CHAR_VOCAB = ["<unk>", *"abcdefghijklmnopqrstuvwxyz .,"]
+SENTENCE = "the quick brown fox jumps over the lazy dog while the lecturer watches every gate open and cl"  # 96
+PLAY_TEXT = "long short-term memory keeps what matters and forgets the rest"
+
+
+def wait_ready(page: Any, after: int = 0) -> int:
+    page.wait_for_function(
+        "(after) => document.body.dataset.ready === '1' && Number(document.body.dataset.traceId || 0) > after",
+        arg=after,
+        timeout=20_000,
+    )
+    return int(page.evaluate("() => Number(document.body.dataset.traceId)"))
+
+
+def first_paint(browser: Any, url: str, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function(
+            "() => performance.getEntriesByName('lstm:first-diagram-paint').length > 0", timeout=20_000
+        )
+        times.append(page.evaluate("() => performance.getEntriesByName('lstm:first-diagram-paint')[0].startTime"))
+        context.close()
+    return times
+
+
+KEY_TO_PAINT = """(n) => new Promise((resolve) => {
+  // Resolves with ms from the key press to two frames after the diagram shows n tokens.
+  const title = document.querySelector('.diagram-title');
+  const box = document.getElementById('text-input');
+  let t0 = null;
+  box.addEventListener('keydown', () => { t0 = performance.now(); }, { once: true });
+  const obs = new MutationObserver(() => {
+    if (t0 !== null && title.textContent.includes(`of ${n}:`)) {
+      obs.disconnect();
+      requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+    }
+  });
+  obs.observe(title, { childList: true, characterData: true, subtree: true });
+})"""
+
+
+def keystroke_to_repaint(browser: Any, server: str, model: str, runs: int) -> list[float]:
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    text = SENTENCE[:99]
+    page.goto(f"{server}/?{urlencode({'model': model, 'text': text})}")
+    last = wait_ready(page)
+    page.locator("#text-input").click()
+    page.locator("#text-input").press("End")
+    times = []
+    for _ in range(runs):
+        page.wait_for_timeout(300)  # a lone keystroke, as when a lecturer adds one letter
+        n = len(text) + 1
+        done = page.evaluate_handle(KEY_TO_PAINT, n)
+        page.keyboard.press("e")
+        times.append(page.evaluate("(p) => p", done))
+        last = wait_ready(page, last)
+        page.keyboard.press("Backspace")
+        last = wait_ready(page, last)
+    context.close()
+    return times
+
+
+FPS = """(ms) => new Promise((resolve) => {
+  const frames = [];
+  const start = performance.now();
+  const tick = (now) => {
+    frames.push(now);
+    if (now - start < ms) requestAnimationFrame(tick);
+    else {
+      const gaps = frames.slice(1).map((t, k) => t - frames[k]);
+      resolve({ fps: (frames.length - 1) / ((frames.at(-1) - frames[0]) / 1000),
+                worst: Math.max(...gaps), long: gaps.filter((g) => g > 25).length });
+    }
+  };
+  requestAnimationFrame(tick);
+})"""
+
+
+def playing_fps(browser: Any, server: str, model: str, seconds: float = 5.0) -> dict[str, float]:
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{server}/?{urlencode({'model': model, 'text': PLAY_TEXT, 'speed': 8, 'units': '3,100,200'})}")
+    wait_ready(page)
+    page.evaluate("() => { window.lstmExplainer.setState({ step: 0 }); window.lstmExplainer.play(); }")
+    result = page.evaluate(FPS, seconds * 1000)
+    steps = page.evaluate("() => window.lstmExplainer.getState().step")
+    context.close()
+    return {**result, "reached_step": steps}
+
+
+def describe(name: str, values: list[float], goal: str) -> None:
+    values = sorted(values)
+    p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
+    print(f"{name:<52} median {statistics.median(values):7.1f} ms   p90 {p90:7.1f} ms   ({goal})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--chromium", default=find_chromium())
+    args = ap.parse_args()
+    if not args.chromium:
+        sys.exit("no Chromium found: pass --chromium /path/to/chromium")
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        models = Path(tmp)
+        for h in (256, 512):
+            m = random_model("lstm", vocab=CHAR_VOCAB, hidden_size=h, input_size=32, model_id=f"bench-{h}", seed=h)
+            save_model(m, models / f"bench-{h}")
+        port = free_port()
+        proc = start_server(models, port)
+        server = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(server, proc)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
+                print(f"Chromium {browser.version}, headless, loopback; {args.runs} runs each\n")
+                describe(
+                    "navigation → first diagram paint (recall-lstm)",
+                    first_paint(
+                        browser, f"{server}/?{urlencode({'model': 'recall-lstm', 'text': 'b31415926='})}", args.runs
+                    ),
+                    "goal ≤ 500 ms",
+                )
+                for model in ("recall-lstm", "bench-256"):
+                    describe(
+                        f"keystroke → repaint, 100 chars ({model})",
+                        keystroke_to_repaint(browser, server, model, args.runs),
+                        "goal ≤ 100 ms",
+                    )
+                for model in ("bench-256", "bench-512"):
+                    r = playing_fps(browser, server, model)
+                    print(
+                        f"{'playing at 8×, ' + model:<52} {r['fps']:6.1f} fps   worst frame {r['worst']:5.1f} ms   "
+                        f"frames > 25 ms: {r['long']}   (goal ≥ 50 fps)"
+                    )
+                browser.close()
+        finally:
+            stop_server(proc)
+
+
+if __name__ == "__main__":
+    main()
