@@ -56,6 +56,8 @@ let playToken = 0; // bumping it stops the timers of an earlier play (see TIMING
 let backwardToken = 0;
 let debounceTimer = null;
 let lastSent = -Infinity; // when the last trace request went out (performance.now())
+let lastDiagramKey = '';
+let panelsTimer = null;
 let pendingAnimation = 0; // the animation length for the next step change (set by goTo, used by the repaint)
 
 const panelsOpen = () => new Set(state.values.panels);
@@ -95,7 +97,10 @@ function paintCore({ animateMs = 0 } = {}) {
   const { scales, range } = currentScales(doc);
   const units = (s.units ?? []).filter((j) => j < doc.model.hidden_size);
   const layerClamps = s.clamps.filter((c) => c.layer === l);
-  if (views.diagram) {
+  // The same picture again (the `done` frame after the step frames, mostly): skip the diagram's redraw.
+  const key = JSON.stringify([doc.id, t, l, range, s.theme, units, layerClamps]);
+  if (views.diagram && (key !== lastDiagramKey || animateMs)) {
+    lastDiagramKey = key;
     views.diagram.setModel(doc.model.arch, doc.model.hidden_size);
     views.diagram.setScales(scales, range);
     views.diagram.setUnits(units);
@@ -234,10 +239,24 @@ function paintPanels() {
   if (plotly) body.dataset.plotsReady = String(trace.id);
 }
 
-function paintAll(opts) {
-  paintCore(opts);
+function paintAll({ animateMs = 0, panelDelay = 0 } = {}) {
+  paintCore({ animateMs });
   paintClamps();
-  paintPanels();
+  schedulePanels(panelDelay);
+}
+
+// plotly takes far longer than the diagram, so the panels are drawn after the diagram's frame is on
+// screen: at most once per panelsPlayingMs while playing, and once typing pauses for a new trace.
+function schedulePanels(delay) {
+  if (playing && panelsTimer) return; // the pending update will show the latest step
+  clearTimeout(panelsTimer);
+  panelsTimer = setTimeout(
+    () => requestAnimationFrame(() => setTimeout(() => {
+      panelsTimer = null;
+      paintPanels();
+    })),
+    playing ? TIMING.panelsPlayingMs : delay,
+  );
 }
 
 function markReady() {
@@ -270,7 +289,7 @@ const socket = new TraceSocket(`${window.location.protocol === 'https:' ? 'wss' 
     if (phase === 'done') {
       if (trace !== doc) trace = doc;
       pickDefaultUnit();
-      paintAll();
+      paintAll({ panelDelay: TIMING.panelsAfterTraceMs });
       markReady();
     }
   },
@@ -462,7 +481,7 @@ function playBackward() {
 }
 
 // --------------------------------------------------------------------------- state → page and back
-state.subscribe((changed) => {
+state.subscribe((changed, values, source) => {
   if (changed.has('theme') || changed.has('large')) applyLook();
   if (changed.has('panels')) syncPanels();
   if (changed.has('model')) syncModelCard();
@@ -473,7 +492,8 @@ state.subscribe((changed) => {
     scheduleTrace();
   }
   const repaint = ['step', 'layer', 'units', 'theme', 'tint', 'heat', 'panels', 'large'].some((k) => changed.has(k));
-  if (repaint && trace) {
+  // 'auto' changes (the first trace picking a unit) are painted by whoever made them.
+  if (repaint && trace && source !== 'auto') {
     if (changed.has('step') || changed.has('layer')) stopBackward();
     const animateMs = changed.has('step') && changed.size === 1 ? pendingAnimation : 0;
     pendingAnimation = 0;

@@ -5,9 +5,9 @@
 // Events: 'gate' {gate, rect} (a layer box was clicked: open the clamp popover),
 //         'unit' {unit, additive} (a unit cell was clicked: select it).
 
-import { DIAGRAM, GATES, QUANTITIES, fmt, fmtFactor, showToken } from '../config.js';
+import { DIAGRAM, GATES, QUANTITIES, STAGES, family, fmt, fmtFactor, showToken } from '../config.js';
 import { Figure, label, prefersReducedMotion, svg } from './figure.js';
-import { Strip, stripGeometry } from './strip.js';
+import { Strip, stripGeometry, unitAt } from './strip.js';
 
 let instances = 0;
 
@@ -346,6 +346,8 @@ export class CellDiagram extends Figure {
     this.units = [];
     this.scales = null;
     this.view = null;
+    this.q = null;
+    this.animToken = 0;
     this.container.classList.add('cell-diagram');
     this.svgRoot = svg('svg', { role: 'group', 'aria-label': 'LSTM cell diagram' }, this.container);
     this.tooltip = document.createElement('div');
@@ -357,12 +359,12 @@ export class CellDiagram extends Figure {
   }
 
   // ---- setters
-  setModel(arch, hiddenSize, inputLabel) {
+  setModel(arch, hiddenSize) {
     if (arch === this.arch && hiddenSize === this.hidden) return;
     this.arch = arch;
     this.hidden = hiddenSize;
-    this.inputLabel = inputLabel;
-    this.family = arch === 'gru' ? 'gru' : arch === 'rnn' || arch === 'irnn' ? 'rnn' : 'lstm';
+    this.family = family(arch);
+    this.q = null;
     this.build();
   }
 
@@ -502,25 +504,57 @@ export class CellDiagram extends Figure {
   }
 
   // ---- painting
+  scaleOf(key) {
+    if (key === 'hidden' && this.arch === 'irnn') return this.scales.cell;
+    return this.scales[QUANTITIES[key].scale];
+  }
+
+  // The forward animation, in computation order: each stage's wires flash and its strips move from the
+  // previous step's values to this step's, one stage after another.
+  animate(q, from, stageMs, mine) {
+    const css = getComputedStyle(this.svgRoot);
+    const wire = css.getPropertyValue('--wire').trim();
+    const pulse = css.getPropertyValue('--pulse').trim();
+    for (const el of this.svgRoot.querySelectorAll('.wire[data-stage]')) {
+      el.animate([{ stroke: wire }, { stroke: pulse, offset: 0.35 }, { stroke: wire }], {
+        duration: stageMs * 1.6,
+        delay: Number(el.dataset.stage) * stageMs,
+      });
+    }
+    for (const el of this.svgRoot.querySelectorAll('.op[data-stage], .gate-box[data-stage]')) {
+      el.animate([{ opacity: 1 }, { opacity: 0.55, offset: 0.35 }, { opacity: 1 }], {
+        duration: stageMs * 1.6,
+        delay: Number(el.dataset.stage) * stageMs,
+      });
+    }
+    const start = performance.now();
+    const progress = new Map();
+    const frame = (now) => {
+      if (mine !== this.animToken) return;
+      let pending = false;
+      for (const [key, strip] of this.strips) {
+        const stage = Number(strip.root.dataset.stage);
+        const u = Math.max(0, Math.min(1, (now - start - stage * stageMs) / stageMs));
+        if (u < 1) pending = true;
+        if (progress.get(key) === u) continue;
+        progress.set(key, u);
+        strip.setValues(q[key], this.scaleOf(key), { from: from[key], u });
+      }
+      if (pending) requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+  }
+
   draw(animateMs = 0) {
     const v = this.view;
     if (!v || !this.scales) return;
-    const root = this.svgRoot;
     const q = quantities(this.family, v.cur, v.prev, v.below);
+    const from = this.q;
     this.q = q;
-    const animate = animateMs > 0 && !prefersReducedMotion();
-    root.classList.remove('animate');
-    if (animate) {
-      // Restart the CSS animations: each stage's fills change after the previous stage's.
-      root.getBoundingClientRect();
-      root.style.setProperty('--stage-ms', `${Math.round(animateMs / 5)}ms`);
-      root.classList.add('animate');
-    }
-    for (const [key, strip] of this.strips) {
-      const scaleName = QUANTITIES[key].scale;
-      const scale = key === 'hidden' && this.arch === 'irnn' ? this.scales.cell : this.scales[scaleName];
-      strip.setValues(q[key], scale);
-    }
+    // A newer draw stops the animation of an older one (it checks this counter every frame).
+    const mine = ++this.animToken;
+    if (animateMs > 0 && from && !prefersReducedMotion()) this.animate(q, from, animateMs / STAGES.length, mine);
+    else for (const [key, strip] of this.strips) strip.setValues(q[key], this.scaleOf(key));
     // Clamped look: a layer box is hatched and locked when its gate is clamped at this step.
     for (const [gate, node] of this.gateNodes) {
       const units = v.cur.clamped?.[gate];
@@ -615,24 +649,40 @@ export class CellDiagram extends Figure {
   }
 
   // ---- interaction
+  // The unit under a pointer event or focused element: a large cell names it; on a strip's canvas it is
+  // found from the pointer's position in the strip's own coordinates.
+  unitOf(ev) {
+    const big = ev.target.closest?.('.big[data-u]');
+    if (big) return { key: big.dataset.q, unit: Number(big.dataset.u), el: big };
+    if (!ev.target.classList?.contains('strip-canvas')) return null;
+    const strip = ev.target.closest('.strip');
+    const local = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(strip.getScreenCTM().inverse());
+    const key = strip.dataset.q;
+    const geo = key === 'x' ? this.xStrip?.geo : this.geo;
+    const unit = geo ? unitAt(geo, local.x, local.y) : null;
+    return unit === null ? null : { key, unit, el: ev.target };
+  }
+
   listen() {
     const root = this.svgRoot;
-    const unitOf = (target) => {
-      const el = target.closest?.('[data-u]');
-      return el ? { key: el.dataset.q, unit: Number(el.dataset.u), el } : null;
-    };
-    root.addEventListener('pointerover', (ev) => {
-      const hit = unitOf(ev.target);
-      if (hit) this.showTooltip(hit, ev.clientX, ev.clientY);
-    });
+    let hovered = null;
     root.addEventListener('pointermove', (ev) => {
-      if (!this.tooltip.hidden) this.placeTooltip(ev.clientX, ev.clientY);
+      const hit = this.unitOf(ev);
+      const id = hit && `${hit.key}:${hit.unit}`;
+      if (id !== hovered) {
+        hovered = id;
+        if (hit) this.showTooltip(hit, ev.clientX, ev.clientY);
+        else this.hideTooltip();
+      } else if (hit) {
+        this.placeTooltip(ev.clientX, ev.clientY);
+      }
     });
-    root.addEventListener('pointerout', (ev) => {
-      if (unitOf(ev.target) && !unitOf(ev.relatedTarget ?? document.body)) this.hideTooltip();
+    root.addEventListener('pointerleave', () => {
+      hovered = null;
+      this.hideTooltip();
     });
     root.addEventListener('focusin', (ev) => {
-      const hit = unitOf(ev.target);
+      const hit = this.unitOf(ev);
       if (hit) {
         const r = hit.el.getBoundingClientRect();
         this.showTooltip(hit, r.right, r.bottom);
@@ -640,7 +690,7 @@ export class CellDiagram extends Figure {
     });
     root.addEventListener('focusout', () => this.hideTooltip());
     root.addEventListener('click', (ev) => {
-      const hit = unitOf(ev.target);
+      const hit = this.unitOf(ev);
       if (hit) {
         this.emit('unit', { unit: hit.unit, additive: ev.shiftKey || ev.ctrlKey || ev.metaKey });
         return;
@@ -651,7 +701,7 @@ export class CellDiagram extends Figure {
     root.addEventListener('keydown', (ev) => {
       if (ev.key !== 'Enter' && ev.key !== ' ') return;
       const gate = ev.target.closest?.('.gate-box:not(.no-clamp)');
-      const hit = unitOf(ev.target);
+      const hit = this.unitOf(ev);
       if (gate) this.emit('gate', { gate: gate.dataset.gate, rect: gate.getBoundingClientRect() });
       else if (hit) this.emit('unit', { unit: hit.unit, additive: true });
       else return;

@@ -81,11 +81,11 @@ export class GradientsPanel extends Figure {
     } else {
       this.note.textContent = `Step ${this.step + 1} has no next token to predict, so no loss: showing the loss at step ${t + 1}. Set a target to give the last step one.`;
     }
-    this.drawChain(rows);
+    performance.mark("drawChain-s");this.drawChain(rows); performance.measure("drawChain", "drawChain-s");
     if (!this.Plotly) return;
     const theme = plotTheme();
-    this.drawCurve(theme, rows);
-    this.drawTriangle(theme, rows);
+    performance.mark("drawCurve-s");this.drawCurve(theme, rows); performance.measure("drawCurve", "drawCurve-s");
+    performance.mark("drawTriangle-s");this.drawTriangle(theme, rows); performance.measure("drawTriangle", "drawTriangle-s");
   }
 
   drawCurve(theme, rows) {
@@ -127,17 +127,50 @@ export class GradientsPanel extends Figure {
 
   drawTriangle(theme, rows) {
     const T = this.trace.tokens.length;
-    const z = Array.from({ length: T }, (_, t) =>
-      Array.from({ length: T }, (_, k) => {
-        const v = rows?.h?.[t]?.[k];
-        return v > 0 ? Math.log10(v) : null;
+    // The same data object while only the step moves: plotly then redraws the marker, not the heatmap.
+    const key = `${this.trace.id}|${this.layer}`;
+    if (this.triangleKey !== key) {
+      this.triangleKey = key;
+      const z = Array.from({ length: T }, (_, t) =>
+        Array.from({ length: T }, (_, k) => {
+          const v = rows?.h?.[t]?.[k];
+          return v > 0 ? Math.log10(v) : null;
+        }),
+      );
+      this.triangleData = this.heatmapData(z, T);
+    }
+    const ticks = tokenTicks(this.trace.tokens, showToken);
+    const layout = baseLayout(theme, {
+      height: 320,
+      margin: { l: 52, r: 10, t: 10, b: 44 },
+      xaxis: axis(theme, { title: { text: 'back to step k' }, ...ticks, showgrid: false }),
+      yaxis: axis(theme, {
+        title: { text: 'loss at step t' },
+        ...tokenTicks(this.trace.tokens, showToken, 16),
+        autorange: 'reversed',
+        showgrid: false,
       }),
-    );
+      shapes: [
+        { type: 'rect', x0: 0.5, x1: T + 0.5, y0: (this.shown ?? this.step) + 0.5, y1: (this.shown ?? this.step) + 1.5, line: { color: theme.fg, width: 2 } },
+      ],
+      datarevision: key,
+    });
+    const div = this.triangle.querySelector('.plot');
+    plot(this.Plotly, div, this.triangleData, layout).then(() => {
+      if (div.dataset.bound) return;
+      div.dataset.bound = '1';
+      div.on('plotly_click', (ev) => {
+        const pt = ev.points?.[0];
+        if (pt) this.emit('step', pt.y - 1);
+      });
+    });
+  }
+
+  heatmapData(z, T) {
     const finite = z.flat().filter((v) => v !== null);
     const hi = finite.length ? Math.max(...finite) : 0;
     const lo = finite.length ? Math.max(Math.min(...finite), hi - 8) : -1;
-    const ticks = tokenTicks(this.trace.tokens, showToken);
-    const data = [
+    return [
       {
         type: 'heatmap',
         x: Array.from({ length: T }, (_, k) => k + 1),
@@ -151,25 +184,6 @@ export class GradientsPanel extends Figure {
         hoverongaps: false,
       },
     ];
-    const layout = baseLayout(theme, {
-      height: 280,
-      margin: { l: 52, r: 10, t: 10, b: 44 },
-      xaxis: axis(theme, { title: { text: 'back to step k' }, ...ticks, showgrid: false }),
-      yaxis: axis(theme, { title: { text: 'loss at step t' }, ...ticks, autorange: 'reversed', showgrid: false }),
-      shapes: [
-        { type: 'rect', x0: 0.5, x1: T + 0.5, y0: (this.shown ?? this.step) + 0.5, y1: (this.shown ?? this.step) + 1.5, line: { color: theme.fg, width: 2 } },
-      ],
-      datarevision: `${this.trace.id}-${this.layer}`,
-    });
-    const div = this.triangle.querySelector('.plot');
-    plot(this.Plotly, div, data, layout).then(() => {
-      if (div.dataset.bound) return;
-      div.dataset.bound = '1';
-      div.on('plotly_click', (ev) => {
-        const pt = ev.points?.[0];
-        if (pt) this.emit('step', pt.y - 1);
-      });
-    });
   }
 
   // The unrolled chain up to the current step: a node per step whose size and colour show how much

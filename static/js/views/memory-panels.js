@@ -97,8 +97,8 @@ export class MemoryPanels extends Figure {
       ),
     );
     const theme = plotTheme();
-    this.drawHeat(P, theme, q, fam);
-    this.drawLines(P, theme, fam);
+    performance.mark("drawHeat-s");this.drawHeat(P, theme, q, fam); performance.measure("drawHeat", "drawHeat-s");
+    performance.mark("drawLines-s");this.drawLines(P, theme, fam); performance.measure("drawLines", "drawLines-s");
     const memory = fam !== 'rnn';
     this.kept.hidden = !memory;
     this.retention.hidden = !memory;
@@ -128,7 +128,34 @@ export class MemoryPanels extends Figure {
         type: 'rect', x0: 0.5, x1: tokens.length + 0.5, y0: j - 0.5, y1: j + 0.5, line: { color: theme.accent, width: 1.5 },
       })),
     ];
-    const data = [
+    // The same data object while only the step moves: plotly then redraws the marker, not the heatmap.
+    const key = `${this.trace.id}|${q}|${this.layer}|${scale.name}|${scale.hi}`;
+    if (this.heatKey !== key) {
+      this.heatKey = key;
+      this.heatData = this.heatmapData(tokens, z, scale, H);
+    }
+    const data = this.heatData;
+    const layout = baseLayout(theme, {
+      height: Math.min(420, Math.max(200, 40 + H * 4)),
+      margin: { l: 52, r: 10, t: 8, b: 40 },
+      xaxis: axis(theme, { ...tokenTicks(tokens, showToken), showgrid: false, zeroline: false }),
+      yaxis: axis(theme, { title: { text: 'unit' }, autorange: 'reversed', showgrid: false, zeroline: false }),
+      shapes,
+      datarevision: key,
+    });
+    const div = this.heat.querySelector('.plot');
+    plot(P, div, data, layout).then(() => {
+      if (div.dataset.bound) return;
+      div.dataset.bound = '1';
+      div.on('plotly_click', (ev) => {
+        const pt = ev.points?.[0];
+        if (pt) this.emit('pick', { unit: pt.y, step: pt.x - 1 });
+      });
+    });
+  }
+
+  heatmapData(tokens, z, scale, H) {
+    return [
       {
         type: 'heatmap',
         x: tokens.map((_, k) => k + 1),
@@ -142,30 +169,33 @@ export class MemoryPanels extends Figure {
         ygap: H <= 64 ? 1 : 0,
       },
     ];
-    const layout = baseLayout(theme, {
-      height: Math.min(420, Math.max(200, 40 + H * 4)),
-      margin: { l: 52, r: 10, t: 8, b: 40 },
-      xaxis: axis(theme, { ...tokenTicks(tokens, showToken), showgrid: false, zeroline: false }),
-      yaxis: axis(theme, { title: { text: 'unit' }, autorange: 'reversed', showgrid: false, zeroline: false }),
-      shapes,
-      datarevision: `${this.trace.id}-${q}-${this.layer}`,
-    });
-    const div = this.heat.querySelector('.plot');
-    plot(P, div, data, layout).then(() => {
-      if (div.dataset.bound) return;
-      div.dataset.bound = '1';
-      div.on('plotly_click', (ev) => {
-        const pt = ev.points?.[0];
-        if (pt) this.emit('pick', { unit: pt.y, step: pt.x - 1 });
-      });
-    });
   }
 
   drawLines(P, theme, fam) {
     const q = fam === 'lstm' ? 'cell' : 'hidden';
     const z = this.matrix(q);
     const xs = this.trace.tokens.map((_, k) => k + 1);
-    const data = this.units
+    const key = `${this.trace.id}|${this.layer}|${this.units.join()}|${theme.fg}`;
+    if (this.linesKey !== key) {
+      this.linesKey = key;
+      this.linesData = this.lineData(theme, z, xs);
+    }
+    const data = this.linesData;
+    const layout = baseLayout(theme, {
+      height: 240,
+      showlegend: data.length > 0,
+      legend: { orientation: 'h', y: 1.15 },
+      xaxis: axis(theme, { ...tokenTicks(this.trace.tokens, showToken) }),
+      yaxis: axis(theme, { title: { text: q === 'cell' ? 'c' : 'h' } }),
+      shapes: [this.stepLine(theme)],
+      annotations: data.length ? [] : [this.emptyNote(theme, 'select units in the diagram')],
+      datarevision: key,
+    });
+    plot(P, this.lines.querySelector('.plot'), data, layout);
+  }
+
+  lineData(theme, z, xs) {
+    return this.units
       .filter((j) => j < z.length)
       .map((j, k) => ({
         type: 'scatter',
@@ -177,16 +207,6 @@ export class MemoryPanels extends Figure {
         marker: { size: 5 },
         hovertemplate: `unit ${j} · step %{x}: %{y:.3f}<extra></extra>`,
       }));
-    const layout = baseLayout(theme, {
-      height: 240,
-      showlegend: data.length > 0,
-      legend: { orientation: 'h', y: 1.15 },
-      xaxis: axis(theme, { ...tokenTicks(this.trace.tokens, showToken) }),
-      yaxis: axis(theme, { title: { text: q === 'cell' ? 'c' : 'h' } }),
-      shapes: [this.stepLine(theme)],
-      annotations: data.length ? [] : [this.emptyNote(theme, 'select units in the diagram')],
-    });
-    plot(P, this.lines.querySelector('.plot'), data, layout);
   }
 
   drawKept(P, theme, fam) {

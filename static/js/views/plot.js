@@ -40,8 +40,8 @@ export function plot(Plotly, div, data, layout) {
 }
 
 // Token axes: x is the step number (1-based, as everywhere on the page), the tick text is the token.
-export function tokenTicks(tokens, show) {
-  const every = Math.max(1, Math.ceil(tokens.length / 40));
+export function tokenTicks(tokens, show, maxTicks = 40) {
+  const every = Math.max(1, Math.ceil(tokens.length / maxTicks));
   const vals = [];
   const text = [];
   tokens.forEach((t, k) => {

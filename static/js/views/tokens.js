@@ -75,14 +75,18 @@ export class TokenStrip extends Figure {
       chip.setAttribute('aria-label', name);
     });
     this.list.classList.toggle('tinted', Boolean(this.tint));
-    // Keep the current token in view on long inputs (without scrolling the page).
+    // Keep the current token in view on long inputs (without scrolling the page). In the next frame:
+    // reading the layout now would force a second layout of the whole page.
     const cur = chips[this.step];
-    if (cur) {
-      const list = this.list;
-      const left = cur.offsetLeft - list.offsetLeft;
-      if (left < list.scrollLeft || left + cur.offsetWidth > list.scrollLeft + list.clientWidth) {
-        list.scrollLeft = left - list.clientWidth / 2;
-      }
+    if (cur) requestAnimationFrame(() => this.scrollTo(cur));
+  }
+
+  scrollTo(chip) {
+    const list = this.list;
+    if (!chip.isConnected || list.scrollWidth <= list.clientWidth) return;
+    const left = chip.offsetLeft - list.offsetLeft;
+    if (left < list.scrollLeft || left + chip.offsetWidth > list.scrollLeft + list.clientWidth) {
+      list.scrollLeft = left - list.clientWidth / 2;
     }
   }
 }

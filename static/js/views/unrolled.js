@@ -59,9 +59,12 @@ export class Unrolled extends Figure {
       cell.classList.toggle('current', here && Number(cell.dataset.l) === this.layer);
       cell.classList.toggle('current-step', here);
     }
+    // Keep the current step in view, in the next frame (see TokenStrip.draw).
     const x = this.step * (W + GAP);
-    const s = this.scroller;
-    if (x < s.scrollLeft || x + W + 40 > s.scrollLeft + s.clientWidth) s.scrollLeft = x - s.clientWidth / 2;
+    requestAnimationFrame(() => {
+      const s = this.scroller;
+      if (x < s.scrollLeft || x + W + 40 > s.scrollLeft + s.clientWidth) s.scrollLeft = x - s.clientWidth / 2;
+    });
   }
 
   rebuild() {

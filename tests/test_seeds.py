@@ -1,0 +1,95 @@
+"""The lecture slides' examples, on the models we ship: the LSTM's top prediction is right where the slides
+say it should be, and the plain RNN's failure at long range is real (measured, not staged)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.nn import load_model, run_trace, shipped_models_dir
+
+MODELS = shipped_models_dir()
+
+
+def top(model_id: str, text: str) -> tuple[str, dict[str, float]]:
+    model = load_model(MODELS / model_id)
+    trace = run_trace(model, text, gradients=False)
+    assert not any(t.unknown for t in trace.tokens), [t.text for t in trace.tokens if t.unknown]
+    p = trace.probs[-1]
+    return model.vocab[int(p.argmax())], dict(zip(model.vocab, p.tolist(), strict=True))
+
+
+SHORT = "the clouds are in the"
+SPAIN = ("I have been staying in Spain for the last 10 years and I enjoyed the food there although the weather "
+         "was often cold . I can speak fluent")  # fmt: skip
+LONG = [
+    (SPAIN, "spanish"),
+    ("I grew up in France and we visited many old friends in the summer . so I speak fluent", "french"),
+    ("The students who got into Engineering with very good grades from the old school ,", "were"),
+    ("The person who took my bike near the old station in the summer ,", "was"),
+    ("Amanda is a girl who likes to learn . yesterday", "she"),
+    ("John is a boy who likes to learn . yesterday", "he"),
+    ("John played tremendously well against the opponent and won for his team . for his contributions , brave "
+     "John", "was"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("model_id", ["lecture-lstm", "lecture-rnn"])
+def test_short_context_both_get_it(model_id: str) -> None:
+    assert top(model_id, SHORT)[0] == "sky"
+
+
+@pytest.mark.parametrize(("text", "answer"), LONG, ids=[a for _, a in LONG])
+def test_long_context_the_lstm_keeps_it(text: str, answer: str) -> None:
+    word, p = top("lecture-lstm", text)
+    assert word == answer, f"LSTM said {word!r} (p={p[word]:.2f}); p({answer})={p[answer]:.2f}"
+
+
+def test_long_context_the_rnn_loses_it() -> None:
+    """Across the language sentences the RNN is no better than a guess among the languages it knows."""
+    for text, answer in LONG[:2]:
+        word, p = top("lecture-rnn", text)
+        assert word != answer and p[answer] < 0.2, f"RNN: {word!r}, p({answer})={p[answer]:.2f}"
+    rnn_right = sum(top("lecture-rnn", text)[0] == answer for text, answer in LONG)
+    assert rnn_right <= len(LONG) // 2
+
+
+def test_clamping_the_forget_gate_shut_makes_the_lstm_lose_it_too() -> None:
+    model = load_model(MODELS / "lecture-lstm")
+    tokens = model.tokenizer.tokenize(SPAIN)
+    spain = [t.text for t in tokens].index("spain")
+    shut = [{"gate": "forget", "value": 0.0, "start": spain + 3, "stop": spain + 4}]
+    trace = run_trace(model, SPAIN, target="spanish", interventions=shut, gradients=False)
+    p = trace.probs[-1]
+    assert model.vocab[int(p.argmax())] != "spanish"
+    assert p[model.vocab.index("spanish")] < 0.2
+
+
+def test_the_gradient_reaches_the_country_through_the_lstm_cell_but_vanishes_in_the_rnn() -> None:
+    """The vanishing gradient, measured on the Spain sentence: the gradient of the last loss with respect to
+    each model's memory (the cell state c for the LSTM, h for the RNN) at the country word, relative to the
+    last step. The LSTM's cell keeps it (the constant error carousel); the RNN's shrinks by orders."""
+    kept = {}
+    for model_id in ("lecture-lstm", "lecture-rnn"):
+        model = load_model(MODELS / model_id)
+        trace = run_trace(model, SPAIN, target="spanish")
+        tri = trace.triangle
+        assert tri is not None
+        memory = tri.cell if tri.cell is not None else tri.hidden
+        spain = [t.text for t in trace.tokens].index("spain")
+        row = memory[0, -1]
+        kept[model_id] = row[spain + 1] / row[-1]
+    assert kept["lecture-lstm"] > 0.5, kept
+    assert kept["lecture-rnn"] < 0.01, kept
+
+
+@pytest.mark.skipif(not (MODELS / "shakespeare-rnn").exists(), reason="the Shakespeare twins are not shipped")
+def test_shakespeare_lstm_continues_the_seed_poem_better_than_the_rnn() -> None:
+    """The slides' demo (Venus and Adonis): the LSTM predicts the lines it was trained on better."""
+    line = ("By this, she hears the hounds are at a bay;\nWhereat she starts, like one that spies an adder\n"
+            "Wreathed up in fatal folds just in his way,\nThe fear whereof doth make him shake and shudder;")  # fmt: skip
+    losses = {}
+    for model_id in ("shakespeare-lstm", "shakespeare-rnn"):
+        trace = run_trace(load_model(MODELS / model_id), line, gradients=False)
+        losses[model_id] = float(np.nanmean(trace.losses))
+    assert losses["shakespeare-lstm"] < losses["shakespeare-rnn"], losses
