@@ -87,7 +87,7 @@ def test_the_gradient_reaches_the_country_through_the_lstm_cell_but_vanishes_in_
 def test_shakespeare_lstm_continues_the_seed_poem_better_than_the_rnn() -> None:
     """The slides' demo (Venus and Adonis): the LSTM predicts the lines it was trained on better."""
     line = ("By this, she hears the hounds are at a bay;\nWhereat she starts, like one that spies an adder\n"
-            "Wreathed up in fatal folds just in his way,\nThe fear whereof doth make him shake and shudder;")  # fmt: skip
+            "Wreathed up in fatal folds just in his way,\nThe fear whereof doth make him shake and shudder;")
     losses = {}
     for model_id in ("shakespeare-lstm", "shakespeare-rnn"):
         trace = run_trace(load_model(MODELS / model_id), line, gradients=False)
