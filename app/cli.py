@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=None, help="training time budget")
     p.add_argument("--hidden", type=int, default=None, help="override the recipe's hidden size")
 
+    p = sub.add_parser("init", help="write an untrained model in a recipe's shape (e.g. to compare forget biases)")
+    p.add_argument("recipe")
+    p.add_argument("--arch", choices=ARCHS, default="lstm")
+    p.add_argument("--forget-bias", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--id", dest="model_id", default=None)
+    p.add_argument("--out", type=Path, required=True, help="writes OUT/ID/")
+
     p = sub.add_parser("export", help="write one self-contained HTML page that works offline")
     p.add_argument("model")
     p.add_argument("text")
@@ -152,6 +160,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from .nn import save_model
+    from .train.recipes import get_recipe
+    from .train.run import init_untrained
+
+    model = init_untrained(get_recipe(args.recipe), args.arch, args.forget_bias, args.seed, args.model_id)
+    print(f"wrote {save_model(model, args.out / model.id)}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_page
 
@@ -162,7 +180,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "models": cmd_models, "trace": cmd_trace, "import": cmd_import, "serve": cmd_serve,
-    "train": cmd_train, "export": cmd_export,
+    "train": cmd_train, "init": cmd_init, "export": cmd_export,
 }  # fmt: skip
 
 

@@ -81,11 +81,11 @@ export class GradientsPanel extends Figure {
     } else {
       this.note.textContent = `Step ${this.step + 1} has no next token to predict, so no loss: showing the loss at step ${t + 1}. Set a target to give the last step one.`;
     }
-    performance.mark("drawChain-s");this.drawChain(rows); performance.measure("drawChain", "drawChain-s");
+    this.drawChain(rows);
     if (!this.Plotly) return;
     const theme = plotTheme();
-    performance.mark("drawCurve-s");this.drawCurve(theme, rows); performance.measure("drawCurve", "drawCurve-s");
-    performance.mark("drawTriangle-s");this.drawTriangle(theme, rows); performance.measure("drawTriangle", "drawTriangle-s");
+    this.drawCurve(theme, rows);
+    this.drawTriangle(theme, rows);
   }
 
   drawCurve(theme, rows) {

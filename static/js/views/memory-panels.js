@@ -97,8 +97,8 @@ export class MemoryPanels extends Figure {
       ),
     );
     const theme = plotTheme();
-    performance.mark("drawHeat-s");this.drawHeat(P, theme, q, fam); performance.measure("drawHeat", "drawHeat-s");
-    performance.mark("drawLines-s");this.drawLines(P, theme, fam); performance.measure("drawLines", "drawLines-s");
+    this.drawHeat(P, theme, q, fam);
+    this.drawLines(P, theme, fam);
     const memory = fam !== 'rnn';
     this.kept.hidden = !memory;
     this.retention.hidden = !memory;
