@@ -83,13 +83,21 @@ def test_the_gradient_reaches_the_country_through_the_lstm_cell_but_vanishes_in_
     assert kept["lecture-rnn"] < 0.01, kept
 
 
-@pytest.mark.skipif(not (MODELS / "shakespeare-rnn").exists(), reason="the Shakespeare twins are not shipped")
-def test_shakespeare_lstm_continues_the_seed_poem_better_than_the_rnn() -> None:
-    """The slides' demo (Venus and Adonis): the LSTM predicts the lines it was trained on better."""
+def test_the_shakespeare_lstm_keeps_the_gradient_of_a_line_that_the_rnn_loses() -> None:
+    """The slides' demo line (Venus and Adonis, which none of the models trained on). Per character the twins
+    predict it about equally well (mean loss measured 1.64 LSTM, 1.60 RNN, 1.54 GRU): a one-layer char model
+    leans on the last few characters. What differs is memory: the gradient of the loss near the end with
+    respect to the state 40 and 80 characters earlier, relative to the state at the loss."""
     line = ("By this, she hears the hounds are at a bay;\nWhereat she starts, like one that spies an adder\n"
             "Wreathed up in fatal folds just in his way,\nThe fear whereof doth make him shake and shudder;")
-    losses = {}
+    kept = {}
     for model_id in ("shakespeare-lstm", "shakespeare-rnn"):
-        trace = run_trace(load_model(MODELS / model_id), line, gradients=False)
-        losses[model_id] = float(np.nanmean(trace.losses))
-    assert losses["shakespeare-lstm"] < losses["shakespeare-rnn"], losses
+        trace = run_trace(load_model(MODELS / model_id), line)
+        tri = trace.triangle
+        assert tri is not None
+        memory = tri.cell if tri.cell is not None else tri.hidden
+        last = memory.shape[-1] - 2  # the last step with a next character
+        row = memory[0, last]
+        kept[model_id] = (row[last - 40] / row[last], row[last - 80] / row[last])
+    assert min(kept["shakespeare-lstm"]) > 1e-2, kept
+    assert max(kept["shakespeare-rnn"]) < 1e-3, kept

@@ -15,7 +15,7 @@ export class ApiError extends Error {
 
 // A trace document being filled in by frames: {id, model, tokens, steps[], gradients, done, ms}.
 function emptyTrace(id, request) {
-  return { id, request, model: null, tokens: [], steps: [], gradients: null, done: false, ms: null };
+  return { id, request, model: null, tokens: [], steps: [], gradients: null, notices: [], done: false, ms: null };
 }
 
 // One socket for the page. `trace(request)` supersedes the previous request: frames of older ids are
@@ -84,6 +84,7 @@ export class TraceSocket {
         trace.model = msg.model;
         trace.tokens = msg.tokens;
         trace.target = msg.target ?? null;
+        trace.notices = msg.notices ?? []; // what the server left out and why (e.g. gradients of a long text)
         this.onUpdate(trace, 'meta');
         break;
       case 'step':

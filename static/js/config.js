@@ -78,6 +78,18 @@ export const DEFAULT_PANELS = ['predictions', 'clamps', 'memory', 'gradients', '
 
 export const PREDICTIONS_SHOWN = 8;
 
+// The first sentence a visitor sees, when the model card brings no `example` (and `example_target`):
+// the lecture's long-range example for word models, a plain sentence for character models.
+export const STARTER = {
+  word: {
+    text:
+      'I have been staying in Spain for the last 10 years and I enjoyed the food there although the weather ' +
+      'was often cold . I can speak fluent',
+    target: 'spanish',
+  },
+  char: { text: 'the cat sat on the mat', target: '' },
+};
+
 // How a token is shown in a chip or axis: make whitespace visible.
 export function showToken(text) {
   if (text === ' ') return '␣';

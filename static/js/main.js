@@ -4,7 +4,7 @@
 
 import { ApiError, TraceSocket, postTrace } from './api.js';
 import { niceRange, scales as makeScales } from './colors.js';
-import { DEFAULT_PANELS, TIMING, family, fmt } from './config.js';
+import { DEFAULT_PANELS, STAGES, STARTER, TIMING, family, fmt } from './config.js';
 import { State } from './state.js';
 import { CellDiagram } from './views/cell-diagram.js';
 import { ClampPanel } from './views/clamp-panel.js';
@@ -20,13 +20,18 @@ const cards = new Map(config.models.map((c) => [c.id, c]));
 const $ = (id) => document.getElementById(id);
 const body = document.body;
 
-const usable = (card) => card && !card.error;
-const firstModel = config.defaultModel && usable(cards.get(config.defaultModel)) ? config.defaultModel : config.models.find(usable)?.id ?? '';
-const exampleFor = (id) => cards.get(id)?.example ?? 'the cat sat on the mat';
+const firstModel = cards.has(config.defaultModel) ? config.defaultModel : (config.models[0]?.id ?? '');
+const tokenizerKind = (card) => card?.tokenizer?.kind ?? card?.tokenizer; // "char" | "word"
+const starter = (id) => STARTER[tokenizerKind(cards.get(id)) === 'word' ? 'word' : 'char'];
+const exampleFor = (id) => cards.get(id)?.example ?? starter(id).text;
+const exampleTarget = (id) => cards.get(id)?.example_target ?? (cards.get(id)?.example ? '' : starter(id).target);
 
+// The starting sentence belongs to the model the link names (or the default one).
+const linkedModel = State.parse(window.location.search).model ?? firstModel;
 const state = new State({
   model: firstModel,
-  text: exampleFor(firstModel),
+  text: exampleFor(linkedModel),
+  target: exampleTarget(linkedModel),
   panels: config.embed ? [] : DEFAULT_PANELS,
   theme: window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light',
 });
@@ -45,19 +50,19 @@ const views = {
 };
 
 // ------------------------------------------------------------------------------------- what we know
-let live = null; // the trace being received for the latest request
-let trace = null; // the trace on screen (live once its displayed step has arrived)
+let trace = null; // the trace on screen: the latest request's, once its displayed step has arrived
 let baseline = null; // {key, doc}: the same text without clamps, for "what the clamp changed"
 let baselineRequest = 0;
 let plotly = null;
 let painted = false;
 let playing = false;
-let playToken = 0; // bumping it stops the timers of an earlier play (see TIMING)
-let backwardToken = 0;
+let playToken = 0; // bumping it stops the timers of an earlier play, which check it before acting
+let backwardToken = 0; // the same for the backward animation
 let debounceTimer = null;
 let lastSent = -Infinity; // when the last trace request went out (performance.now())
 let lastDiagramKey = '';
 let panelsTimer = null;
+let panelsToken = 0; // bumping it stops a panel paint that is drawing its plots one task at a time
 let pendingAnimation = 0; // the animation length for the next step change (set by goTo, used by the repaint)
 
 const panelsOpen = () => new Set(state.values.panels);
@@ -68,15 +73,21 @@ const displayedStep = (doc = trace) => {
 };
 const layerOf = (doc = trace) => Math.min(state.values.layer, (doc?.model.layers ?? 1) - 1);
 
-// The symmetric range of the cell scale: the largest |c| in this layer over the steps received.
+// The symmetric range of the cell scale: the largest |c| in this layer over the steps received
+// (remembered per trace, layer and number of steps: it is asked for on every paint).
+const ranges = new WeakMap();
 function cellRange(doc, layer) {
+  const key = `${layer}|${doc.steps.length}`;
+  if (ranges.get(doc)?.key === key) return ranges.get(doc).range;
   let m = 0;
   for (const s of doc.steps) {
     const L = s?.layers[layer];
     const v = L?.cell ?? (doc.model.arch === 'irnn' ? L?.hidden : null);
     if (v) for (const x of v) m = Math.max(m, Math.abs(x));
   }
-  return niceRange(m);
+  const range = niceRange(m);
+  ranges.set(doc, { key, range });
+  return range;
 }
 
 function currentScales(doc = trace) {
@@ -141,7 +152,11 @@ function paintCore({ animateMs = 0 } = {}) {
   paintPredictions();
   if (views.unrolled && doc.steps.length === T) {
     if (views.unrolled.tokens !== doc.tokens) {
-      views.unrolled.setTrace(doc.tokens, doc.steps.map((st) => st.expected?.p ?? null), doc.model.layers);
+      views.unrolled.setTrace(
+        doc.tokens,
+        doc.steps.map((st) => st.expected?.p ?? null),
+        doc.model.layers,
+      );
     }
     views.unrolled.setPosition(t, l);
     views.unrolled.draw();
@@ -166,6 +181,7 @@ function paintControls() {
   views.controls.setPosition(t, T, trace?.tokens[t]);
   views.controls.setPlaying(playing);
   views.controls.setSpeed(state.values.speed);
+  views.controls.setLayers(trace?.model.layers ?? 1, layerOf());
   views.controls.draw();
 }
 
@@ -185,7 +201,9 @@ function paintPredictions() {
 
 function baselineFor(doc) {
   if (!baseline || !state.values.clamps.length) return null;
-  return baseline.key === traceKey(doc.request) && baseline.doc.tokens.length === doc.tokens.length ? baseline.doc : null;
+  return baseline.key === traceKey(doc.request) && baseline.doc.tokens.length === doc.tokens.length
+    ? baseline.doc
+    : null;
 }
 
 function paintClamps() {
@@ -222,21 +240,36 @@ function paintPanels() {
   const t = displayedStep();
   const l = layerOf();
   const { scales } = currentScales();
+  const light = playing;
+  const parts = [];
   if (views.memory && open.has('memory') && plotly) {
     views.memory.setPlotly(plotly);
     views.memory.setTrace(trace, scales);
     views.memory.setPosition(t, l);
     views.memory.setUnits(state.values.units);
     views.memory.setQuantity(state.values.heat);
-    views.memory.draw();
+    parts.push(...views.memory.parts({ light }));
   }
   if (views.gradients && open.has('gradients')) {
     views.gradients.setPlotly(plotly);
     views.gradients.setTrace(trace, scales);
     views.gradients.setPosition(t, l);
-    views.gradients.draw();
+    parts.push(...views.gradients.parts({ light }));
   }
-  if (plotly) body.dataset.plotsReady = String(trace.id);
+  // One plot per task: a keystroke or the next play frame gets in between (a newer paint stops this one).
+  const mine = ++panelsToken;
+  const id = trace.id;
+  const next = () => {
+    if (mine !== panelsToken) return;
+    const part = parts.shift();
+    if (part) {
+      part();
+      setTimeout(next);
+    } else if (plotly) {
+      body.dataset.plotsReady = String(id);
+    }
+  };
+  next();
 }
 
 function paintAll({ animateMs = 0, panelDelay = 0 } = {}) {
@@ -250,11 +283,15 @@ function paintAll({ animateMs = 0, panelDelay = 0 } = {}) {
 function schedulePanels(delay) {
   if (playing && panelsTimer) return; // the pending update will show the latest step
   clearTimeout(panelsTimer);
+  panelsToken += 1;
   panelsTimer = setTimeout(
-    () => requestAnimationFrame(() => setTimeout(() => {
-      panelsTimer = null;
-      paintPanels();
-    })),
+    () =>
+      requestAnimationFrame(() =>
+        setTimeout(() => {
+          panelsTimer = null;
+          paintPanels();
+        }),
+      ),
     playing ? TIMING.panelsPlayingMs : delay,
   );
 }
@@ -266,45 +303,50 @@ function markReady() {
 }
 
 // ---------------------------------------------------------------------------------------- tracing
-const socket = new TraceSocket(`${window.location.protocol === 'https:' ? 'wss' : 'ws'}://${window.location.host}${config.wsPath}`, {
-  onUpdate(doc, phase) {
-    live = doc;
-    const t = displayedStep(doc);
-    if (phase === 'meta') {
-      clearErrors();
-      // Follow the end while typing; an explicit step beyond the new end falls back to it.
-      if (views.tokens) {
-        views.tokens.setTokens(doc.tokens);
-        views.tokens.setStep(t);
-        views.tokens.draw();
+const socket = new TraceSocket(
+  `${window.location.protocol === 'https:' ? 'wss' : 'ws'}://${window.location.host}${config.wsPath}`,
+  {
+    onUpdate(doc, phase) {
+      const t = displayedStep(doc);
+      if (phase === 'meta') {
+        clearErrors();
+        if (doc.notices.length) fieldMessage('text', doc.notices.join(' '), 'hint');
+        // Follow the end while typing; an explicit step beyond the new end falls back to it.
+        if (views.tokens) {
+          views.tokens.setTokens(doc.tokens);
+          views.tokens.setStep(t);
+          views.tokens.draw();
+        }
+        return;
       }
-      return;
-    }
-    if (phase === 'step' && doc.steps[t] && trace !== doc) {
-      trace = doc;
-      pickDefaultUnit();
-      paintCore();
-      return;
-    }
-    if (phase === 'done') {
-      if (trace !== doc) trace = doc;
-      pickDefaultUnit();
-      paintAll({ panelDelay: TIMING.panelsAfterTraceMs });
-      markReady();
-    }
+      if (phase === 'step' && doc.steps[t] && trace !== doc) {
+        trace = doc;
+        pickDefaultUnit();
+        paintCore();
+        return;
+      }
+      if (phase === 'done') {
+        if (trace !== doc) trace = doc;
+        pickDefaultUnit();
+        paintAll({ panelDelay: TIMING.panelsAfterTraceMs });
+        markReady();
+      }
+    },
+    onError(err) {
+      showError(err);
+      body.dataset.ready = '1';
+      body.dataset.error = err.code;
+    },
+    onStatus(status, delay) {
+      const el = $('connection');
+      if (!el) return;
+      el.dataset.status = status;
+      // Silent while connecting the first time; a lost connection is said, with when it retries.
+      el.textContent =
+        status === 'reconnecting' && delay ? `connection lost: retrying in ${(delay / 1000).toFixed(1)} s…` : '';
+    },
   },
-  onError(err) {
-    showError(err);
-    body.dataset.ready = '1';
-    body.dataset.error = err.code;
-  },
-  onStatus(status, delay) {
-    const el = $('connection');
-    if (!el) return;
-    el.dataset.status = status;
-    el.textContent = status === 'open' ? '' : status === 'reconnecting' && delay ? `connection lost: retrying in ${(delay / 1000).toFixed(1)} s…` : `${status}…`;
-  },
-});
+);
 
 const traceKey = (r) => JSON.stringify([r.model, r.text, r.target ?? null]);
 
@@ -328,7 +370,12 @@ function requestTrace() {
     return;
   }
   if ([...s.text].length > config.limits.maxChars) {
-    showError(new ApiError('text_too_long', `The text has ${[...s.text].length} characters; the limit is ${config.limits.maxChars}.`));
+    showError(
+      new ApiError(
+        'text_too_long',
+        `The text has ${[...s.text].length} characters; the limit is ${config.limits.maxChars}.`,
+      ),
+    );
     return;
   }
   body.dataset.ready = '0';
@@ -421,7 +468,7 @@ function playInterval() {
 }
 
 function animMs() {
-  return Math.min(TIMING.maxStageMs * 5, playInterval() * TIMING.animShare);
+  return Math.min(TIMING.maxStageMs * STAGES.length, playInterval() * TIMING.animShare);
 }
 
 function goTo(t, { animate = false } = {}) {
@@ -453,16 +500,16 @@ function play() {
 }
 
 function pause() {
+  const was = playing;
   playing = false;
   playToken += 1;
   paintControls();
+  if (was) schedulePanels(0); // bring the per-step plots up to date
 }
 
 function stopBackward() {
   backwardToken += 1;
-  if (views.gradients?.cursor !== null && views.gradients) {
-    views.gradients.setBackward(null);
-  }
+  views.gradients?.setBackward(null);
 }
 
 function playBackward() {
@@ -473,7 +520,7 @@ function playBackward() {
   const hop = () => {
     if (mine !== backwardToken) return;
     views.gradients.setBackward(k);
-    views.gradients.draw();
+    views.gradients.drawBackward();
     k -= 1;
     if (k >= 0) setTimeout(hop, TIMING.backwardMs);
   };
@@ -483,7 +530,10 @@ function playBackward() {
 // --------------------------------------------------------------------------- state → page and back
 state.subscribe((changed, values, source) => {
   if (changed.has('theme') || changed.has('large')) applyLook();
-  if (changed.has('panels')) syncPanels();
+  if (changed.has('panels')) {
+    syncPanels();
+    loadPlotly();
+  }
   if (changed.has('model')) syncModelCard();
   syncInputs(changed);
   if (changed.has('model') || changed.has('clamps')) {
@@ -534,7 +584,7 @@ function syncModelCard() {
     if (card) {
       const val = card.metrics?.validation;
       const metrics = val && typeof val.value === 'number' ? `${val.name}: ${fmt(val.value, 3)}` : '';
-      const size = `${card.arch.toUpperCase()} · ${card.layers} layer${card.layers > 1 ? 's' : ''} × ${card.hidden_size} units · ${card.tokenizer?.kind ?? card.tokenizer} tokens`;
+      const size = `${card.arch.toUpperCase()} · ${card.layers} layer${card.layers > 1 ? 's' : ''} × ${card.hidden_size} units · ${tokenizerKind(card)} tokens`;
       el.append(document.createTextNode(`${card.description ?? ''} `));
       const meta = document.createElement('span');
       meta.className = 'muted';
@@ -544,13 +594,17 @@ function syncModelCard() {
   }
   const targetInput = $('target-input');
   if (targetInput && card) {
-    const kind = card.tokenizer?.kind ?? card.tokenizer;
+    const kind = tokenizerKind(card);
     targetInput.placeholder = kind === 'word' ? 'a word, e.g. Spanish' : 'a character, e.g. e';
   }
   if (state.values.model && !cards.has(state.values.model)) {
-    fieldMessage('model', `There is no model “${state.values.model}” on this server; pick one from the list.`);
-  } else if (card?.error) {
-    fieldMessage('model', `This model failed to load: ${card.error}`);
+    const failed = config.failed?.find((f) => f.path.split(/[\\/]/).pop() === state.values.model);
+    fieldMessage(
+      'model',
+      failed
+        ? `The model “${state.values.model}” failed to load: ${failed.error}`
+        : `There is no model “${state.values.model}” on this server; pick one from the list.`,
+    );
   }
 }
 
@@ -586,7 +640,8 @@ views.controls
   .on('end', () => goTo(Infinity))
   .on('play', play)
   .on('pause', pause)
-  .on('speed', (speed) => state.set({ speed }));
+  .on('speed', (speed) => state.set({ speed }))
+  .on('layer', (l) => state.set({ layer: l }));
 
 views.diagram
   ?.on('unit', ({ unit, additive }) => {
@@ -635,16 +690,26 @@ function bindInputs() {
   const select = $('model-select');
   if (select) {
     select.addEventListener('change', () => {
-      const card = cards.get(select.value);
-      const kind = card?.tokenizer?.kind ?? card?.tokenizer;
-      const prevKind = cards.get(state.values.model)?.tokenizer?.kind ?? cards.get(state.values.model)?.tokenizer;
-      // A word model and a char model want different targets: drop one that would not fit.
-      state.set({ model: select.value, layer: 0, clamps: [], target: kind === prevKind ? state.values.target : '' });
+      // A word model and a char model want different targets: drop one that would not fit. An untouched
+      // example sentence becomes the new model's example; units are picked afresh for the new model.
+      const old = state.values.model;
+      const untouched = state.values.text === exampleFor(old);
+      const same = tokenizerKind(cards.get(select.value)) === tokenizerKind(cards.get(old));
+      state.set({
+        model: select.value,
+        text: untouched ? exampleFor(select.value) : state.values.text,
+        target: untouched ? exampleTarget(select.value) : same ? state.values.target : '',
+        layer: 0,
+        units: null,
+        clamps: [],
+      });
     });
   }
   $('text-input')?.addEventListener('input', (ev) => state.set({ text: ev.target.value }));
   $('target-input')?.addEventListener('input', (ev) => state.set({ target: ev.target.value.trim() }));
-  $('theme-toggle')?.addEventListener('click', () => state.set({ theme: state.values.theme === 'dark' ? 'light' : 'dark' }));
+  $('theme-toggle')?.addEventListener('click', () =>
+    state.set({ theme: state.values.theme === 'dark' ? 'light' : 'dark' }),
+  );
   $('large-toggle')?.addEventListener('click', () => state.set({ large: !state.values.large }));
   $('tint-toggle')?.addEventListener('change', (ev) => state.set({ tint: ev.target.checked }));
   $('share-button')?.addEventListener('click', async () => {
@@ -702,7 +767,9 @@ function fillModelPicker() {
   if (failed && config.failed?.length) {
     failed.hidden = false;
     failed.replaceChildren(
-      ...config.failed.map((f) => Object.assign(document.createElement('li'), { textContent: `Not loaded: ${f.path}: ${f.error}` })),
+      ...config.failed.map((f) =>
+        Object.assign(document.createElement('li'), { textContent: `A model failed to load: ${f.path}: ${f.error}` }),
+      ),
     );
   }
   const select = $('model-select');
@@ -711,8 +778,7 @@ function fillModelPicker() {
     ...config.models.map((c) => {
       const o = document.createElement('option');
       o.value = c.id;
-      o.textContent = c.error ? `${c.title ?? c.id} — failed to load` : `${c.title} — ${c.task}`;
-      o.disabled = Boolean(c.error);
+      o.textContent = `${c.title} — ${c.task}`;
       return o;
     }),
   );
@@ -721,7 +787,10 @@ function fillModelPicker() {
 // plotly.js is big: fetched only after the diagram has painted, by a script tag (CSP allows 'self').
 let plotlyLoading = null;
 function loadPlotly() {
-  if (plotly || plotlyLoading || !(views.memory || views.gradients)) return;
+  // Only for an open plot panel: parsing plotly.js holds the main thread for about a second.
+  const open = panelsOpen();
+  const wanted = (views.memory && open.has('memory')) || (views.gradients && open.has('gradients'));
+  if (plotly || plotlyLoading || !wanted || !painted) return;
   plotlyLoading = new Promise((resolve, reject) => {
     const script = document.createElement('script');
     script.src = `/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`;
@@ -738,7 +807,12 @@ function loadPlotly() {
     .catch(() => {
       plotlyLoading = null;
       for (const id of ['memory', 'gradients']) {
-        $(id)?.prepend(Object.assign(document.createElement('p'), { className: 'field-error', textContent: 'The plotting library could not be loaded; reload the page to try again.' }));
+        $(id)?.prepend(
+          Object.assign(document.createElement('p'), {
+            className: 'field-error',
+            textContent: 'The plotting library could not be loaded; reload the page to try again.',
+          }),
+        );
       }
     });
 }
@@ -761,5 +835,4 @@ syncPanels();
 syncModelCard();
 syncInputs();
 bindInputs();
-if (config.embed) body.classList.add('embed');
 requestTrace();

@@ -77,12 +77,14 @@ export const clampCodec = {
       .join(';'),
 };
 
-// name → {default, codec}. `step` −1 means "follow the last token", so typing keeps you at the end.
-// `units` null means "not chosen yet": the first trace picks the most active unit.
+// name → {default, codec, always}. `step` −1 means "follow the last token", so typing keeps you at the
+// end. `units` null means "not chosen yet": the first trace picks the most active unit. The model, text
+// and target are always written: their defaults depend on the model, so leaving one out could read
+// back differently.
 export const FIELDS = {
-  model: { default: '', codec: str(200) },
-  text: { default: '', codec: str(20000) },
-  target: { default: '', codec: str(200) },
+  model: { default: '', codec: str(200), always: true },
+  text: { default: '', codec: str(20000), always: true },
+  target: { default: '', codec: str(200), always: true },
   step: { default: -1, codec: int(-1) },
   layer: { default: 0, codec: int(0) },
   units: { default: null, codec: unitList },
@@ -127,7 +129,7 @@ export class State {
     const params = new URLSearchParams();
     for (const [k, f] of Object.entries(FIELDS)) {
       const v = this.values[k];
-      if (v === null || same(v, this.defaults[k])) continue;
+      if (v === null || (!f.always && same(v, this.defaults[k]))) continue;
       params.set(k, f.codec.write(v));
     }
     return params.toString();

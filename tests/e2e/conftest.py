@@ -20,7 +20,7 @@ from .harness import CHROMIUM_ARGS, find_chromium, free_port, make_test_models, 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     models = make_test_models(tmp_path_factory.mktemp("e2e-models"))
     port = free_port()
@@ -34,8 +34,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 # Named `chromium` and `tab`, not `browser` and `page`: those belong to pytest-playwright, which would
-# also try to launch a browser of its own.
-@pytest.fixture(scope="session")
+# also try to launch a browser of its own. Package scope: Playwright's sync API keeps an event loop
+# running in this thread while it is open, which would break the asyncio tests that run after these.
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     executable = find_chromium()
     if executable is None:

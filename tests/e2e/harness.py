@@ -39,13 +39,16 @@ def free_port() -> int:
 
 
 def make_test_models(root: Path) -> Path:
-    """Models the shipped zoo lacks: a two-layer LSTM (the layer selector) and a peephole LSTM."""
+    """Models the shipped zoo lacks: a two-layer LSTM (the layer selector), a peephole LSTM, and a broken one."""
     vocab = ["<unk>", *"abcdefghijklmnopqrstuvwxyz .,"]
     deep = random_model("lstm", vocab=vocab, layers=2, hidden_size=24, input_size=8, model_id="e2e-deep", seed=3)
     deep.card["title"] = "Two-layer test LSTM"
     save_model(deep, root / "e2e-deep")
     peep = random_model("peephole", vocab=vocab, hidden_size=20, input_size=8, model_id="e2e-peephole", seed=4)
     save_model(peep, root / "e2e-peephole")
+    # A model whose weights file is damaged: the page must say that it failed to load.
+    save_model(random_model("lstm", model_id="e2e-broken"), root / "e2e-broken")
+    (root / "e2e-broken" / "weights.safetensors").write_bytes(b"not safetensors")
     return root
 
 

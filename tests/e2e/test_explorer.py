@@ -22,8 +22,38 @@ def big_values(tab: Any, quantity: str) -> list[str]:
     return tab.locator(f".strip[data-q='{quantity}'] .big-val").all_text_contents()
 
 
+UNIT_XY = """([q, j]) => {
+  // The centre of unit j's cell on strip q's canvas, in page coordinates.
+  const c = document.querySelector(`#diagram .strip-canvas[data-q="${q}"]`);
+  const r = c.getBoundingClientRect();
+  const cols = Number(c.dataset.cols), rows = Number(c.dataset.rows);
+  return [r.left + ((j % cols) + 0.5) * (r.width / cols), r.top + (Math.floor(j / cols) + 0.5) * (r.height / rows)];
+}"""
+
+
+def unit_xy(tab: Any, quantity: str, unit: int) -> tuple[float, float]:
+    x, y = tab.evaluate(UNIT_XY, [quantity, unit])
+    return x, y
+
+
 def number(text: str) -> float:
     return float(text.replace("−", "-").strip("()"))
+
+
+def test_the_landing_page_asks_the_lecture_question(tab: Any, server: str, artifacts: Path) -> None:
+    """With no link parameters: the default model, its example sentence and target, predicted."""
+    tab.goto(server)
+    wait_ready(tab)
+    config = tab.evaluate("() => JSON.parse(document.getElementById('app-config').textContent)")
+    want = state(tab)
+    assert want["model"] == config["defaultModel"]
+    assert tab.locator("#text-input").input_value() == want["text"] != ""
+    if want["model"] == "lecture-lstm":  # the shipped lecture model answers the slides' question
+        assert tab.locator(".pred-list li").first.locator(".tok").inner_text() == want["target"] == "spanish"
+        assert "target" in tab.locator(".pred-headline").inner_text()
+    # The link now holds the view.
+    assert "model=" in tab.url and "text=" in tab.url
+    tab.screenshot(path=artifacts / "landing.png")
 
 
 def test_first_paint_and_typing_retraces(tab: Any, server: str, artifacts: Path) -> None:
@@ -92,8 +122,10 @@ def test_hover_shows_the_filled_in_equation(tab: Any, server: str) -> None:
 
     tab.hover(".strip[data-q='hidden'] .big")
     assert re.fullmatch(r"h\[2\] = o·tanh\(c\) = \S+·\S+ = \S+", tip.locator(".tt-eq").inner_text())
-    tab.hover(".strip[data-q='forget'] .u[data-u='5']")
+    tab.mouse.move(*unit_xy(tab, "forget", 5))
     assert re.fullmatch(r"f\[5\] = σ\(pre\) = σ\(\S+\) = \S+", tip.locator(".tt-eq").inner_text())
+    tab.mouse.move(5, 5)
+    assert tip.is_hidden()
 
 
 def test_clamping_the_forget_gate_erases_memory(tab: Any, server: str, artifacts: Path) -> None:
@@ -165,8 +197,10 @@ def test_the_url_round_trips_the_whole_state(tab: Any, server: str, chromium: An
     wait_ready(tab)
     tab.get_by_role("button", name="layer 2").click()
     tab.locator(".token-list .chip").nth(4).click()
-    tab.click(".strip[data-q='cell'] .u[data-u='3']")
-    tab.click(".strip[data-q='cell'] .u[data-u='7']", modifiers=["Shift"])
+    tab.mouse.click(*unit_xy(tab, "cell", 3))
+    tab.keyboard.down("Shift")
+    tab.mouse.click(*unit_xy(tab, "cell", 7))
+    tab.keyboard.up("Shift")
     tab.click("#theme-toggle")
     tab.click("#large-toggle")
     tab.check("#tint-toggle")
@@ -222,6 +256,50 @@ def test_errors_show_next_to_their_cause(tab: Any, server: str) -> None:
     tab.goto(url(server, model="no-such-model", text="abc"))
     tab.locator("#model-error").wait_for(state="visible")
     assert "no-such-model" in tab.locator("#model-error").inner_text()
+    # The server lists the model it could not load; the page says so.
+    assert "e2e-broken" in tab.locator("#failed-models").inner_text()
+
+
+def test_unknown_tokens_are_marked(tab: Any, server: str) -> None:
+    tab.goto(url(server, model="recall-lstm", text="b12x=", panels=""))
+    wait_ready(tab)
+    chips = tab.locator(".token-list .chip")
+    assert chips.nth(3).get_attribute("class") is not None and "unknown" in (chips.nth(3).get_attribute("class") or "")
+    assert tab.locator(".token-list .chip.unknown").count() == 1
+    tab.keyboard.press("ArrowLeft")
+    assert tab.locator(".x-chip.unknown").count() == 1
+
+
+def test_gates_are_keyboard_operable(tab: Any, server: str) -> None:
+    tab.goto(url(server, model="recall-lstm", text=RECALL, panels="clamps"))
+    wait_ready(tab)
+    gate = tab.locator(".gate-box[data-gate='output']")
+    gate.focus()
+    tab.keyboard.press("Enter")
+    dialog = tab.get_by_role("dialog")
+    assert "output gate" in dialog.inner_text()
+    assert dialog.locator("input").first.evaluate("el => el === document.activeElement")
+    tab.keyboard.press("Escape")
+    assert dialog.count() == 0
+    assert gate.evaluate("el => el === document.activeElement")
+
+
+def test_reconnects_and_restores_the_view(tab: Any, server: str) -> None:
+    connections: list[Any] = []
+
+    def handler(ws: Any) -> None:
+        connections.append(ws)
+        if len(connections) == 1:
+            ws.on_message(lambda _message: ws.close())  # a server that dies holding the request
+        else:
+            ws.connect_to_server()
+
+    tab.route_web_socket(re.compile(r".*/ws/trace$"), handler)
+    tab.goto(url(server, model="recall-lstm", text=RECALL, panels=""))
+    wait_ready(tab)  # the request was re-sent on the new socket
+    assert len(connections) == 2
+    assert tab.locator(".token-list .chip").count() == len(RECALL)
+    assert tab.locator("#connection").is_hidden()
 
 
 def test_every_architecture_gets_its_diagram(tab: Any, server: str, artifacts: Path) -> None:

@@ -90,7 +90,7 @@ function lstmLayout(arch) {
       { x: xOut + 14, y: 28, base: 'h', sub: 't', cls: 'io' },
     ],
     input: { x: xX, y: 808 },
-    legend: { x: 420, y: 790 },
+    legend: { x: 600, y: 790 },
     title: { x: 240, y: 44 },
   };
   if (cifg) {
@@ -187,7 +187,7 @@ function gruLayout() {
       { x: xR + R + 10, y: rmul - 12, base: 'r⊙h', sub: 't−1', cls: 'wire-note' },
     ],
     input: { x: xX, y: 808 },
-    legend: { x: 460, y: 790 },
+    legend: { x: 640, y: 790 },
     title: { x: 225, y: 44 },
   };
 }
@@ -222,7 +222,13 @@ function rnnLayout(arch) {
     texts: [
       { x: 1312, y: bus - 16, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
       { x: xJ + 14, y: 28, base: 'h', sub: 't', cls: 'io' },
-      { x: xBox + B.width / 2 + 14, y: boxY + 8, base: `${arch === 'irnn' ? 'ReLU' : 'tanh'}(W·x + U·h + b)`, sub: '', cls: 'wire-note' },
+      {
+        x: xBox + B.width / 2 + 14,
+        y: boxY + 8,
+        base: `${arch === 'irnn' ? 'ReLU' : 'tanh'}(W·x + U·h + b)`,
+        sub: '',
+        cls: 'wire-note',
+      },
     ],
     input: { x: xX, y: 548 },
     legend: { x: 760, y: 530 },
@@ -237,11 +243,11 @@ const zeros = (n) => new Array(n).fill(0);
 const mul = (a, b) => a.map((v, j) => v * b[j]);
 
 // Every vector the diagram shows at step t of one layer.
-export function quantities(family, cur, prev, below) {
+export function quantities(fam, cur, prev, below) {
   const H = cur.hidden.length;
   const hPrev = prev?.hidden ?? zeros(H);
   const q = { h_prev: hPrev, hidden: cur.hidden, x: below?.hidden ?? null };
-  if (family === 'lstm') {
+  if (fam === 'lstm') {
     const g = cur.gates;
     const cPrev = prev?.cell ?? zeros(H);
     Object.assign(q, {
@@ -255,7 +261,7 @@ export function quantities(family, cur, prev, below) {
       cell: cur.cell,
       tanh_cell: cur.tanh_cell,
     });
-  } else if (family === 'gru') {
+  } else if (fam === 'gru') {
     const g = cur.gates;
     Object.assign(q, {
       update: g.update,
@@ -271,13 +277,13 @@ export function quantities(family, cur, prev, below) {
 const SUB = { 't−1': 'ₜ₋₁', t: 'ₜ' };
 
 // The equation behind one unit of one quantity, with its numbers filled in.
-export function equation(family, arch, key, j, q, cur) {
+export function equation(fam, arch, key, j, q, cur) {
   const v = (name) => q[name][j];
   const pre = (gate) => cur.preactivations?.[gate]?.[j];
   const clamped = (gate) => (cur.clamped?.[gate] ?? []).includes(j);
   const gateEq = (gate, sym, fn) => {
     const p = pre(gate);
-    const value = q[gate === 'candidate' && family === 'gru' ? 'gru_candidate' : gate][j];
+    const value = q[gate === 'candidate' && fam === 'gru' ? 'gru_candidate' : gate][j];
     if (arch === 'cifg' && gate === 'input') return `${sym}[${j}] = 1 − f = 1 − ${fmt(q.forget[j])} = ${fmt(value)}`;
     const body = p === undefined ? '' : ` = ${fn}(${fmt(p)})`;
     if (clamped(gate)) {
@@ -323,9 +329,9 @@ export function equation(family, arch, key, j, q, cur) {
     case 'gru_write':
       return `((1−z)·h̃)[${j}] = (1 − ${fmt(v('update'))})·${fmtFactor(v('gru_candidate'))} = ${fmt(v('gru_write'))}`;
     case 'hidden':
-      if (family === 'lstm')
+      if (fam === 'lstm')
         return `h[${j}] = o·tanh(c) = ${fmtFactor(v('output'))}·${fmtFactor(v('tanh_cell'))} = ${fmt(v('hidden'))}`;
-      if (family === 'gru')
+      if (fam === 'gru')
         return (
           `h[${j}] = (1−z)·h̃ + z·h${SUB['t−1']} = (1 − ${fmt(v('update'))})·${fmtFactor(v('gru_candidate'))} + ` +
           `${fmtFactor(v('update'))}·${fmtFactor(v('h_prev'))} = ${fmt(v('hidden'))}`
@@ -368,8 +374,10 @@ export class CellDiagram extends Figure {
     this.build();
   }
 
-  setUnits(units) {
-    this.units = units ?? [];
+  setUnits(units, force = false) {
+    const next = units ?? [];
+    if (!force && next.join() === this.units.join()) return;
+    this.units = next;
     for (const s of this.strips.values()) s.setSelected(this.units);
   }
 
@@ -386,7 +394,8 @@ export class CellDiagram extends Figure {
 
   // ---- building the skeleton (once per architecture and size)
   build() {
-    const L = this.family === 'lstm' ? lstmLayout(this.arch) : this.family === 'gru' ? gruLayout() : rnnLayout(this.arch);
+    const L =
+      this.family === 'lstm' ? lstmLayout(this.arch) : this.family === 'gru' ? gruLayout() : rnnLayout(this.arch);
     this.layout = L;
     const root = this.svgRoot;
     root.replaceChildren();
@@ -396,12 +405,24 @@ export class CellDiagram extends Figure {
     const arrowId = `arrow-${this.uid}`;
     const marker = svg(
       'marker',
-      { id: arrowId, viewBox: '0 0 10 10', refX: 8, refY: 5, markerWidth: 5, markerHeight: 5, orient: 'auto-start-reverse' },
+      {
+        id: arrowId,
+        viewBox: '0 0 10 10',
+        refX: 8,
+        refY: 5,
+        markerWidth: 5,
+        markerHeight: 5,
+        orient: 'auto-start-reverse',
+      },
       defs,
     );
     svg('path', { d: 'M0 0 L10 5 L0 10 z', class: 'arrowhead' }, marker);
     const hatchId = `hatch-${this.uid}`;
-    const hatch = svg('pattern', { id: hatchId, width: 8, height: 8, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' }, defs);
+    const hatch = svg(
+      'pattern',
+      { id: hatchId, width: 8, height: 8, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' },
+      defs,
+    );
     svg('rect', { width: 8, height: 8, class: 'hatch-bg' }, hatch);
     svg('line', { x1: 0, y1: 0, x2: 0, y2: 8, class: 'hatch-line' }, hatch);
     root.style.setProperty('--hatch', `url(#${hatchId})`);
@@ -425,6 +446,7 @@ export class CellDiagram extends Figure {
       );
     }
     for (const d of L.dots) svg('circle', { class: 'junction', cx: d.x, cy: d.y, r: 6 }, wires);
+    this.wireNodes = [...wires.querySelectorAll('.wire')];
 
     const ops = svg('g', { class: 'ops' }, root);
     for (const o of L.ops) this.drawOp(ops, o);
@@ -457,11 +479,15 @@ export class CellDiagram extends Figure {
     }
     this.inputGroup = svg('g', { class: 'x-input', transform: `translate(${L.input.x},${L.input.y})` }, root);
     this.xStrip = null;
-    this.setUnits(this.units);
+    this.setUnits(this.units, true);
   }
 
   drawOp(parent, o) {
-    const g = svg('g', { class: `op op-${o.kind}`, 'data-stage': o.stage, transform: `translate(${o.x},${o.y})` }, parent);
+    const g = svg(
+      'g',
+      { class: `op op-${o.kind}`, 'data-stage': o.stage, transform: `translate(${o.x},${o.y})` },
+      parent,
+    );
     if (o.kind === 'tanh') {
       svg('rect', { x: -34, y: -16, width: 68, height: 32, rx: 16 }, g);
     } else {
@@ -494,7 +520,8 @@ export class CellDiagram extends Figure {
     const fn = svg('text', { class: 'fn', x: B.width / 2, y: B.height * 0.5, 'text-anchor': 'middle' }, g);
     fn.textContent = gb.fn ?? spec.fn;
     const name = svg('text', { class: 'gate-name', x: B.width / 2, y: B.height * 0.78, 'text-anchor': 'middle' }, g);
-    name.textContent = gb.gate === 'candidate' ? `candidate ${this.family === 'gru' ? 'h̃' : 'c̃'}` : spec.name.replace(' gate', '');
+    name.textContent =
+      gb.gate === 'candidate' ? `candidate ${this.family === 'gru' ? 'h̃' : 'c̃'}` : spec.name.replace(' gate', '');
     const lock = svg('g', { class: 'lock', transform: `translate(${B.width - 22},6)` }, g);
     svg('rect', { x: 2, y: 7, width: 14, height: 10, rx: 2 }, lock);
     svg('path', { d: 'M5 7 V4.5 a4 4 0 0 1 8 0 V7', class: 'shackle' }, lock);
@@ -512,17 +539,19 @@ export class CellDiagram extends Figure {
   // The forward animation, in computation order: each stage's wires flash and its strips move from the
   // previous step's values to this step's, one stage after another.
   animate(q, from, stageMs, mine) {
-    const css = getComputedStyle(this.svgRoot);
-    const wire = css.getPropertyValue('--wire').trim();
-    const pulse = css.getPropertyValue('--pulse').trim();
-    for (const el of this.svgRoot.querySelectorAll('.wire[data-stage]')) {
-      el.animate([{ stroke: wire }, { stroke: pulse, offset: 0.35 }, { stroke: wire }], {
-        duration: stageMs * 1.6,
-        delay: Number(el.dataset.stage) * stageMs,
-      });
+    // Read once per theme: getComputedStyle on every step would force a style recalculation.
+    const theme = document.body.dataset.theme;
+    if (this.pulseColors?.theme !== theme) {
+      const css = getComputedStyle(this.svgRoot);
+      this.pulseColors = {
+        theme,
+        wire: css.getPropertyValue('--wire').trim(),
+        pulse: css.getPropertyValue('--pulse').trim(),
+      };
     }
-    for (const el of this.svgRoot.querySelectorAll('.op[data-stage], .gate-box[data-stage]')) {
-      el.animate([{ opacity: 1 }, { opacity: 0.55, offset: 0.35 }, { opacity: 1 }], {
+    const { wire, pulse } = this.pulseColors;
+    for (const el of this.wireNodes) {
+      el.animate([{ stroke: wire }, { stroke: pulse, offset: 0.35 }, { stroke: wire }], {
         duration: stageMs * 1.6,
         delay: Number(el.dataset.stage) * stageMs,
       });
@@ -721,7 +750,9 @@ export class CellDiagram extends Figure {
     const eq = document.createElement('div');
     eq.className = 'tt-eq';
     eq.textContent =
-      key === 'x' ? `x${SUB.t}[${unit}] = ${fmt(this.q.x[unit])}` : equation(this.family, this.arch, key, unit, this.q, v.cur);
+      key === 'x'
+        ? `x${SUB.t}[${unit}] = ${fmt(this.q.x[unit])}`
+        : equation(this.family, this.arch, key, unit, this.q, v.cur);
     const hint = document.createElement('div');
     hint.className = 'tt-hint';
     hint.textContent = this.units.includes(unit) ? 'click: unselect this unit' : 'click: select this unit (shift: add)';

@@ -18,10 +18,18 @@ export class ClampPanel extends Figure {
     this.popover = null;
     this.returnFocus = null;
     this.listEl = html('ul', { class: 'clamp-list', 'aria-label': 'active clamps' });
-    this.empty = html('p', { class: 'muted clamp-empty', text: 'No clamps. Click a yellow layer box in the diagram to clamp its gate.' });
+    this.empty = html('p', {
+      class: 'muted clamp-empty',
+      text: 'No clamps. Click a yellow layer box in the diagram to clamp its gate.',
+    });
     this.error = html('p', { class: 'field-error', role: 'alert', hidden: true });
     this.compare = html('div', { class: 'clamp-compare' });
-    this.clearButton = html('button', { type: 'button', class: 'link-button', text: 'remove all clamps', hidden: true });
+    this.clearButton = html('button', {
+      type: 'button',
+      class: 'link-button',
+      text: 'remove all clamps',
+      hidden: true,
+    });
     this.container.append(this.empty, this.listEl, this.clearButton, this.error, this.compare);
     this.clearButton.addEventListener('click', () => this.emit('clear'));
     this.listEl.addEventListener('click', (ev) => {
@@ -52,7 +60,9 @@ export class ClampPanel extends Figure {
     this.listEl.replaceChildren(
       ...this.clamps.map((c, k) => {
         const g = GATES[c.gate];
-        const units = c.units ? `unit${c.units.length > 1 ? 's' : ''} ${c.units.map((u) => `#${u}`).join(' ')}` : 'all units';
+        const units = c.units
+          ? `unit${c.units.length > 1 ? 's' : ''} ${c.units.map((u) => `#${u}`).join(' ')}`
+          : 'all units';
         const range =
           c.start === null && c.stop === null
             ? 'every step'
@@ -67,7 +77,13 @@ export class ClampPanel extends Figure {
           { class: 'clamp-chip' },
           html('span', { class: 'swatch', style: `background:var(${g?.accent ?? '--muted'})` }),
           html('span', { text: `${g?.symbol ?? c.gate} = ${fmt(c.value)} · ${units} · ${range}${layer}` }),
-          html('button', { type: 'button', class: 'remove', dataset: { remove: k }, 'aria-label': `remove clamp on ${c.gate}`, text: '✕' }),
+          html('button', {
+            type: 'button',
+            class: 'remove',
+            dataset: { remove: k },
+            'aria-label': `remove clamp on ${c.gate}`,
+            text: '✕',
+          }),
         );
       }),
     );
@@ -92,12 +108,18 @@ export class ClampPanel extends Figure {
         class: 'compare-summary',
         text:
           `‖Δ${q.base}‖ = ${fmt(norm)}; largest change: unit #${maxJ}, ${fmt(c.without[maxJ])} → ${fmt(c.with[maxJ])}` +
-          (c.withP !== null && c.withP !== undefined ? `; p(“${c.token}”) ${fmt(c.withoutP, 3)} → ${fmt(c.withP, 3)}` : ''),
+          (c.withP !== null && c.withP !== undefined
+            ? `; p(“${c.token}”) ${fmt(c.withoutP, 3)} → ${fmt(c.withP, 3)}`
+            : ''),
       }),
     );
     const geo = stripGeometry(H, { width: 380, maxGridHeight: 44, maxCell: 22, gapFrom: 8 });
     const rowH = geo.h + 14;
-    const root = svg('svg', { class: 'compare-strips', viewBox: `0 0 ${120 + geo.w + 10} ${3 * rowH + 4}`, role: 'img' }, this.compare);
+    const root = svg(
+      'svg',
+      { class: 'compare-strips', viewBox: `0 0 ${120 + geo.w + 10} ${3 * rowH + 4}`, role: 'img' },
+      this.compare,
+    );
     root.setAttribute('aria-label', `${q.base} with and without the clamp, and the difference`);
     const rows = [
       ['with clamp', c.with],
@@ -133,12 +155,23 @@ export class ClampPanel extends Figure {
         html('input', { type: 'radio', name: id(name), value, checked, disabled }),
         ` ${text}`,
       );
-    const slider = html('input', { type: 'range', min: lo, max: hi, step: 0.05, value: 0, 'aria-label': 'clamp value', id: id('slider') });
+    const slider = html('input', {
+      type: 'range',
+      min: lo,
+      max: hi,
+      step: 0.05,
+      value: 0,
+      'aria-label': 'clamp value',
+      id: id('slider'),
+    });
     const readout = html('output', { for: id('slider'), class: 'slider-value', text: fmt(0) });
     const form = html(
       'form',
       { class: 'clamp-form' },
-      html('h3', { id: id('title'), text: `Clamp the ${g.name} (${g.symbol})${layer > 0 ? ` in layer ${layer + 1}` : ''}` }),
+      html('h3', {
+        id: id('title'),
+        text: `Clamp the ${g.name} (${g.symbol})${layer > 0 ? ` in layer ${layer + 1}` : ''}`,
+      }),
       html(
         'fieldset',
         {},
@@ -176,7 +209,10 @@ export class ClampPanel extends Figure {
         html('button', { type: 'button', class: 'cancel', text: 'Cancel' }),
       ),
       existing.length
-        ? html('p', { class: 'muted', text: `${existing.length} clamp${existing.length > 1 ? 's' : ''} already on this gate (listed under “Clamps”).` })
+        ? html('p', {
+            class: 'muted',
+            text: `${existing.length} clamp${existing.length > 1 ? 's' : ''} already on this gate (listed under “Clamps”).`,
+          })
         : null,
     );
     const pop = html('div', { class: 'popover', role: 'dialog', 'aria-labelledby': id('title') }, form);

@@ -1,5 +1,6 @@
-// Stepping controls: reset, previous, play/pause, next, end, speed, and the step/token always in view.
-// Events: 'reset', 'prev', 'play', 'pause', 'next', 'end', 'speed' (number).
+// Stepping controls: reset, previous, play/pause, next, end, speed, the step/token always in view, and
+// the layer selector of a stacked model.
+// Events: 'reset', 'prev', 'play', 'pause', 'next', 'end', 'speed' (number), 'layer' (index).
 
 import { TIMING, showToken } from '../config.js';
 import { Figure, html, svg } from './figure.js';
@@ -29,7 +30,17 @@ export class Controls extends Figure {
     this.playing = false;
     this.speed = 1;
     const button = (name, label, key) =>
-      html('button', { type: 'button', class: `ctl ctl-${name}`, 'aria-label': label, title: `${label} (${key})`, dataset: { action: name } }, icon(name));
+      html(
+        'button',
+        {
+          type: 'button',
+          class: `ctl ctl-${name}`,
+          'aria-label': label,
+          title: `${label} (${key})`,
+          dataset: { action: name },
+        },
+        icon(name),
+      );
     this.buttons = {
       reset: button('reset', 'Go to the first step', 'Home'),
       prev: button('prev', 'Previous step', '←'),
@@ -43,8 +54,29 @@ export class Controls extends Figure {
       ...TIMING.speeds.map((s) => html('option', { value: s, text: `${s}×` })),
     );
     this.position = html('output', { class: 'position', 'aria-live': 'polite' });
-    const group = html('div', { class: 'controls-buttons', role: 'group', 'aria-label': 'Stepping' }, ...Object.values(this.buttons));
-    this.container.append(group, html('label', { class: 'speed-label' }, 'speed ', this.speedSelect), this.position);
+    this.layerGroup = html('div', {
+      class: 'seg-group layer-select',
+      role: 'group',
+      'aria-label': 'layer',
+      hidden: true,
+    });
+    this.layers = 1;
+    this.layer = 0;
+    const group = html(
+      'div',
+      { class: 'controls-buttons', role: 'group', 'aria-label': 'Stepping' },
+      ...Object.values(this.buttons),
+    );
+    this.container.append(
+      group,
+      html('label', { class: 'speed-label' }, 'speed ', this.speedSelect),
+      this.position,
+      this.layerGroup,
+    );
+    this.layerGroup.addEventListener('click', (ev) => {
+      const b = ev.target.closest('[data-layer]');
+      if (b) this.emit('layer', Number(b.dataset.layer));
+    });
     group.addEventListener('click', (ev) => {
       const b = ev.target.closest('[data-action]');
       if (!b) return;
@@ -68,6 +100,18 @@ export class Controls extends Figure {
     this.speed = speed;
   }
 
+  setLayers(layers, layer) {
+    if (layers !== this.layers) {
+      this.layers = layers;
+      this.layerGroup.replaceChildren(
+        ...Array.from({ length: layers }, (_, l) =>
+          html('button', { type: 'button', class: 'seg', dataset: { layer: l }, text: `layer ${l + 1}` }),
+        ),
+      );
+    }
+    this.layer = layer;
+  }
+
   draw() {
     const { t, T } = this;
     this.buttons.reset.disabled = T === 0 || t === 0;
@@ -78,6 +122,9 @@ export class Controls extends Figure {
     this.buttons.play.setAttribute('aria-label', this.playing ? 'Pause' : 'Play');
     this.buttons.play.classList.toggle('playing', this.playing);
     this.speedSelect.value = String(this.speed);
+    this.layerGroup.hidden = this.layers < 2;
+    for (const b of this.layerGroup.children)
+      b.setAttribute('aria-pressed', String(Number(b.dataset.layer) === this.layer));
     this.position.replaceChildren(
       html('span', { class: 'pos-step', text: T ? `step ${t + 1} / ${T}` : 'no steps' }),
       T ? html('span', { class: 'pos-token', text: showToken(this.token?.text ?? '') }) : '',

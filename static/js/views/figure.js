@@ -54,4 +54,5 @@ export function label(parent, base, sub, attrs = {}) {
   return t;
 }
 
-export const prefersReducedMotion = () => window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
+export const prefersReducedMotion = () => reducedMotion.matches;

@@ -7,7 +7,7 @@
 
 import { fmtSci, showToken } from '../config.js';
 import { Figure, html, svg } from './figure.js';
-import { axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
+import { FEW_TICKS, axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
 
 const DECADES = 6; // the chain's colour and size span this many powers of ten below the step's own gradient
 
@@ -20,16 +20,37 @@ export class GradientsPanel extends Figure {
     this.step = 0;
     this.cursor = null;
     const figure = (cls, title, note) =>
-      html('figure', { class: `plot-figure ${cls}` }, html('figcaption', {}, html('strong', { text: title }), note ? ` ${note}` : ''), html('div', { class: 'plot' }));
+      html(
+        'figure',
+        { class: `plot-figure ${cls}` },
+        html('figcaption', {}, html('strong', { text: title }), note ? ` ${note}` : ''),
+        html('div', { class: 'plot' }),
+      );
     this.curve = figure('curve', 'How far back the error reaches', '(log scale)');
     this.triangle = figure('triangle', 'Every step’s loss, every earlier step', '(log10 ‖∂L_t/∂h_k‖; click a row)');
-    this.playButton = html('button', { type: 'button', class: 'primary backward-play', text: '◀ send the gradient back' });
-    this.chainSvg = svg('svg', { class: 'chain-svg', role: 'img', 'aria-label': 'gradient flowing back through the steps' });
+    this.playButton = html('button', {
+      type: 'button',
+      class: 'primary backward-play',
+      text: '◀ send the gradient back',
+    });
+    this.chainSvg = svg('svg', {
+      class: 'chain-svg',
+      role: 'img',
+      'aria-label': 'gradient flowing back through the steps',
+    });
     this.chainNote = html('span', { class: 'muted chain-note', 'aria-live': 'polite' });
     this.chain = html(
       'figure',
       { class: 'plot-figure chain' },
-      html('figcaption', {}, html('strong', { text: 'Backward through time' }), ' ', this.playButton, ' ', this.chainNote),
+      html(
+        'figcaption',
+        {},
+        html('strong', { text: 'Backward through time' }),
+        ' ',
+        this.playButton,
+        ' ',
+        this.chainNote,
+      ),
       html('div', { class: 'chain-scroll' }, this.chainSvg),
     );
     this.note = html('p', { class: 'muted grad-note', hidden: true });
@@ -56,6 +77,11 @@ export class GradientsPanel extends Figure {
     this.cursor = k;
   }
 
+  // Only the chain changes while the gradient travels back: the plots stay as they are.
+  drawBackward() {
+    if (this.trace?.done) this.drawChain(this.rows());
+  }
+
   rows() {
     const g = this.trace?.gradients?.layers?.[this.layer];
     return g ? { h: g.hidden, c: g.cell } : null;
@@ -68,24 +94,35 @@ export class GradientsPanel extends Figure {
     return null;
   }
 
-  draw() {
-    if (!this.trace?.done) return;
+  draw(opts) {
+    for (const part of this.parts(opts)) part();
+  }
+
+  // The chain at once, the plots as separate pieces of work (see MemoryPanels.parts). light: only the
+  // markers move (while playing); the curve waits, dimmed, for a pause.
+  parts({ light = false } = {}) {
+    if (!this.trace?.done) return [];
     const rows = this.rows();
     const t = this.lossStep(rows);
     this.shown = t;
     this.note.hidden = t === this.step;
     if (!rows) {
-      this.note.textContent = 'This trace has no gradients.';
+      this.note.textContent = this.trace.notices?.length
+        ? this.trace.notices.join(' ')
+        : 'This trace has no gradients.';
     } else if (t === null) {
-      this.note.textContent = 'No loss yet: there is no next token to predict. Set a target to ask “what should come next?”.';
+      this.note.textContent =
+        'No loss yet: there is no next token to predict. Set a target to ask “what should come next?”.';
     } else {
       this.note.textContent = `Step ${this.step + 1} has no next token to predict, so no loss: showing the loss at step ${t + 1}. Set a target to give the last step one.`;
     }
     this.drawChain(rows);
-    if (!this.Plotly) return;
+    if (!this.Plotly) return [];
     const theme = plotTheme();
-    this.drawCurve(theme, rows);
-    this.drawTriangle(theme, rows);
+    this.curve.classList.toggle('behind', light);
+    const parts = [() => this.drawTriangle(theme, rows)];
+    if (!light) parts.unshift(() => this.drawCurve(theme, rows));
+    return parts;
   }
 
   drawCurve(theme, rows) {
@@ -118,9 +155,24 @@ export class GradientsPanel extends Figure {
       height: 280,
       showlegend: true,
       legend: { orientation: 'h', y: 1.14 },
-      xaxis: axis(theme, { title: { text: `step k (the loss is at step ${t + 1})` }, ...tokenTicks(this.trace.tokens.slice(0, t + 1), showToken) }),
+      xaxis: axis(theme, {
+        title: { text: `step k (the loss is at step ${t + 1})` },
+        ...tokenTicks(this.trace.tokens.slice(0, t + 1), showToken, FEW_TICKS),
+      }),
       yaxis: axis(theme, { type: 'log', title: { text: 'gradient norm' }, exponentformat: 'power' }),
-      annotations: data.length ? [] : [{ text: 'no loss at this step', xref: 'paper', yref: 'paper', x: 0.5, y: 0.5, showarrow: false, font: { color: theme.muted } }],
+      annotations: data.length
+        ? []
+        : [
+            {
+              text: 'no loss at this step',
+              xref: 'paper',
+              yref: 'paper',
+              x: 0.5,
+              y: 0.5,
+              showarrow: false,
+              font: { color: theme.muted },
+            },
+          ],
     });
     plot(this.Plotly, this.curve.querySelector('.plot'), data, layout);
   }
@@ -131,15 +183,16 @@ export class GradientsPanel extends Figure {
     const key = `${this.trace.id}|${this.layer}`;
     if (this.triangleKey !== key) {
       this.triangleKey = key;
-      const z = Array.from({ length: T }, (_, t) =>
-        Array.from({ length: T }, (_, k) => {
+      const steps = Array.from({ length: T }, (_, k) => k);
+      const z = steps.map((t) =>
+        steps.map((k) => {
           const v = rows?.h?.[t]?.[k];
           return v > 0 ? Math.log10(v) : null;
         }),
       );
       this.triangleData = this.heatmapData(z, T);
     }
-    const ticks = tokenTicks(this.trace.tokens, showToken);
+    const ticks = tokenTicks(this.trace.tokens, showToken, 20);
     const layout = baseLayout(theme, {
       height: 320,
       margin: { l: 52, r: 10, t: 10, b: 44 },
@@ -151,7 +204,14 @@ export class GradientsPanel extends Figure {
         showgrid: false,
       }),
       shapes: [
-        { type: 'rect', x0: 0.5, x1: T + 0.5, y0: (this.shown ?? this.step) + 0.5, y1: (this.shown ?? this.step) + 1.5, line: { color: theme.fg, width: 2 } },
+        {
+          type: 'rect',
+          x0: 0.5,
+          x1: T + 0.5,
+          y0: (this.shown ?? this.step) + 0.5,
+          y1: (this.shown ?? this.step) + 1.5,
+          line: { color: theme.fg, width: 2 },
+        },
       ],
       datarevision: key,
     });
@@ -211,8 +271,19 @@ export class GradientsPanel extends Figure {
       const v = row?.[k];
       const rel = v > 0 && ref > 0 ? Math.max(0, Math.min(1, (Math.log10(v / ref) + DECADES) / DECADES)) : 0;
       const lit = row && reached(k);
-      const g = svg('g', { class: `chain-node${lit ? ' lit' : ''}${k === this.cursor ? ' front' : ''}`, transform: `translate(${x},48)` }, root);
-      svg('circle', { r: lit ? 5 + 15 * rel : 5, style: lit ? `fill:${this.scales.magnitude.color(0.15 + 0.85 * rel)}` : null }, g);
+      const g = svg(
+        'g',
+        {
+          class: `chain-node${lit ? ' lit' : ''}${k === this.cursor ? ' front' : ''}`,
+          transform: `translate(${x},48)`,
+        },
+        root,
+      );
+      svg(
+        'circle',
+        { r: lit ? 5 + 15 * rel : 5, style: lit ? `fill:${this.scales.magnitude.color(0.15 + 0.85 * rel)}` : null },
+        g,
+      );
       const val = svg('text', { class: 'chain-val', y: -26, 'text-anchor': 'middle' }, g);
       val.textContent = lit ? fmtSci(v) : '';
       const tok = svg('text', { class: 'chain-tok', y: 40, 'text-anchor': 'middle' }, g);
@@ -235,7 +306,8 @@ export class GradientsPanel extends Figure {
     const scroller = root.parentElement;
     if (scroller && this.cursor !== null) {
       const x = 30 + this.cursor * dx;
-      if (x < scroller.scrollLeft || x > scroller.scrollLeft + scroller.clientWidth) scroller.scrollLeft = x - scroller.clientWidth / 2;
+      if (x < scroller.scrollLeft || x > scroller.scrollLeft + scroller.clientWidth)
+        scroller.scrollLeft = x - scroller.clientWidth / 2;
     }
   }
 }

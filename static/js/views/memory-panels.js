@@ -8,9 +8,16 @@
 
 import { GATES, HEATMAP_QUANTITIES, QUANTITIES, family, showToken } from '../config.js';
 import { Figure, html } from './figure.js';
-import { axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
+import { FEW_TICKS, axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
 
-const UNIT_COLORS = ['--gate-output', '--gate-input', '--gate-candidate', '--gate-forget', '--gate-update', '--gate-reset'];
+const UNIT_COLORS = [
+  '--gate-output',
+  '--gate-input',
+  '--gate-candidate',
+  '--gate-forget',
+  '--gate-update',
+  '--gate-reset',
+];
 
 const quantityLabel = (q, fam) => {
   if (q === 'cell') return 'cell c';
@@ -29,7 +36,12 @@ export class MemoryPanels extends Figure {
     this.units = [];
     this.quantity = 'forget';
     const section = (cls, title, note) =>
-      html('figure', { class: `plot-figure ${cls}` }, html('figcaption', {}, html('strong', { text: title }), note ? ` ${note}` : ''), html('div', { class: 'plot' }));
+      html(
+        'figure',
+        { class: `plot-figure ${cls}` },
+        html('figcaption', {}, html('strong', { text: title }), note ? ` ${note}` : ''),
+        html('div', { class: 'plot' }),
+      );
     this.picker = html('div', { class: 'seg-group', role: 'group', 'aria-label': 'heatmap quantity' });
     this.heat = section('heat', 'Units × tokens', '(click a cell to select the unit and jump to the step)');
     this.heat.querySelector('figcaption').append(this.picker);
@@ -85,29 +97,48 @@ export class MemoryPanels extends Figure {
     return m;
   }
 
-  draw() {
+  draw(opts) {
+    for (const part of this.parts(opts)) part();
+  }
+
+  // The plots as separate pieces of work, so main.js can draw them one task at a time and a keystroke
+  // never waits for all of plotly. light: only the step markers move (while playing); the per-step
+  // plots wait, dimmed, for a pause.
+  parts({ light = false } = {}) {
     const P = this.Plotly;
-    if (!P || !this.trace?.done) return;
+    if (!P || !this.trace?.done) return [];
     const fam = family(this.trace.model.arch);
     const choices = HEATMAP_QUANTITIES[fam];
     const q = choices.includes(this.quantity) ? this.quantity : choices[0];
     this.picker.replaceChildren(
       ...choices.map((c) =>
-        html('button', { type: 'button', class: 'seg', dataset: { q: c }, 'aria-pressed': String(c === q), text: quantityLabel(c, fam) }),
+        html('button', {
+          type: 'button',
+          class: 'seg',
+          dataset: { q: c },
+          'aria-pressed': String(c === q),
+          text: quantityLabel(c, fam),
+        }),
       ),
     );
     const theme = plotTheme();
-    this.drawHeat(P, theme, q, fam);
-    this.drawLines(P, theme, fam);
     const memory = fam !== 'rnn';
     this.kept.hidden = !memory;
     this.retention.hidden = !memory;
     this.note.hidden = memory;
-    this.note.textContent = memory ? '' : 'A plain RNN has no gates: nothing decides what to keep, so there is no kept/written split and no retention curve.';
-    if (memory) {
-      this.drawKept(P, theme, fam);
-      this.drawRetention(P, theme, fam);
+    this.note.textContent = memory
+      ? ''
+      : 'A plain RNN has no gates: nothing decides what to keep, so there is no kept/written split and no retention curve.';
+    this.kept.classList.toggle('behind', light);
+    this.retention.classList.toggle('behind', light);
+    const parts = [() => this.drawHeat(P, theme, q, fam), () => this.drawLines(P, theme, fam)];
+    if (memory && !light) {
+      parts.push(
+        () => this.drawKept(P, theme, fam),
+        () => this.drawRetention(P, theme, fam),
+      );
     }
+    return parts;
   }
 
   scaleFor(q, fam) {
@@ -124,9 +155,16 @@ export class MemoryPanels extends Figure {
     const t = this.step;
     const shapes = [
       { type: 'rect', x0: t + 0.5, x1: t + 1.5, y0: -0.5, y1: H - 0.5, line: { color: theme.fg, width: 2.5 } },
-      ...this.units.filter((j) => j < H).map((j) => ({
-        type: 'rect', x0: 0.5, x1: tokens.length + 0.5, y0: j - 0.5, y1: j + 0.5, line: { color: theme.accent, width: 1.5 },
-      })),
+      ...this.units
+        .filter((j) => j < H)
+        .map((j) => ({
+          type: 'rect',
+          x0: 0.5,
+          x1: tokens.length + 0.5,
+          y0: j - 0.5,
+          y1: j + 0.5,
+          line: { color: theme.accent, width: 1.5 },
+        })),
     ];
     // The same data object while only the step moves: plotly then redraws the marker, not the heatmap.
     const key = `${this.trace.id}|${q}|${this.layer}|${scale.name}|${scale.hi}`;
@@ -185,7 +223,7 @@ export class MemoryPanels extends Figure {
       height: 240,
       showlegend: data.length > 0,
       legend: { orientation: 'h', y: 1.15 },
-      xaxis: axis(theme, { ...tokenTicks(this.trace.tokens, showToken) }),
+      xaxis: axis(theme, { ...tokenTicks(this.trace.tokens, showToken, FEW_TICKS) }),
       yaxis: axis(theme, { title: { text: q === 'cell' ? 'c' : 'h' } }),
       shapes: [this.stepLine(theme)],
       annotations: data.length ? [] : [this.emptyNote(theme, 'select units in the diagram')],
@@ -243,7 +281,10 @@ export class MemoryPanels extends Figure {
           cmin: scale.lo,
           cmax: scale.hi,
           colorscale: scale.plotly(),
-          line: { color: units.map((j) => (sel.has(j) ? theme.fg : 'rgba(0,0,0,0.25)')), width: units.map((j) => (sel.has(j) ? 2 : 0.5)) },
+          line: {
+            color: units.map((j) => (sel.has(j) ? theme.fg : theme.muted)),
+            width: units.map((j) => (sel.has(j) ? 2 : 0.8)),
+          },
         },
         hovertemplate:
           fam === 'lstm'
@@ -253,7 +294,14 @@ export class MemoryPanels extends Figure {
     ];
     const annotations = this.units
       .filter((j) => j < H)
-      .map((j) => ({ x: kept[j], y: written[j], text: `#${j}`, showarrow: false, yshift: 13, font: { color: theme.fg } }));
+      .map((j) => ({
+        x: kept[j],
+        y: written[j],
+        text: `#${j}`,
+        showarrow: false,
+        yshift: 13,
+        font: { color: theme.fg },
+      }));
     const layout = baseLayout(theme, {
       height: 240,
       xaxis: axis(theme, { title: { text: fam === 'lstm' ? 'kept  f⊙c₍ₜ₋₁₎' : 'kept  z⊙h₍ₜ₋₁₎' }, zeroline: true }),
@@ -289,7 +337,11 @@ export class MemoryPanels extends Figure {
       });
     const layout = baseLayout(theme, {
       height: 240,
-      xaxis: axis(theme, { title: { text: 'written at step k' }, range: [0.5, Math.max(2, t + 1) + 0.5], ...tokenTicks(this.trace.tokens.slice(0, t + 1), showToken) }),
+      xaxis: axis(theme, {
+        title: { text: 'written at step k' },
+        range: [0.5, Math.max(2, t + 1) + 0.5],
+        ...tokenTicks(this.trace.tokens.slice(0, t + 1), showToken, FEW_TICKS),
+      }),
       yaxis: axis(theme, { title: { text: `∏ ${GATES[gate].symbol}` }, range: [0, 1.05] }),
       annotations: data.length ? [] : [this.emptyNote(theme, 'select units in the diagram')],
     });
@@ -297,7 +349,15 @@ export class MemoryPanels extends Figure {
   }
 
   stepLine(theme) {
-    return { type: 'line', x0: this.step + 1, x1: this.step + 1, yref: 'paper', y0: 0, y1: 1, line: { color: theme.muted, width: 2, dash: 'dot' } };
+    return {
+      type: 'line',
+      x0: this.step + 1,
+      x1: this.step + 1,
+      yref: 'paper',
+      y0: 0,
+      y1: 1,
+      line: { color: theme.muted, width: 2, dash: 'dot' },
+    };
   }
 
   emptyNote(theme, text) {

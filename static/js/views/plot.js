@@ -1,11 +1,16 @@
 // What the plotly figures share: theme colours read from the CSS variables (so light/dark and large type
 // follow the page) and one way to (re)draw a plot.
 
+// Cached per theme and type size: getComputedStyle on every step would force a style recalculation.
+let cached = null;
+
 export function plotTheme() {
+  const key = `${document.body.dataset.theme}|${document.body.classList.contains('large')}`;
+  if (cached?.key === key) return cached.theme;
   const css = getComputedStyle(document.body);
   const v = (name) => css.getPropertyValue(name).trim();
   const base = Number.parseFloat(css.fontSize) || 16;
-  return {
+  const theme = {
     fg: v('--fg'),
     muted: v('--muted'),
     grid: v('--grid'),
@@ -14,6 +19,8 @@ export function plotTheme() {
     gate: (name) => v(`--gate-${name}`),
     font: base * 0.8,
   };
+  cached = { key, theme };
+  return theme;
 }
 
 export function baseLayout(theme, extra = {}) {
@@ -29,8 +36,12 @@ export function baseLayout(theme, extra = {}) {
 }
 
 export function axis(theme, extra = {}) {
-  return { gridcolor: theme.grid, zerolinecolor: theme.muted, linecolor: theme.muted, ...extra };
+  // automargin: long or rotated token labels push the axis title out instead of covering it.
+  return { gridcolor: theme.grid, zerolinecolor: theme.muted, linecolor: theme.muted, automargin: true, ...extra };
 }
+
+// How many token labels fit under a small plot and under a wide one.
+export const FEW_TICKS = 14;
 
 export const PLOT_CONFIG = { displayModeBar: false, responsive: true };
 

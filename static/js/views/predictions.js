@@ -41,7 +41,8 @@ export class Predictions extends Figure {
           html('span', { class: 'pred-change', text: ` (without the clamp ${fmt(baseline.expected.p, 3)})` }),
         );
       }
-      if (step.loss !== null && step.loss !== undefined) this.headline.append(html('span', { class: 'loss', text: ` · loss ${fmt(step.loss)}` }));
+      if (step.loss !== null && step.loss !== undefined)
+        this.headline.append(html('span', { class: 'loss', text: ` · loss ${fmt(step.loss)}` }));
     } else {
       this.headline.append(d.isLast ? 'last step: set a target to ask “what should come next?”' : '');
     }
@@ -61,10 +62,18 @@ export class Predictions extends Figure {
       if (b !== null) bar.append(html('span', { class: 'ghost', style: `width:${(100 * b) / max}%` }));
       return html(
         'li',
-        { class: `${isExp ? 'expected' : ''} ${extra}`, 'aria-label': `${r.token}: ${pct(r.p)}${isExp ? ` (${what})` : ''}` },
+        {
+          class: `${isExp ? 'expected' : ''} ${extra}`,
+          'aria-label': `${r.token}: ${pct(r.p)}${isExp ? ` (${what})` : ''}`,
+        },
         html('span', { class: 'tok', text: showToken(r.token) }),
         bar,
-        html('span', { class: 'p' }, pct(r.p), b !== null ? html('span', { class: 'was', text: ` was ${pct(b)}` }) : ''),
+        html(
+          'span',
+          { class: 'p' },
+          pct(r.p),
+          b !== null ? html('span', { class: 'was', text: ` was ${pct(b)}` }) : '',
+        ),
       );
     };
     const items = rows.map((r) => row(r));

@@ -47,7 +47,11 @@ export class Strip {
     this.selected = [];
     this.clamped = new Set();
     const g = geometry;
-    this.root = svg('g', { class: 'strip', 'data-q': key, transform: `translate(${x - g.w / 2},${y - g.h / 2})` }, parent);
+    this.root = svg(
+      'g',
+      { class: 'strip', 'data-q': key, transform: `translate(${x - g.w / 2},${y - g.h / 2})` },
+      parent,
+    );
     svg('rect', { class: 'strip-bg', x: -3, y: -3, width: g.w + 6, height: g.h + 6, rx: 4 }, this.root);
     const fo = svg('foreignObject', { x: 0, y: 0, width: g.w, height: g.h }, this.root);
     this.canvas = document.createElementNS(XHTML, 'canvas');
@@ -70,6 +74,7 @@ export class Strip {
     this.labelPos = labelPos;
     this.labelText = labelSub ? `${labelBase} ${labelSub}` : labelBase;
     label(this.root, labelBase, labelSub, { class: 'strip-label', ...lp });
+    this.canvas.setAttribute('aria-label', `${this.labelText}: ${g.H} values (hover for each)`);
   }
 
   // Paint the cells. With `from` and 0 ≤ u < 1 the cells show values part-way from `from` to `values`
@@ -98,7 +103,6 @@ export class Strip {
         ctx.fillRect(x, y, size + 0.5, size + 0.5);
       }
     }
-    this.canvas.setAttribute('aria-label', `${this.labelText}: ${geo.H} values`);
     if (u >= 1) this.drawBig();
   }
 

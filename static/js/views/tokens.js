@@ -13,6 +13,17 @@ export class TokenStrip extends Figure {
     this.tint = null;
     this.list = html('ol', { class: 'token-list', 'aria-label': 'tokens; click one to jump to its step' });
     this.container.append(this.list);
+    this.geometry = null;
+    new ResizeObserver(() => {
+      this.geometry = null;
+    }).observe(this.list);
+    this.list.addEventListener(
+      'scroll',
+      () => {
+        this.scrollPos = this.list.scrollTop;
+      },
+      { passive: true },
+    );
     this.list.addEventListener('click', (ev) => {
       const chip = ev.target.closest('[data-t]');
       if (chip) this.emit('step', Number(chip.dataset.t));
@@ -21,7 +32,8 @@ export class TokenStrip extends Figure {
 
   setTokens(tokens) {
     const same =
-      tokens.length === this.tokens.length && tokens.every((t, k) => t.text === this.tokens[k].text && t.unknown === this.tokens[k].unknown);
+      tokens.length === this.tokens.length &&
+      tokens.every((t, k) => t.text === this.tokens[k].text && t.unknown === this.tokens[k].unknown);
     this.tokens = tokens;
     if (!same) this.rebuild();
   }
@@ -36,6 +48,7 @@ export class TokenStrip extends Figure {
   }
 
   rebuild() {
+    this.geometry = null;
     this.list.replaceChildren(
       ...this.tokens.map((tok, t) => {
         const chip = html(
@@ -75,18 +88,29 @@ export class TokenStrip extends Figure {
       chip.setAttribute('aria-label', name);
     });
     this.list.classList.toggle('tinted', Boolean(this.tint));
-    // Keep the current token in view on long inputs (without scrolling the page). In the next frame:
-    // reading the layout now would force a second layout of the whole page.
-    const cur = chips[this.step];
-    if (cur) requestAnimationFrame(() => this.scrollTo(cur));
+    // Keep the current token in view on very long inputs (without scrolling the page). In the next
+    // frame: reading the layout now would force a second layout of the whole page.
+    if (chips[this.step]) requestAnimationFrame(() => this.scrollTo(this.step));
   }
 
-  scrollTo(chip) {
+  // Chip positions are measured once per sentence (and size): reading the layout on every step while
+  // playing would force a reflow each time.
+  scrollTo(t) {
     const list = this.list;
-    if (!chip.isConnected || list.scrollWidth <= list.clientWidth) return;
-    const left = chip.offsetLeft - list.offsetLeft;
-    if (left < list.scrollLeft || left + chip.offsetWidth > list.scrollLeft + list.clientWidth) {
-      list.scrollLeft = left - list.clientWidth / 2;
+    if (!this.geometry) {
+      this.geometry = {
+        height: list.clientHeight,
+        overflows: list.scrollHeight > list.clientHeight,
+        chips: [...list.querySelectorAll('.chip')].map((c) => [c.offsetTop - list.offsetTop, c.offsetHeight]),
+      };
+      this.scrollPos = list.scrollTop;
+    }
+    const { height, overflows, chips } = this.geometry;
+    if (!overflows || !chips[t]) return;
+    const [top, h] = chips[t];
+    if (top < this.scrollPos || top + h > this.scrollPos + height) {
+      this.scrollPos = Math.max(0, top - height / 2);
+      list.scrollTop = this.scrollPos;
     }
   }
 }

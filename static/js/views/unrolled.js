@@ -1,12 +1,13 @@
 // The network unrolled over the whole sentence: one small cell per step (and per layer, stacked),
 // the belt running through them, the current step marked. Under each cell its token; the cell's shade
-// is how likely the model found the actual next token. Also the layer selector for stacked models.
+// is how likely the model found the actual next token. A click picks the step (and the layer).
 // Events: 'step' (t), 'layer' (l).
 
 import { fmt, showToken } from '../config.js';
 import { Figure, html, svg } from './figure.js';
 
-const W = 38;
+const MIN_W = 38; // a cell's width; wider (up to MAX_W) when word tokens need it
+const MAX_W = 84;
 const GAP = 16;
 const BOX_H = 34;
 const ROW = 50;
@@ -19,19 +20,14 @@ export class Unrolled extends Figure {
     this.layers = 1;
     this.layer = 0;
     this.step = 0;
-    this.layerGroup = html('div', { class: 'layer-select', role: 'group', 'aria-label': 'layer' });
     this.scroller = html('div', { class: 'unrolled-scroll' });
     this.svgRoot = svg('svg', { class: 'unrolled-svg', role: 'img' }, this.scroller);
-    this.container.append(this.layerGroup, this.scroller);
+    this.container.append(this.scroller);
     this.svgRoot.addEventListener('click', (ev) => {
       const cell = ev.target.closest('[data-t]');
       if (!cell) return;
       if (cell.dataset.l !== undefined) this.emit('layer', Number(cell.dataset.l));
       this.emit('step', Number(cell.dataset.t));
-    });
-    this.layerGroup.addEventListener('click', (ev) => {
-      const b = ev.target.closest('[data-layer]');
-      if (b) this.emit('layer', Number(b.dataset.layer));
     });
   }
 
@@ -50,16 +46,13 @@ export class Unrolled extends Figure {
 
   draw() {
     if (this.dirty) this.rebuild();
-    this.layerGroup.hidden = this.layers < 2;
-    for (const b of this.layerGroup.querySelectorAll('button')) {
-      b.setAttribute('aria-pressed', String(Number(b.dataset.layer) === this.layer));
-    }
     for (const cell of this.svgRoot.querySelectorAll('.u-cell')) {
       const here = Number(cell.dataset.t) === this.step;
       cell.classList.toggle('current', here && Number(cell.dataset.l) === this.layer);
       cell.classList.toggle('current-step', here);
     }
     // Keep the current step in view, in the next frame (see TokenStrip.draw).
+    const W = this.w;
     const x = this.step * (W + GAP);
     requestAnimationFrame(() => {
       const s = this.scroller;
@@ -69,11 +62,9 @@ export class Unrolled extends Figure {
 
   rebuild() {
     this.dirty = false;
-    this.layerGroup.replaceChildren(
-      ...Array.from({ length: this.layers }, (_, l) =>
-        html('button', { type: 'button', class: 'seg', dataset: { layer: l }, text: `layer ${l + 1}` }),
-      ),
-    );
+    const longest = Math.max(1, ...this.tokens.map((t) => showToken(t.text).length));
+    this.w = Math.max(MIN_W, Math.min(MAX_W, 9 * longest + 10));
+    const W = this.w;
     const T = this.tokens.length;
     const width = 40 + T * (W + GAP);
     const height = 30 + this.layers * ROW + 30;
@@ -93,15 +84,28 @@ export class Unrolled extends Figure {
         const p = this.probs[t];
         const g = svg('g', { class: 'u-cell', 'data-t': t, 'data-l': l, transform: `translate(${x},${y})` }, root);
         const box = svg('rect', { width: W, height: BOX_H, rx: 6 }, g);
-        if (p !== null && p !== undefined && l === this.layers - 1) box.style.setProperty('--p', Math.sqrt(p).toFixed(3));
+        if (p !== null && p !== undefined && l === this.layers - 1)
+          box.style.setProperty('--p', Math.sqrt(p).toFixed(3));
         const title = svg('title', {}, g);
         title.textContent = `step ${t + 1} “${this.tokens[t].text}”${p !== null && p !== undefined ? `: p(next) = ${fmt(p, 3)}` : ''}`;
       }
     }
     for (let t = 0; t < T; t++) {
       const x = 20 + t * (W + GAP) + W / 2;
-      const txt = svg('text', { class: `u-token${this.tokens[t].unknown ? ' unknown' : ''}`, x, y: height - 8, 'text-anchor': 'middle', 'data-t': t }, root);
-      txt.textContent = showToken(this.tokens[t].text).slice(0, 6);
+      const txt = svg(
+        'text',
+        {
+          class: `u-token${this.tokens[t].unknown ? ' unknown' : ''}`,
+          x,
+          y: height - 8,
+          'text-anchor': 'middle',
+          'data-t': t,
+        },
+        root,
+      );
+      const text = showToken(this.tokens[t].text);
+      const fits = Math.floor((W + GAP - 4) / 9);
+      txt.textContent = text.length > fits ? `${text.slice(0, fits - 1)}…` : text;
     }
   }
 }
