@@ -100,8 +100,11 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(json.dumps({"models": cards, "failed": zoo.failed}, indent=2, ensure_ascii=False))
         return 0
     for c in cards:
+        val = c.get("metrics", {}).get("validation")
+        metric = f"  [{val['name']}: {val['value']:g}]" if val else ""
         print(
-            f"{c['id']:<20} {c['arch']:<8} {c['layers']}×{c['hidden_size']:<5} {c['tokenizer']:<5} {c['title']}"
+            f"{c['id']:<30} {c['arch']:<8} {c['layers']}×{c['hidden_size']:<5} {c['tokenizer']:<5} {c['title']}"
+            + metric
         )
     for f in zoo.failed:
         print(f"failed: {f['path']}: {f['error']}", file=sys.stderr)

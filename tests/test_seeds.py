@@ -3,7 +3,8 @@ say it should be, and the plain RNN's failure at long range is real (measured, n
 
 from __future__ import annotations
 
-import numpy as np
+import json
+
 import pytest
 
 from app.nn import load_model, run_trace, shipped_models_dir
@@ -88,8 +89,10 @@ def test_the_shakespeare_lstm_keeps_the_gradient_of_a_line_that_the_rnn_loses() 
     predict it about equally well (mean loss measured 1.64 LSTM, 1.60 RNN, 1.54 GRU): a one-layer char model
     leans on the last few characters. What differs is memory: the gradient of the loss near the end with
     respect to the state 40 and 80 characters earlier, relative to the state at the loss."""
-    line = ("By this, she hears the hounds are at a bay;\nWhereat she starts, like one that spies an adder\n"
-            "Wreathed up in fatal folds just in his way,\nThe fear whereof doth make him shake and shudder;")
+    line = (
+        "By this, she hears the hounds are at a bay;\nWhereat she starts, like one that spies an adder\n"
+        "Wreathed up in fatal folds just in his way,\nThe fear whereof doth make him shake and shudder;"
+    )
     kept = {}
     for model_id in ("shakespeare-lstm", "shakespeare-rnn"):
         trace = run_trace(load_model(MODELS / model_id), line)
@@ -101,3 +104,21 @@ def test_the_shakespeare_lstm_keeps_the_gradient_of_a_line_that_the_rnn_loses() 
         kept[model_id] = (row[last - 40] / row[last], row[last - 80] / row[last])
     assert min(kept["shakespeare-lstm"]) > 1e-2, kept
     assert max(kept["shakespeare-rnn"]) < 1e-3, kept
+
+
+@pytest.mark.parametrize("model_id", ["recall-lstm", "recall-gru", "counting-lstm", "lecture-lstm"])
+def test_the_example_a_card_opens_with_is_answered(model_id: str) -> None:
+    """The explorer opens each model on its card's example; the trained LSTM (and GRU) get its target."""
+    model = load_model(MODELS / model_id)
+    example, target = model.card["example"], model.card["example_target"]
+    assert target
+    p = run_trace(model, example, target=target, gradients=False).probs[-1]
+    assert model.vocab[int(p.argmax())] == target
+    assert p.max() > 0.9
+
+
+def test_every_shipped_card_has_an_example() -> None:
+    for path in sorted(MODELS.iterdir()):
+        card = json.loads((path / "model.json").read_text())
+        assert card["example"], path.name
+        assert isinstance(card["example_target"], str), path.name

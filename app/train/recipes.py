@@ -44,6 +44,8 @@ class Recipe:
     # real-text recipes: a fixed slice of validation text, scored into the card so that the card can be
     # checked where the corpus is not at hand
     check_sample: Callable[[], str] | None = None
+    # what the explorer types in when this model is picked: (text, target of the last step or "")
+    example: tuple[str, str] = ("", "")
 
 
 def _argmax_at(model: Model, inputs: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -96,6 +98,7 @@ RECALL = Recipe(
     minutes=12,
     levels=[5, 10, 20, 35, 50, 75, 100, 120],
     level_eval=recall_level_eval,
+    example=("c31415926535897932384626433832795028841971693993751=", "c"),
 )
 
 
@@ -141,6 +144,7 @@ COUNTING = Recipe(
     eval_every=200,
     patience=10,
     minutes=15,
+    example=("(()((()))(((((((", ")"),  # depth 8: only ")" is legal
 )
 
 
@@ -195,6 +199,11 @@ LECTURE = Recipe(
     eval_every=1000,
     patience=8,
     minutes=60,
+    example=(
+        "I have been staying in Spain for the last 10 years and I enjoyed the food there although the weather "
+        "was often cold . I can speak fluent",
+        "spanish",
+    ),
 )
 
 
@@ -303,6 +312,7 @@ def shakespeare_recipe() -> Recipe:
         stream=True,
         provenance=dict(data.SHAKESPEARE_PROVENANCE),
         check_sample=lambda: SHAKESPEARE_DATA.valid[:3000],
+        example=("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n", ""),
     )
 
 

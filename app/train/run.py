@@ -69,6 +69,7 @@ def train(
         "id": model_id, "title": f"{recipe.title} ({arch.upper()})", "arch": arch, "layers": recipe.layers,
         "input_size": recipe.input_size, "hidden_size": H, "tokenizer": tokenizer.config(),
         "task": recipe.task, "description": recipe.description,
+        "example": recipe.example[0], "example_target": recipe.example[1],
     }  # fmt: skip
     model = Model(card, params, tokenizer)
     opt = Adam(params, recipe.lr)
@@ -154,6 +155,7 @@ def init_untrained(recipe: Recipe, arch: str, forget_bias: float, seed: int, mod
             "Compare bias 0 with bias +1: a forget gate that starts near σ(0) = 0.5 halves the gradient along "
             "the cell state at every step; one that starts near σ(1) ≈ 0.73 lets it reach much further back."
         ),
+        "example": recipe.example[0], "example_target": recipe.example[1],
         "metrics": {},
         "parameters": sum(v.size for v in params.values()),
         "provenance": {
@@ -203,7 +205,5 @@ def train_recipe(
     model.card = card
     save_model(model, out)
     v = card["metrics"]["validation"]
-    print(
-        f"{model.id}: {v['name']} = {v['value']}  ({info['steps']} steps, {info['train_seconds']} s) → {out}"
-    )
+    print(f"{model.id}: {v['name']} = {v['value']}  ({info['steps']} steps, {info['train_seconds']} s) → {out}")
     return out

@@ -12,6 +12,12 @@ export const GATES = {
   hidden: { symbol: 'h', name: 'hidden layer', fn: 'tanh', accent: '--gate-hidden' },
 };
 
+// A gate's look in a given diagram family: the GRU's candidate is a candidate hidden state, h̃, not c̃.
+export function gateLook(gate, fam = 'lstm') {
+  if (fam === 'gru' && gate === 'candidate') return { ...GATES.candidate, symbol: 'h̃', name: 'candidate state' };
+  return GATES[gate];
+}
+
 // Each vector a wire can carry: its label (base + subscript), its colour scale and a plain-words hint.
 // Scales: `gate` is [0, 1], `tanh` is [−1, 1], `cell` is symmetric around 0 with the trace's own range.
 export const QUANTITIES = {
@@ -74,6 +80,15 @@ export const STAGES = ['inputs', 'forget', 'write', 'cell', 'output'];
 
 // Panels that can be opened (and are remembered in the URL).
 export const PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled'];
+
+// The controls of an /embed page that `hide=` and `show=` name. `controls` is all the stepping controls at
+// once; `text` (a sentence box) and `download` (SVG/PNG buttons) are off unless `show=` names them.
+export const CHROME = [
+  'tokens', 'controls', 'reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers',
+  'title', 'legend', 'text', 'download',
+];
+export const CHROME_GROUPS = { controls: ['reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers'] };
+export const CHROME_OFF = ['text', 'download'];
 export const DEFAULT_PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled'];
 
 export const PREDICTIONS_SHOWN = 8;

@@ -3,7 +3,7 @@
 // Events: 'apply' {gate, value, units: 'all'|'selected', range: 'step'|'after'|'all'},
 //         'remove' (index), 'clear', 'close'.
 
-import { GATES, QUANTITIES, fmt } from '../config.js';
+import { QUANTITIES, fmt, gateLook } from '../config.js';
 import { Figure, html, svg } from './figure.js';
 import { Strip, stripGeometry } from './strip.js';
 
@@ -14,6 +14,7 @@ export class ClampPanel extends Figure {
     super({ container });
     this.uid = ++instances;
     this.popoverHost = popoverHost;
+    this.family = 'lstm'; // the diagram family of the model whose gates are clamped (names the GRU candidate h̃)
     this.clamps = [];
     this.popover = null;
     this.returnFocus = null;
@@ -59,7 +60,7 @@ export class ClampPanel extends Figure {
     this.clearButton.hidden = this.clamps.length < 2;
     this.listEl.replaceChildren(
       ...this.clamps.map((c, k) => {
-        const g = GATES[c.gate];
+        const g = gateLook(c.gate, this.family);
         const units = c.units
           ? `unit${c.units.length > 1 ? 's' : ''} ${c.units.map((u) => `#${u}`).join(' ')}`
           : 'all units';
@@ -143,9 +144,10 @@ export class ClampPanel extends Figure {
 
   // ---- the popover
   // {gate, rect, step, selected (units), existing (clamps on this gate and layer), layer, range [lo, hi]}
-  open({ gate, rect, step, selected, existing, layer, range = [0, 1] }) {
+  open({ gate, rect, step, selected, existing, layer, range = [0, 1], fam = 'lstm' }) {
     this.close(false);
-    const g = GATES[gate];
+    this.family = fam;
+    const g = gateLook(gate, fam);
     const [lo, hi] = range;
     const id = (name) => `clamp-${this.uid}-${name}`;
     const radio = (name, value, text, checked, disabled = false) =>
