@@ -157,9 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .train.run import train_recipe
 
-    train_recipe(
-        args.recipe, arch=args.arch, out=args.out, seed=args.seed, minutes=args.minutes, hidden=args.hidden
-    )
+    train_recipe(args.recipe, arch=args.arch, out=args.out, seed=args.seed, minutes=args.minutes, hidden=args.hidden)
     return 0
 
 

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         default_factory=list,
         validation_alias=AliasChoices("model_dirs", "LSTM_EXPLAINER_MODEL_DIRS", "LSTM_EXPLAINER_MODELS"),
     )
+    # Lecturers' own scene directories (*.json, docs/scenes.md), after the shipped scenes; same name replaces.
+    scene_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("scene_dirs", "LSTM_EXPLAINER_SCENE_DIRS", "LSTM_EXPLAINER_SCENES"),
+    )
     max_chars: int = Field(2000, ge=1)
     max_word_tokens: int = Field(500, ge=1)
     max_interventions: int = Field(32, ge=0)
@@ -65,7 +70,7 @@ class Settings(BaseSettings):
     # Memory for streamed traces kept for the next socket that asks for the same one (0 turns it off).
     trace_cache_bytes: int = Field(64 * 1024 * 1024, ge=0)
 
-    @field_validator("model_dirs", mode="before")
+    @field_validator("model_dirs", "scene_dirs", mode="before")
     @classmethod
     def _split_paths(cls, value: Any) -> Any:
         return _split(value, os.pathsep)

@@ -13,7 +13,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
 from threadpoolctl import threadpool_limits
 
-from app.api import health, models, pages, trace, ws
+from app.api import continue_ as continuation
+from app.api import health, models, pages, scenes, trace, ws
 from app.api.assets import STATIC_DIR, TEMPLATES_DIR, CachedStaticFiles, package_version, plotly_gzipped
 from app.api.errors import install_error_handlers
 from app.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
 
-    for module in (pages, health, models, trace, ws):
+    for module in (pages, health, models, trace, ws, continuation, scenes):
         app.include_router(module.router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

@@ -42,8 +42,10 @@ def test_trace_json_is_the_document(models_dir: Path) -> None:
 def test_trace_errors_are_one_line(models_dir: Path) -> None:
     out = run("trace", "cli-lstm", "abc", "--intervene", '{"gate": "reset", "value": 0}', "--models", str(models_dir))
     assert out.returncode == 2
-    assert out.stderr.strip() == "error: intervention 0: lstm has no gate 'reset'; its gates are " \
+    assert (
+        out.stderr.strip() == "error: intervention 0: lstm has no gate 'reset'; its gates are "
         "['input', 'forget', 'candidate', 'output']"
+    )
     out = run("trace", "nope", "abc", "--models", str(models_dir))
     assert out.returncode == 2 and "no model 'nope'" in out.stderr
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from app.nn import Model, Zoo
@@ -16,9 +18,16 @@ def public_card(model: Model) -> dict[str, Any]:
         tokenizer=model.tokenizer.kind,
         vocab_size=len(model.vocab),
         gates={gate: model.spec.gate_range(gate) for gate in model.spec.gates},
+        vocab_signature=vocab_signature(model),
     )
     card.setdefault("metrics", {})
     return card
+
+
+def vocab_signature(model: Model) -> str:
+    """Equal for models that read text into the same tokens (compare mode pairs only those)."""
+    blob = json.dumps(model.tokenizer.config(), ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def detail_card(model: Model) -> dict[str, Any]:

@@ -22,9 +22,7 @@ from .model import Model
 from .tokenizer import Tokenizer
 
 Array = np.ndarray
-TORCH_SUFFIX = re.compile(
-    r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh)_l(?P<layer>\d+)(?P<rest>.*)$"
-)
+TORCH_SUFFIX = re.compile(r"^(?P<prefix>.*?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh)_l(?P<layer>\d+)(?P<rest>.*)$")
 BLOCKS = {4: "lstm", 3: "gru", 1: "rnn"}
 
 
@@ -75,15 +73,11 @@ def torch_params(tensors: dict[str, Array], vocab_size: int) -> tuple[str, dict[
         m = TORCH_SUFFIX.match(name)
         if not m:
             if re.search(r"weight_hr_l\d+", name):
-                raise ModelFileError(
-                    f"{name}: LSTMs with proj_size are not supported (found a projection weight)"
-                )
+                raise ModelFileError(f"{name}: LSTMs with proj_size are not supported (found a projection weight)")
             continue
         if m["rest"]:
             if "reverse" in m["rest"]:
-                raise ModelFileError(
-                    f"{name}: bidirectional layers are not supported (found a *_reverse tensor)"
-                )
+                raise ModelFileError(f"{name}: bidirectional layers are not supported (found a *_reverse tensor)")
             continue
         layer = int(m["layer"])
         if m["kind"] in rec.setdefault(layer, {}):
@@ -93,18 +87,14 @@ def torch_params(tensors: dict[str, Array], vocab_size: int) -> tuple[str, dict[
             )
         rec[layer][m["kind"]] = name
     if not rec:
-        raise ModelFileError(
-            f"no recurrent weights (weight_ih_l0, weight_hh_l0, …) found; tensors: {_found(tensors)}"
-        )
+        raise ModelFileError(f"no recurrent weights (weight_ih_l0, weight_hh_l0, …) found; tensors: {_found(tensors)}")
     layers = len(rec)
     if sorted(rec) != list(range(layers)):
         raise ModelFileError(f"recurrent layers {sorted(rec)} are not numbered 0..{layers - 1}")
     for l, kinds in rec.items():
         missing = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"} - set(kinds)
         if missing:
-            raise ModelFileError(
-                f"layer {l}: missing {sorted(missing)} (bias=False modules are not supported)"
-            )
+            raise ModelFileError(f"layer {l}: missing {sorted(missing)} (bias=False modules are not supported)")
     w_hh0 = tensors[rec[0]["weight_hh"]]
     hidden = w_hh0.shape[1]
     blocks = w_hh0.shape[0] // hidden
@@ -126,9 +116,7 @@ def torch_params(tensors: dict[str, Array], vocab_size: int) -> tuple[str, dict[
 def keras_params(tensors: dict[str, Array], vocab_size: int) -> tuple[str, dict[str, Array], int, int, int]:
     """Map Keras LSTM / GRU / SimpleRNN weights onto PyTorch's layout (transposed, GRU gates reordered)."""
     if any("backward" in k or "bidirectional" in k for k in tensors):
-        raise ModelFileError(
-            "bidirectional layers are not supported (found backward_* / bidirectional tensors)"
-        )
+        raise ModelFileError("bidirectional layers are not supported (found backward_* / bidirectional tensors)")
     prefixes = [k[: -len("recurrent_kernel")] for k in tensors if k.endswith("recurrent_kernel")]
     if not prefixes:
         raise ModelFileError(f"no Keras recurrent_kernel found; tensors: {_found(tensors)}")
@@ -145,23 +133,17 @@ def keras_params(tensors: dict[str, Array], vocab_size: int) -> tuple[str, dict[
         h = rec.shape[0]
         blocks = rec.shape[1] // h
         if blocks not in BLOCKS or rec.shape[1] != blocks * h:
-            raise ModelFileError(
-                f"{prefix}recurrent_kernel: shape {rec.shape} is not an LSTM, GRU or SimpleRNN"
-            )
+            raise ModelFileError(f"{prefix}recurrent_kernel: shape {rec.shape} is not an LSTM, GRU or SimpleRNN")
         kind = BLOCKS[blocks]
         if arch and kind != arch:
-            raise ModelFileError(
-                f"layer {l} is a {kind} but layer 0 is a {arch}; mixed stacks are not supported"
-            )
+            raise ModelFileError(f"layer {l} is a {kind} but layer 0 is a {arch}; mixed stacks are not supported")
         arch, hidden = kind, h
         if l == 0:
             input_size = kernel.shape[0]
         w_ih, w_hh = kernel.T, rec.T  # Keras multiplies x·K; PyTorch W·x
         if arch == "gru":
             if bias.shape != (2, 3 * h):
-                raise ModelFileError(
-                    f"{prefix}bias: shape {bias.shape}; only GRUs with reset_after=True are supported"
-                )
+                raise ModelFileError(f"{prefix}bias: shape {bias.shape}; only GRUs with reset_after=True are supported")
             # Keras stacks z, r, h; PyTorch r, z, n
             w_ih, w_hh, b_ih, b_hh = (_keras_gru_order(a, h) for a in (w_ih, w_hh, bias[0], bias[1]))
         else:

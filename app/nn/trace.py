@@ -87,8 +87,7 @@ def resolve_target(model: Model, target: str | None) -> Token | None:
     if len(tokens) != 1:
         raise TraceInputError(
             "bad_target",
-            f"the target must be one {model.tokenizer.kind} token of this model; {target!r} "
-            f"is {len(tokens)} tokens",
+            f"the target must be one {model.tokenizer.kind} token of this model; {target!r} is {len(tokens)} tokens",
         )
     if tokens[0].unknown:
         raise TraceInputError("bad_target", f"the target {target!r} is not in this model's vocabulary")
@@ -213,9 +212,7 @@ def _layer_columns(model: Model, caches: list[dict[str, Any]]) -> dict[str, Any]
 
 def _clamped(model: Model, cache: dict[str, Any]) -> dict[str, list[int]]:
     return {
-        g: np.flatnonzero(cache["free"][g] == 0).tolist()
-        for g in model.spec.gates
-        if cache["free"].get(g) is not None
+        g: np.flatnonzero(cache["free"][g] == 0).tolist() for g in model.spec.gates if cache["free"].get(g) is not None
     }
 
 

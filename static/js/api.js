@@ -36,6 +36,10 @@ export class TraceSocket {
   }
 
   connect() {
+    if (offline) {
+      this.onStatus?.('offline');
+      return;
+    }
     this.onStatus?.(this.retries ? 'reconnecting' : 'connecting');
     const ws = new WebSocket(this.url);
     this.ws = ws;
@@ -57,6 +61,10 @@ export class TraceSocket {
   }
 
   send(message) {
+    if (offline) {
+      this.replay(message);
+      return;
+    }
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
@@ -77,6 +85,10 @@ export class TraceSocket {
     } catch {
       return;
     }
+    this.handle(msg);
+  }
+
+  handle(msg) {
     const trace = this.current;
     if (!trace || msg.id !== trace.id) return; // stale: an older request, superseded
     switch (msg.type) {
@@ -110,6 +122,24 @@ export class TraceSocket {
     }
   }
 
+  // Offline: the exported document, delivered as the frames the socket would have carried.
+  async replay(message) {
+    const { id } = message;
+    let doc;
+    try {
+      doc = await offlineDocument(message);
+    } catch (err) {
+      if (this.current?.id === id) this.handle({ type: 'error', id, code: err.code, message: err.message });
+      return;
+    }
+    if (this.current?.id !== id) return;
+    const { model, tokens, target, interventions, notices } = doc;
+    this.handle({ type: 'meta', id, model, tokens, target, interventions, notices });
+    doc.steps.forEach((step, t) => this.handle({ type: 'step', id, t, ...step }));
+    if (doc.gradients) this.handle({ type: 'gradients', id, ...doc.gradients });
+    this.handle({ type: 'done', id, ms: 0 });
+  }
+
   close() {
     this.closed = true;
     this.ws?.close();
@@ -130,6 +160,7 @@ async function errorFrom(response) {
 // The whole trace in one answer; used for the "without the clamp" baseline, which must not supersede
 // the socket's request.
 export async function postTrace(apiBase, body, { signal } = {}) {
+  if (offline) return offlineDocument(body);
   const response = await fetch(`${apiBase}/trace`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -141,7 +172,109 @@ export async function postTrace(apiBase, body, { signal } = {}) {
 }
 
 export async function getModel(apiBase, id) {
+  if (offline) throw new ApiError('offline', `${OFFLINE_HINT} (asked for the model “${id}”)`);
   const response = await fetch(`${apiBase}/models/${encodeURIComponent(id)}`);
+  if (!response.ok) throw await errorFrom(response);
+  return response.json();
+}
+
+// ------------------------------------------------------------------------------------------ offline
+// A page written by `lstm-explainer export` has no server: `useOffline(config.offline)` swaps this
+// module's transport for the table of trace documents exported with the page (the same documents
+// `POST /api/trace` sends). Trace requests are answered from it by model, text, target and clamps; any
+// other request gets an error that says what needs the server. The table (its floats apart, see
+// decodeNumbers) and plotly.js are stored gzip-compressed and base64-encoded in
+// <script type="application/octet-stream"> elements and inflated with DecompressionStream.
+let offline = null; // config.offline plus `table`: a Promise of Map(key → document)
+
+const OFFLINE_HINT =
+  'This page was exported for offline use: it shows only what it was exported with. ' +
+  'Typing new text, choosing another model or a new clamp needs the server (lstm-explainer serve).';
+
+// The same request in any spelling (a clamp's defaults left out or written out) gives the same key.
+export function offlineKey(r) {
+  const clamp = (c) => [c.gate, Number(c.value), c.layer ?? 0, c.units ?? null, c.start ?? null, c.stop ?? null];
+  return JSON.stringify([r.model, r.text, r.target || null, (r.interventions ?? []).map(clamp)]);
+}
+
+async function inflate(elementId) {
+  const el = document.getElementById(elementId);
+  if (!el) throw new ApiError('offline', `the exported page is missing its data (#${elementId})`);
+  const bin = atob(el.textContent.trim());
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i += 1) bytes[i] = bin.charCodeAt(i);
+  return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
+}
+
+// The traces' floats are stored apart (app/export.py NumberPool): per value an int32 decimal mantissa m
+// and an int8 exponent e, byte planes one after the other. m / 10^−e is correctly rounded, so each value
+// is the very number JSON.parse gives for the decimal the server would have sent.
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+function decodeNumbers(bytes) {
+  const n = bytes.length / 5;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) {
+    const m = bytes[i] | (bytes[n + i] << 8) | (bytes[2 * n + i] << 16) | (bytes[3 * n + i] << 24);
+    const e = (bytes[4 * n + i] << 24) >> 24;
+    out[i] = e < 0 ? m / POW10[-e] : m * POW10[e];
+  }
+  return out;
+}
+
+async function loadTable(spec) {
+  const [skeleton, numbers] = await Promise.all([inflate(spec.tracesElement), inflate(spec.numbersElement)]);
+  const values = decodeNumbers(new Uint8Array(numbers));
+  const rows = JSON.parse(new TextDecoder().decode(skeleton), (_, v) => {
+    const ref = v?.$f;
+    return Array.isArray(ref) ? Array.from(values.subarray(ref[0], ref[0] + ref[1])) : v;
+  });
+  return new Map(rows.map((row) => [offlineKey(row.request), row.document]));
+}
+
+export function useOffline(spec) {
+  // A page without traces (the gradient lab) answers every trace request with an error.
+  offline = { ...spec, table: spec.tracesElement ? loadTable(spec) : Promise.resolve(new Map()) };
+}
+
+async function offlineDocument(request) {
+  const doc = (await offline.table).get(offlineKey(request));
+  if (!doc) {
+    const clamped = Boolean(request.interventions?.length);
+    const what = clamped ? 'this text with these clamps' : 'this text';
+    const code = clamped ? 'clamp_not_exported' : 'not_exported';
+    throw new ApiError(code, `${OFFLINE_HINT} The page has no trace of ${what} on ${request.model}.`);
+  }
+  // A request without gradients gets the same document without them, as the server would send.
+  return request.gradients === false ? { ...doc, gradients: null } : doc;
+}
+
+// The continuations exported with the page (config.offline.continuations: [{request, response}]).
+function offlineContinuation({ model, text, length = null }) {
+  const same = (r) => r.model === model && r.text === text && (r.length ?? null) === length;
+  const row = (offline.continuations ?? []).find((c) => same(c.request));
+  if (!row) {
+    throw new ApiError('not_exported', `${OFFLINE_HINT} (no continuation of this text by ${model} was exported)`);
+  }
+  return structuredClone(row.response);
+}
+
+// Where to load plotly.js from: the server's copy, or the exported page's own (as a blob: URL).
+export async function plotlySource(url) {
+  if (!offline?.plotlyElement) return url;
+  const buf = await inflate(offline.plotlyElement);
+  return URL.createObjectURL(new Blob([buf], { type: 'text/javascript' }));
+}
+
+// A model's greedy continuation of a text: {model, text, continuation, tokens}.
+export async function postContinue(apiBase, body, { signal } = {}) {
+  if (offline) return offlineContinuation(body);
+  const response = await fetch(`${apiBase}/continue`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
   if (!response.ok) throw await errorFrom(response);
   return response.json();
 }

@@ -79,12 +79,13 @@ export const TIMING = {
 export const STAGES = ['inputs', 'forget', 'write', 'cell', 'output'];
 
 // Panels that can be opened (and are remembered in the URL).
-export const PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled'];
+// `continuation` (the model writing on, from POST /api/continue) is opened on demand: it costs a request.
+export const PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled', 'continuation'];
 
 // The controls of an /embed page that `hide=` and `show=` name. `controls` is all the stepping controls at
 // once; `text` (a sentence box) and `download` (SVG/PNG buttons) are off unless `show=` names them.
 export const CHROME = [
-  'tokens', 'controls', 'reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers',
+  'scene', 'tokens', 'controls', 'reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers',
   'title', 'legend', 'text', 'download',
 ];
 export const CHROME_GROUPS = { controls: ['reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers'] };

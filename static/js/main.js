@@ -2,16 +2,25 @@
 // the page has containers for, sends traces when the state asks for them, paints the answers, and owns
 // every timer (the typing throttle, play, the backward animation; reconnecting lives in api.js).
 
-import { ApiError, TraceSocket, postTrace } from './api.js';
+import { ApiError, TraceSocket, plotlySource, postContinue, postTrace, useOffline } from './api.js';
 import { niceRange, scales as makeScales } from './colors.js';
-import { DEFAULT_PANELS, STAGES, STARTER, TIMING, family, fmt } from './config.js';
-import { State } from './state.js';
+import { defaultPartner, partners, whyNot } from './compare-models.js';
+import { CHROME, CHROME_GROUPS, CHROME_OFF, DEFAULT_PANELS, STAGES, STARTER, TIMING, family, fmt } from './config.js';
+import { diagramSvg, download, svgToPng } from './diagram-export.js';
+import { guardKeyboardUntilActivated, installEmbedApi } from './embed-api.js';
+import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
+import { FIELDS, State } from './state.js';
 import { CellDiagram } from './views/cell-diagram.js';
 import { ClampPanel } from './views/clamp-panel.js';
+import { ComparePanel, memoryOf } from './views/compare.js';
+import { ContinuationPanel } from './views/continuation.js';
 import { Controls } from './views/controls.js';
+import { EmbedDialog, embedUrl } from './views/embed-dialog.js';
 import { GradientsPanel } from './views/gradients.js';
+import { HelpOverlay } from './views/help-overlay.js';
 import { MemoryPanels } from './views/memory-panels.js';
 import { Predictions } from './views/predictions.js';
+import { SceneBar } from './views/scene-bar.js';
 import { TokenStrip } from './views/tokens.js';
 import { Unrolled } from './views/unrolled.js';
 
@@ -19,6 +28,8 @@ const config = JSON.parse(document.getElementById('app-config').textContent);
 const cards = new Map(config.models.map((c) => [c.id, c]));
 const $ = (id) => document.getElementById(id);
 const body = document.body;
+// An exported page (`lstm-explainer export`) answers traces from the documents it carries.
+if (config.offline) useOffline(config.offline);
 
 const firstModel = cards.has(config.defaultModel) ? config.defaultModel : (config.models[0]?.id ?? '');
 const tokenizerKind = (card) => card?.tokenizer?.kind ?? card?.tokenizer; // "char" | "word"
@@ -34,6 +45,7 @@ const state = new State({
   target: exampleTarget(linkedModel),
   panels: config.embed ? [] : DEFAULT_PANELS,
   theme: window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light',
+  ...config.offline?.initial, // the exported view (model, text, target, clamps, ...)
 });
 
 // ------------------------------------------------------------------------------------------ the views
@@ -47,6 +59,10 @@ const views = {
   memory: make(MemoryPanels, 'memory'),
   gradients: make(GradientsPanel, 'gradients'),
   unrolled: make(Unrolled, 'unrolled'),
+  sceneBar: make(SceneBar, 'scene-bar'),
+  compareDiagram: null, // compare mode's views are made when it is first switched on (compareViews)
+  compare: null,
+  continuation: make(ContinuationPanel, 'continuation'),
 };
 
 // ------------------------------------------------------------------------------------- what we know
@@ -161,6 +177,7 @@ function paintCore({ animateMs = 0 } = {}) {
     views.unrolled.setPosition(t, l);
     views.unrolled.draw();
   }
+  paintCompare({ animateMs });
   if (!painted) {
     painted = true;
     // Two frames later the diagram is on screen (benchmarks/browser_bench.py reads this mark); only then
@@ -209,6 +226,7 @@ function baselineFor(doc) {
 function paintClamps() {
   const v = views.clamps;
   if (!v) return;
+  if (trace) v.family = family(trace.model.arch);
   v.setClamps(state.values.clamps, trace?.model.layers ?? 1);
   const base = trace?.done ? baselineFor(trace) : null;
   if (base) {
@@ -256,6 +274,10 @@ function paintPanels() {
     views.gradients.setPosition(t, l);
     parts.push(...views.gradients.parts({ light }));
   }
+  if (views.compare && compareOn() && !light) {
+    views.compare.setPlotly(plotly);
+    parts.push(...views.compare.parts());
+  }
   // One plot per task: a keystroke or the next play frame gets in between (a newer paint stops this one).
   const mine = ++panelsToken;
   const id = trace.id;
@@ -300,6 +322,7 @@ function markReady() {
   if (!trace?.done) return;
   body.dataset.ready = '1';
   body.dataset.traceId = String(trace.id);
+  traced();
 }
 
 // ---------------------------------------------------------------------------------------- tracing
@@ -330,12 +353,14 @@ const socket = new TraceSocket(
         pickDefaultUnit();
         paintAll({ panelDelay: TIMING.panelsAfterTraceMs });
         markReady();
+        requestContinuations();
       }
     },
     onError(err) {
       showError(err);
       body.dataset.ready = '1';
       body.dataset.error = err.code;
+      settleTraceWaiters(err);
     },
     onStatus(status, delay) {
       const el = $('connection');
@@ -383,6 +408,7 @@ function requestTrace() {
   const r = request();
   lastSent = performance.now();
   socket.trace(r);
+  requestCompare();
   if (s.clamps.length) fetchBaseline(r);
 }
 
@@ -529,7 +555,9 @@ function playBackward() {
 
 // --------------------------------------------------------------------------- state → page and back
 state.subscribe((changed, values, source) => {
-  if (changed.has('theme') || changed.has('large')) applyLook();
+  // A scene or page asked for by a link, setState or the close button (loadScene sets source 'scene').
+  if ((changed.has('scene') || changed.has('page')) && source !== 'scene') showScenePage();
+  if (['theme', 'large', 'present', 'hide', 'show'].some((k) => changed.has(k))) applyLook();
   if (changed.has('panels')) {
     syncPanels();
     loadPlotly();
@@ -541,13 +569,14 @@ state.subscribe((changed, values, source) => {
   } else if (changed.has('text') || changed.has('target')) {
     scheduleTrace();
   }
-  const repaint = ['step', 'layer', 'units', 'theme', 'tint', 'heat', 'panels', 'large'].some((k) => changed.has(k));
+  const looks = ['step', 'layer', 'units', 'theme', 'tint', 'heat', 'panels', 'large', 'present'];
+  const repaint = looks.some((k) => changed.has(k));
   // 'auto' changes (the first trace picking a unit) are painted by whoever made them.
   if (repaint && trace && source !== 'auto') {
     if (changed.has('step') || changed.has('layer')) stopBackward();
     const animateMs = changed.has('step') && changed.size === 1 ? pendingAnimation : 0;
     pendingAnimation = 0;
-    if (changed.has('theme') || changed.has('large')) {
+    if (changed.has('theme') || changed.has('large') || changed.has('present')) {
       // Plot colours and sizes come from the CSS: let the new stylesheet apply first.
       requestAnimationFrame(() => paintAll());
     } else {
@@ -559,9 +588,12 @@ state.subscribe((changed, values, source) => {
 
 function applyLook() {
   body.dataset.theme = state.values.theme;
-  body.classList.toggle('large', state.values.large);
+  body.classList.toggle('large', state.values.large || state.values.present);
+  body.classList.toggle('present', state.values.present);
+  body.dataset.hidden = chromeHidden().join(' ');
   $('theme-toggle')?.setAttribute('aria-pressed', String(state.values.theme === 'dark'));
   $('large-toggle')?.setAttribute('aria-pressed', String(state.values.large));
+  $('present-toggle')?.setAttribute('aria-pressed', String(state.values.present));
 }
 
 function syncPanels() {
@@ -663,6 +695,7 @@ views.diagram
       existing: state.values.clamps.filter((c) => c.gate === gate && c.layer === l),
       layer: l,
       range: cards.get(trace.model.id)?.gates?.[gate] ?? [0, 1],
+      fam: family(trace.model.arch),
     });
   });
 
@@ -686,24 +719,26 @@ views.clamps
   .on('clear', () => state.set({ clamps: [] }));
 
 // ---------------------------------------------------------------------------------- page controls
+// A word model and a char model want different targets: drop one that would not fit. An untouched
+// example sentence becomes the new model's example; units are picked afresh for the new model.
+function switchModel(id) {
+  const old = state.values.model;
+  const untouched = state.values.text === exampleFor(old);
+  const same = tokenizerKind(cards.get(id)) === tokenizerKind(cards.get(old));
+  return state.set({
+    model: id,
+    text: untouched ? exampleFor(id) : state.values.text,
+    target: untouched ? exampleTarget(id) : same ? state.values.target : '',
+    layer: 0,
+    units: null,
+    clamps: [],
+  });
+}
+
 function bindInputs() {
   const select = $('model-select');
   if (select) {
-    select.addEventListener('change', () => {
-      // A word model and a char model want different targets: drop one that would not fit. An untouched
-      // example sentence becomes the new model's example; units are picked afresh for the new model.
-      const old = state.values.model;
-      const untouched = state.values.text === exampleFor(old);
-      const same = tokenizerKind(cards.get(select.value)) === tokenizerKind(cards.get(old));
-      state.set({
-        model: select.value,
-        text: untouched ? exampleFor(select.value) : state.values.text,
-        target: untouched ? exampleTarget(select.value) : same ? state.values.target : '',
-        layer: 0,
-        units: null,
-        clamps: [],
-      });
-    });
+    select.addEventListener('change', () => switchModel(select.value));
   }
   $('text-input')?.addEventListener('input', (ev) => state.set({ text: ev.target.value }));
   $('target-input')?.addEventListener('input', (ev) => state.set({ target: ev.target.value.trim() }));
@@ -737,6 +772,12 @@ function isTyping(el) {
 
 document.addEventListener('keydown', (ev) => {
   if (ev.altKey || ev.ctrlKey || ev.metaKey || isTyping(ev.target) || views.clamps?.isOpen) return;
+  const pageBy = scene ? pageKey(ev.key) : null;
+  if (pageBy !== null) {
+    ev.preventDefault();
+    turnPage(pageBy);
+    return;
+  }
   const onButton = ev.target.closest?.('button, summary, [role="button"], a');
   switch (ev.key) {
     case 'ArrowLeft':
@@ -789,16 +830,23 @@ let plotlyLoading = null;
 function loadPlotly() {
   // Only for an open plot panel: parsing plotly.js holds the main thread for about a second.
   const open = panelsOpen();
-  const wanted = (views.memory && open.has('memory')) || (views.gradients && open.has('gradients'));
+  const wanted =
+    (views.memory && open.has('memory')) ||
+    (views.gradients && open.has('gradients')) ||
+    (views.compare && compareOn());
   if (plotly || plotlyLoading || !wanted || !painted) return;
-  plotlyLoading = new Promise((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = `/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`;
-    script.async = true;
-    script.onload = () => resolve(window.Plotly);
-    script.onerror = () => reject(new Error('plotly.js did not load'));
-    document.head.append(script);
-  });
+  // An exported page carries its own copy (plotlySource gives it as a blob: URL).
+  plotlyLoading = plotlySource(`/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`).then(
+    (src) =>
+      new Promise((resolve, reject) => {
+        const script = document.createElement('script');
+        script.src = src;
+        script.async = true;
+        script.onload = () => resolve(window.Plotly);
+        script.onerror = () => reject(new Error('plotly.js did not load'));
+        document.head.append(script);
+      }),
+  );
   plotlyLoading
     .then((P) => {
       plotly = P;
@@ -817,6 +865,528 @@ function loadPlotly() {
     });
 }
 
+// An exported page: the inputs are read-only (new text needs the server) and the banner's button
+// switches between the exported clamps and none (both traces were exported).
+function setupOffline() {
+  if (!config.offline) return;
+  for (const id of ['text-input', 'target-input']) if ($(id)) $(id).readOnly = true;
+  if ($('model-select')) $('model-select').disabled = true;
+  const toggle = $('offline-clamps');
+  const exported = config.offline.initial?.clamps ?? [];
+  if (!toggle || !exported.length) return;
+  const sync = () => toggle.setAttribute('aria-pressed', String(state.values.clamps.length > 0));
+  toggle.hidden = false;
+  toggle.addEventListener('click', () => state.set({ clamps: state.values.clamps.length ? [] : exported }));
+  state.subscribe((changed) => changed.has('clamps') && sync());
+  sync();
+}
+
+// ----------------------------------------------------------------------------------------- scenes
+// A scene (app/scenes/*.json) is a list of pages; showing one sets its fields and puts every other
+// scene field back to its default. The caption bar says where we are; PageDown/PageUp and n/p turn.
+const scenes = new SceneClient(config.apiBase, config.scenes);
+let scene = null; // the playing scene's document, once fetched
+let sceneRequest = 0; // bumping it makes an earlier, slower loadScene give up
+
+async function loadScene(name, index = 0) {
+  const mine = ++sceneRequest;
+  const doc = await scenes.get(name);
+  const partial = pagePartial(doc, index, { fields: FIELDS, defaults: state.defaults });
+  // Text and target left out belong to the page's model: its example, or no target for a given text.
+  const given = doc.states[index].state;
+  if (!('text' in given)) partial.text = exampleFor(partial.model);
+  if (!('target' in given)) partial.target = 'text' in given ? '' : exampleTarget(partial.model);
+  if (mine !== sceneRequest) return state.get();
+  if (doc.kind === 'lab') {
+    // The gradient lab is a page of its own.
+    window.location.assign(sceneHref(doc, index, { embed: config.embed }));
+    return state.get();
+  }
+  scene = doc;
+  pause();
+  state.set({ ...partial, scene: name, page: index }, { source: 'scene' });
+  paintScene();
+  return state.get();
+}
+
+// Show the scene page the state names (or leave the scene when it names none).
+function showScenePage() {
+  const { scene: name, page } = state.values;
+  if (!name) {
+    sceneRequest += 1;
+    scene = null;
+    paintScene();
+    return Promise.resolve();
+  }
+  return loadScene(name, page).catch((err) => {
+    scene = null;
+    views.sceneBar?.setError(err.message);
+    views.sceneBar?.draw();
+  });
+}
+
+function turnPage(delta) {
+  if (!scene) return;
+  const next = turn(scene, state.values.page, delta);
+  if (next !== state.values.page) loadScene(scene.name, next);
+}
+
+function paintScene() {
+  const bar = views.sceneBar;
+  if (!bar) return;
+  bar.setScene(scene ? captionOf(scene, state.values.page) : null);
+  bar.draw();
+  body.dataset.scene = scene ? `${scene.name}/${state.values.page}` : '';
+}
+
+views.sceneBar
+  ?.on('prev', () => turnPage(-1))
+  .on('next', () => turnPage(1))
+  .on('close', () => state.set({ scene: '', page: 0 }));
+
+// ----------------------------------------------------------------------------------------- compare mode
+// A second model reads the same text (state `compare` names it; '' = off). Its traces go over a socket of
+// their own, opened the first time compare mode is switched on, so its requests supersede only each other:
+// api.js drops every answer but the latest request's, and neither model's stale answer can paint over a
+// newer one. Clamps apply to the main model only. Both diagrams follow the one `step`.
+let compareSocket = null;
+let compareTrace = null; // the second model's trace on screen
+let compareKey = ''; // the request last sent on compareSocket
+let compareDiagramKey = '';
+
+const compareProblem = () => whyNot(cards, state.values.model, state.values.compare);
+const compareOn = () => Boolean(state.values.compare) && !compareProblem();
+
+function requestCompare() {
+  const s = state.values;
+  if (!views.compareDiagram || !compareOn() || !s.text) return;
+  const r = { model: s.compare, text: s.text, gradients: true };
+  if (s.target) r.target = s.target;
+  const key = traceKey(r);
+  if (key === compareKey) return;
+  compareKey = key;
+  compareSocket ??= new TraceSocket(
+    `${window.location.protocol === 'https:' ? 'wss' : 'ws'}://${window.location.host}${config.wsPath}`,
+    { onUpdate: onCompareUpdate, onError: onCompareError },
+  );
+  body.dataset.compareReady = '0';
+  delete body.dataset.compareError;
+  views.compareDiagram.container.classList.add('stale');
+  compareSocket.trace(r);
+}
+
+function onCompareUpdate(doc, phase) {
+  if (phase !== 'done' || doc.request.model !== state.values.compare) return; // switched meanwhile
+  compareTrace = doc;
+  views.compare?.setMessage(compareProblem());
+  paintCompare();
+  if (plotly && views.compare && !playing) {
+    views.compare.setPlotly(plotly);
+    for (const part of views.compare.parts()) part();
+  }
+  body.dataset.compareReady = '1';
+  body.dataset.compareTraceId = String(doc.id);
+}
+
+function onCompareError(err, request) {
+  if (request.model !== state.values.compare) return;
+  compareKey = '';
+  views.compare?.setMessage(`${request.model}: ${err.message}`);
+  body.dataset.compareReady = '1';
+  body.dataset.compareError = err.code;
+}
+
+// The second diagram, the predictions side by side and the overlaid gradient curves at the shown step.
+function paintCompare({ animateMs = 0 } = {}) {
+  const main = trace;
+  if (!compareOn() || !main) return;
+  const predictions = (x) => {
+    const k = Math.min(displayedStep(main), x.tokens.length - 1);
+    const last = k === x.tokens.length - 1;
+    return x.steps[k]
+      ? { step: x.steps[k], baseline: null, isTarget: last && Boolean(x.target), isLast: last }
+      : null;
+  };
+  // Nothing from a model that is no longer the one compared (its answer was dropped on arrival).
+  const doc = compareTrace?.model.id === state.values.compare ? compareTrace : null;
+  if (!doc) {
+    views.compare?.setPredictions(predictions(main), null);
+    return;
+  }
+  // The same text and target as the main trace (typing may have moved the main one on already).
+  const fresh = doc.request.text === main.request.text && (doc.target?.text ?? '') === (main.target?.text ?? '');
+  const t = Math.min(displayedStep(main), doc.tokens.length - 1);
+  const l = Math.min(state.values.layer, doc.model.layers - 1);
+  const step = doc.steps[t];
+  if (!step) return;
+  const d = views.compareDiagram;
+  const range = cellRange(doc, l);
+  const key = JSON.stringify([doc.id, t, l, range, state.values.theme]);
+  if (d && (key !== compareDiagramKey || animateMs)) {
+    compareDiagramKey = key;
+    d.setModel(doc.model.arch, doc.model.hidden_size);
+    d.setScales(makeScales(state.values.theme, range), range);
+    d.setUnits([]); // unit j of one model has nothing to do with unit j of the other
+    d.update(
+      {
+        t,
+        T: doc.tokens.length,
+        token: doc.tokens[t],
+        layer: l,
+        layers: doc.model.layers,
+        cur: step.layers[l],
+        prev: t > 0 ? doc.steps[t - 1]?.layers[l] : null,
+        below: l > 0 ? step.layers[l - 1] : null,
+        clamps: [],
+      },
+      { animateMs },
+    );
+  }
+  d?.container.classList.toggle('stale', !fresh);
+  const v = views.compare;
+  if (!v) return;
+  v.setPredictions(predictions(main), fresh ? predictions(doc) : null);
+  // The loss at the shown step, or the nearest earlier one that has a loss (as the gradients panel does).
+  const series = [
+    { side: 'main', doc: main, layer: layerOf(main) },
+    { side: 'other', doc: fresh ? doc : null, layer: l },
+  ].map(({ side, doc: x, layer }) => ({ side, id: x?.model.id, arch: x?.model.arch, ...memoryOf(x, layer) }));
+  let lossAt = displayedStep(main);
+  while (lossAt >= 0 && !series[0].rows?.[lossAt]) lossAt -= 1;
+  v.setCurve({ t: lossAt >= 0 ? lossAt : null, tokens: main.tokens, series: series.filter((x) => x.rows) });
+}
+
+// What the page shows of compare mode: the toggle, the picker, the second diagram and the compare panel.
+function syncCompare() {
+  const s = state.values;
+  const on = Boolean(s.compare);
+  const problem = compareProblem();
+  if (on) {
+    views.compareDiagram ??= make(CellDiagram, 'compare-diagram', { clampable: false });
+    views.compare ??= make(ComparePanel, 'compare');
+  }
+  body.classList.toggle('comparing', on && !problem);
+  if ($('compare')) $('compare').hidden = !on;
+  if ($('compare-diagram')) $('compare-diagram').hidden = !on || Boolean(problem);
+  if ($('diagram')) $('diagram').dataset.model = on ? s.model : '';
+  if ($('compare-diagram')) $('compare-diagram').dataset.model = s.compare;
+  const toggle = $('compare-toggle');
+  if (toggle) {
+    const none = !defaultPartner(cards, s.model);
+    toggle.setAttribute('aria-pressed', String(on));
+    toggle.disabled = none && !on;
+    toggle.title = none
+      ? `No other model on this server reads text with the vocabulary of ${s.model}: nothing to compare it with.`
+      : 'Read the same text with a second model, side by side';
+  }
+  const select = $('compare-select');
+  if (select) {
+    select.hidden = !on;
+    const ok = new Set(partners(cards, s.model));
+    select.replaceChildren(
+      ...config.models
+        .filter((c) => c.id !== s.model)
+        .map((c) => {
+          const o = document.createElement('option');
+          o.value = c.id;
+          o.textContent = ok.has(c.id) ? c.id : `${c.id} (different vocabulary)`;
+          o.disabled = !ok.has(c.id);
+          return o;
+        }),
+    );
+    select.value = s.compare;
+  }
+  views.compare?.setModels(cards.get(s.model), cards.get(s.compare) ?? { id: s.compare, arch: '' }, {
+    clamps: s.clamps.length,
+  });
+  views.compare?.setMessage(problem);
+  if (!on || problem) {
+    compareTrace = null;
+    compareKey = '';
+    compareDiagramKey = '';
+    delete body.dataset.compareReady;
+  }
+}
+
+// ------------------------------------------------------------------------------------------ continuation
+// The model writing on after the text (POST /api/continue), for the main model and, in compare mode, the
+// second one. Asked for when a trace is done, so typing sends one request per finished trace, not per key.
+const continuations = new Map(); // JSON [model, text] → {text, error}; the last few only
+let continuationView = null; // {prompt, ids}: what the panel shows now; answers for anything else wait
+
+function showContinuations() {
+  const v = views.continuation;
+  if (!v || !continuationView) return;
+  const { prompt, ids } = continuationView;
+  v.setEntries(
+    ids.map(([side, id]) => ({
+      side,
+      id,
+      arch: cards.get(id)?.arch,
+      prompt,
+      text: null,
+      ...continuations.get(JSON.stringify([id, prompt])),
+    })),
+  );
+  v.draw();
+}
+
+function requestContinuations() {
+  const s = state.values;
+  if (!views.continuation || !panelsOpen().has('continuation') || !s.text) return;
+  const prompt = s.text;
+  const ids = [['main', s.model], ...(compareOn() ? [['other', s.compare]] : [])];
+  continuationView = { prompt, ids };
+  for (const [, id] of ids) {
+    const key = JSON.stringify([id, prompt]);
+    if (continuations.has(key) && !continuations.get(key).error) continue; // done or on its way
+    continuations.set(key, { text: null });
+    if (continuations.size > 40) continuations.delete(continuations.keys().next().value);
+    postContinue(config.apiBase, { model: id, text: prompt })
+      .then((r) => continuations.set(key, { text: r.continuation }))
+      .catch((err) => continuations.set(key, { text: null, error: err.message })) // asked again next time
+      .finally(showContinuations);
+  }
+  showContinuations();
+}
+
+function setupCompare() {
+  $('compare-toggle')?.addEventListener('click', () => {
+    const s = state.values;
+    state.set({ compare: s.compare ? '' : defaultPartner(cards, s.model) });
+  });
+  $('compare-select')?.addEventListener('change', (ev) => state.set({ compare: ev.target.value }));
+  state.subscribe((changed, values, source) => {
+    // A new main model keeps the second one only if the two can still be compared; else its twin.
+    const lost = values.compare && whyNot(cards, values.model, values.compare);
+    if (changed.has('model') && !changed.has('compare') && lost) {
+      state.set({ compare: defaultPartner(cards, values.model) }, { source });
+      return;
+    }
+    if (['model', 'compare', 'clamps'].some((k) => changed.has(k))) syncCompare();
+    if (changed.has('compare')) {
+      requestCompare();
+      loadPlotly();
+    }
+    if (changed.has('compare') || (changed.has('panels') && values.panels.includes('continuation'))) {
+      requestContinuations();
+    }
+  });
+  syncCompare();
+}
+
+// ------------------------------------------------------------- commands for host pages (hook, postMessage)
+// docs/embedding.md documents these; each checks its arguments and says plainly what was wrong.
+let traceWaiters = []; // {resolve, reject} of commands that answer once their trace has painted
+let readySent = false;
+let embedApi = null;
+
+function settleTraceWaiters(err = null) {
+  const waiting = traceWaiters;
+  traceWaiters = [];
+  for (const w of waiting) {
+    if (err) w.reject(new Error(err.message));
+    else w.resolve(state.get());
+  }
+}
+
+function traced() {
+  settleTraceWaiters();
+  if (!readySent) {
+    readySent = true;
+    embedApi?.emit('ready');
+  }
+  embedApi?.emit('traced');
+}
+
+// The state once the trace a change asked for has painted (at once if the change needs no trace).
+function afterTrace(changed) {
+  if (!['model', 'text', 'target', 'clamps'].some((k) => changed.has(k))) return Promise.resolve(state.get());
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the trace did not arrive within 30 s')), 30_000);
+    const done = (fn) => (v) => {
+      clearTimeout(timer);
+      fn(v);
+    };
+    traceWaiters.push({ resolve: done(resolve), reject: done(reject) });
+  });
+}
+
+function position() {
+  const T = trace?.tokens.length ?? 0;
+  const t = displayedStep();
+  return { step: t, steps: T, token: T ? trace.tokens[t].text : null, playing };
+}
+
+const show = (v) => JSON.stringify(v) ?? String(v);
+
+function integer(v, what) {
+  if (!Number.isInteger(v)) throw new Error(`${what} needs an integer, got ${show(v)}`);
+  return v;
+}
+
+function seekTo(t, asked) {
+  if (!trace) throw new Error('there is no trace yet: wait for the "ready" event');
+  const T = trace.tokens.length;
+  if (t < 0 || t >= T) throw new Error(`${asked} is out of range: the text has ${T} tokens, steps 0 to ${T - 1}`);
+  goTo(t, { animate: t === displayedStep() + 1 });
+  return position();
+}
+
+const CLAMP_KEYS = ['gate', 'value', 'layer', 'units', 'start', 'stop'];
+
+function checkClamp(c) {
+  const fail = (why) => {
+    throw new Error(`clamp(intervention): ${why} (expected {"gate", "value", "layer", "units", "start", "stop"})`);
+  };
+  if (!c || typeof c !== 'object' || Array.isArray(c)) fail(`got ${show(c)}`);
+  const extra = Object.keys(c).filter((k) => !CLAMP_KEYS.includes(k));
+  if (extra.length) fail(`unknown key ${show(extra[0])}`);
+  const card = cards.get(state.values.model);
+  const gates = Object.keys(card?.gates ?? {});
+  if (card && !gates.length) fail(`the model ${state.values.model} has no gates to clamp`);
+  if (gates.length && !gates.includes(c.gate)) fail(`the gate must be one of ${gates.join(', ')}, got ${show(c.gate)}`);
+  if (typeof c.value !== 'number' || !Number.isFinite(c.value)) fail(`the value must be a number, got ${show(c.value)}`);
+  const layer = c.layer ?? 0;
+  const layers = card?.layers ?? 1;
+  if (!Number.isInteger(layer) || layer < 0 || layer >= layers) fail(`the layer must be 0 to ${layers - 1}`);
+  const units = c.units ?? null;
+  const H = card?.hidden_size ?? Infinity;
+  const unitOk = (u) => Number.isInteger(u) && u >= 0 && u < H;
+  if (units !== null && !(Array.isArray(units) && units.length && units.every(unitOk))) {
+    fail(`units must be null (all units) or a list of unit indices from 0 to ${H - 1}`);
+  }
+  for (const k of ['start', 'stop']) {
+    if (c[k] != null && !(Number.isInteger(c[k]) && c[k] >= 0)) fail(`${k} must be null or a step index ≥ 0`);
+  }
+  if (c.start != null && c.stop != null && c.stop <= c.start) fail('stop must be after start');
+  const sorted = units && [...new Set(units)].sort((a, b) => a - b);
+  return { gate: c.gate, value: c.value, layer, units: sorted, start: c.start ?? null, stop: c.stop ?? null };
+}
+
+const commands = {
+  step(delta = 1) {
+    integer(delta, 'step(delta)');
+    const from = displayedStep();
+    return seekTo(from + delta, `step ${from} ${delta < 0 ? '−' : '+'} ${Math.abs(delta)}`);
+  },
+  // seek(-1) is the last step, as in the state and the URL.
+  seek(t) {
+    integer(t, 'seek(t)');
+    return seekTo(t === -1 && trace ? trace.tokens.length - 1 : t, `step ${t}`);
+  },
+  setText(text) {
+    if (typeof text !== 'string' || !text) throw new Error(`setText(text) needs a non-empty string, got ${show(text)}`);
+    const n = [...text].length;
+    if (n > config.limits.maxChars) throw new Error(`the text has ${n} characters; the limit is ${config.limits.maxChars}`);
+    return afterTrace(state.set({ text }, { source: 'api' }));
+  },
+  setModel(id) {
+    if (!cards.has(id)) throw new Error(`unknown model ${show(id)}; this server has ${[...cards.keys()].join(', ')}`);
+    return afterTrace(switchModel(id));
+  },
+  async clamp(intervention) {
+    const before = state.values.clamps;
+    const mine = [...before, checkClamp(intervention)];
+    if (mine.length > config.limits.maxInterventions) {
+      throw new Error(`at most ${config.limits.maxInterventions} clamps at once; clearClamps() first`);
+    }
+    try {
+      return await afterTrace(state.set({ clamps: mine }, { source: 'api' }));
+    } catch (err) {
+      // A clamp the server refused is taken back, so the page shows the last good picture.
+      if (JSON.stringify(state.values.clamps) === JSON.stringify(mine)) state.set({ clamps: before });
+      throw err;
+    }
+  },
+  clearClamps() {
+    return afterTrace(state.set({ clamps: [] }, { source: 'api' }));
+  },
+};
+
+// ----------------------------------------------------------------- embedding, presenter, downloads
+// Which controls an /embed page hides (hide= / show=, docs/embedding.md); the stylesheet reads
+// body[data-hidden]. A group (`controls`) counts as hidden when all its members are.
+function chromeHidden() {
+  if (!config.embed) return [];
+  const { hide, show: only } = state.values;
+  const expand = (list) => new Set(list.flatMap((k) => CHROME_GROUPS[k] ?? [k]));
+  const shown = only.length ? expand(only) : null;
+  const hidden = expand(hide);
+  const out = CHROME.filter((k) => !CHROME_GROUPS[k]).filter(
+    (k) => hidden.has(k) || (shown ? !shown.has(k) : CHROME_OFF.includes(k)),
+  );
+  for (const [group, members] of Object.entries(CHROME_GROUPS)) {
+    if (members.every((k) => out.includes(k))) out.push(group);
+  }
+  return out;
+}
+
+const helpOverlay = $('help') ? new HelpOverlay({ container: $('help') }) : null;
+const embedDialog = $('embed-dialog')
+  ? new EmbedDialog({
+      container: $('embed-dialog'),
+      url: (options) => embedUrl(`${window.location.origin}/embed`, state.query(), options),
+    })
+  : null;
+
+embedDialog?.on('copy', async (text) => {
+  try {
+    await navigator.clipboard.writeText(text);
+    embedDialog.setNote('copied');
+  } catch {
+    embedDialog.setNote('select the text and copy it (Ctrl+C)');
+  }
+});
+
+function diagramFile() {
+  const root = views.diagram?.svgRoot;
+  if (!root || !trace) return null;
+  const t = displayedStep();
+  const name = `${trace.model.id}-step${t + 1}`.replace(/[^\w.-]+/g, '_');
+  const title = `${trace.model.id} at step ${t + 1} of ${trace.tokens.length}, reading “${trace.tokens[t].text}”`;
+  const background = getComputedStyle(views.diagram.container).backgroundColor;
+  return { name, svg: diagramSvg(root, { background, title }) };
+}
+
+function bindPresentation() {
+  $('present-toggle')?.addEventListener('click', () => state.set({ present: !state.values.present }));
+  $('present-exit')?.addEventListener('click', () => state.set({ present: false }));
+  $('help-button')?.addEventListener('click', () => helpOverlay?.toggle());
+  $('embed-button')?.addEventListener('click', () =>
+    embedDialog?.open(state.values.panels, { clamped: state.values.clamps.length > 0 }),
+  );
+  $('download-svg')?.addEventListener('click', () => {
+    const file = diagramFile();
+    if (file) download(new Blob([file.svg], { type: 'image/svg+xml' }), `${file.name}.svg`);
+  });
+  $('download-png')?.addEventListener('click', async () => {
+    const file = diagramFile();
+    if (!file) return;
+    try {
+      download(await svgToPng(file.svg, { scale: 2 }), `${file.name}.png`);
+    } catch (err) {
+      $('download-png').title = `The PNG could not be made (${err.message}); the SVG still can.`;
+    }
+  });
+  // An exported page has no server to embed.
+  if (config.offline && $('embed-button')) $('embed-button').hidden = true;
+  document.addEventListener('keydown', (ev) => {
+    if (ev.altKey || ev.ctrlKey || ev.metaKey || isTyping(ev.target) || views.clamps?.isOpen) return;
+    if (embedDialog?.isOpen) return; // the dialog closes itself on Esc
+    if (ev.key === '?') {
+      helpOverlay?.toggle();
+    } else if (ev.key === 'Escape' && helpOverlay?.isOpen) {
+      helpOverlay.close();
+    } else if (ev.key === 'Escape' && state.values.present && !config.embed) {
+      state.set({ present: false });
+    } else {
+      return;
+    }
+    ev.preventDefault();
+  });
+}
+
 // ---------------------------------------------------------------------- the hook for tests and embeds
 window.lstmExplainer = {
   version: config.version,
@@ -824,9 +1394,18 @@ window.lstmExplainer = {
   setState: (partial) => state.set(partial, { source: 'api' }),
   subscribe: (fn) => state.subscribe((changed, values) => fn([...changed], structuredClone(values))),
   getTrace: () => (trace ? structuredClone({ ...trace, request: undefined }) : null),
+  getCompareTrace: () =>
+    compareOn() && compareTrace?.model.id === state.values.compare
+      ? structuredClone({ ...compareTrace, request: undefined })
+      : null,
   play,
   pause,
+  isPlaying: () => playing,
+  ...commands,
 };
+embedApi = installEmbedApi({ hook: window.lstmExplainer, allowed: config.frameAncestors ?? ['*'], position });
+if (config.embed) guardKeyboardUntilActivated();
+window.lstmExplainer.loadScene = (name, index = 0) => loadScene(name, index);
 
 // ----------------------------------------------------------------------------------------- start
 fillModelPicker();
@@ -835,4 +1414,8 @@ syncPanels();
 syncModelCard();
 syncInputs();
 bindInputs();
-requestTrace();
+bindPresentation();
+setupOffline();
+setupCompare();
+if (state.values.scene) showScenePage().finally(() => lastSent === -Infinity && requestTrace());
+else requestTrace();

@@ -2,7 +2,7 @@
 // `set()`; every field is declared once here with how it reads from and writes to the URL, so any
 // picture on screen can be shared as a link and reloads to the same picture.
 
-import { PANELS, TIMING } from './config.js';
+import { CHROME, PANELS, TIMING } from './config.js';
 
 const GATE_NAMES = ['input', 'forget', 'candidate', 'output', 'update', 'reset'];
 
@@ -95,6 +95,16 @@ export const FIELDS = {
   speed: { default: 1, codec: number(Math.min(...TIMING.speeds), Math.max(...TIMING.speeds)) },
   theme: { default: 'light', codec: oneOf(['light', 'dark']) },
   large: { default: false, codec: bool },
+  // Compare mode: the id of the second model read beside the main one ('' = off).
+  compare: { default: '', codec: str(200) },
+  // Embedding (docs/embedding.md): the controls an /embed page hides, or the only ones it shows; and
+  // presenter mode (large type, no page chrome) on either page.
+  hide: { default: [], codec: list(CHROME) },
+  show: { default: [], codec: list(CHROME) },
+  present: { default: false, codec: bool },
+  // A playing scene (app/scenes/<scene>.json) and the 0-based index of its page on screen.
+  scene: { default: '', codec: str(64) },
+  page: { default: 0, codec: int(0) },
 };
 
 function same(a, b) {

@@ -344,9 +344,12 @@ export function equation(fam, arch, key, j, q, cur) {
 
 // ------------------------------------------------------------------------------------------ the figure
 export class CellDiagram extends Figure {
-  constructor({ container }) {
+  // clampable: false draws the gate boxes as pictures, not buttons (compare mode's second model: clamps
+  // apply to the main model only).
+  constructor({ container, clampable = true }) {
     super({ container });
     this.uid = ++instances;
+    this.clampable = clampable;
     this.arch = null;
     this.hidden = 0;
     this.units = [];
@@ -453,7 +456,7 @@ export class CellDiagram extends Figure {
 
     this.gateNodes = new Map();
     const boxes = svg('g', { class: 'gates' }, root);
-    for (const gb of L.gates) this.drawGate(boxes, gb, L.noClamp);
+    for (const gb of L.gates) this.drawGate(boxes, gb, L.noClamp || !this.clampable);
 
     for (const t of L.texts) {
       label(root, t.base, t.sub, { x: t.x, y: t.y, class: t.cls, 'text-anchor': t.anchor ?? 'start' });

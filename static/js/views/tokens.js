@@ -102,10 +102,18 @@ export class TokenStrip extends Figure {
         height: list.clientHeight,
         overflows: list.scrollHeight > list.clientHeight,
         chips: [...list.querySelectorAll('.chip')].map((c) => [c.offsetTop - list.offsetTop, c.offsetHeight]),
+        // A one-line strip (a small embed) scrolls sideways instead.
+        width: list.clientWidth,
+        wide: list.scrollWidth > list.clientWidth,
+        across: [...list.querySelectorAll('.chip')].map((c) => [c.offsetLeft - list.offsetLeft, c.offsetWidth]),
       };
       this.scrollPos = list.scrollTop;
     }
-    const { height, overflows, chips } = this.geometry;
+    const { height, overflows, chips, width, wide, across } = this.geometry;
+    if (wide && across[t]) {
+      const [left, w] = across[t];
+      if (left < list.scrollLeft || left + w > list.scrollLeft + width) list.scrollLeft = Math.max(0, left - width / 2);
+    }
     if (!overflows || !chips[t]) return;
     const [top, h] = chips[t];
     if (top < this.scrollPos || top + h > this.scrollPos + height) {

@@ -1,0 +1,308 @@
+"""Scenes: the slides' examples as short guided sequences of explorer states, one JSON file per scene.
+
+A scene file (``app/scenes/<name>.json``, or in a directory of ``LSTM_EXPLAINER_SCENES``)::
+
+    {"name": "long-context", "title": "...", "summary": "one line", "kind": "explorer" | "lab",
+     "states": [{"caption": "...", "state": {"model": "lecture-lstm", "text": "...", ...},
+                 "expect": {"model": "lecture-lstm", "top": "spanish"}}]}
+
+Files are validated here (shape and types; every error names the file and the field); model ids are
+checked only when the scenes are served, against the models the server actually has. The optional
+``expect`` claims are checked on the real models by :func:`check_expectation` (tests/test_scenes.py runs
+it on every shipped scene), so a caption never promises what the network does not do.
+docs/scenes.md is the lecturer's manual for the format.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SHIPPED_SCENES = Path(__file__).resolve().parent / "scenes"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+GATES = ("input", "forget", "candidate", "output", "update", "reset")
+PANELS = ("predictions", "clamps", "memory", "gradients", "unrolled", "continuation")
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Clamp(BaseModel):
+    """The API's intervention: clamp `gate` to `value` on `units` (null: all) over steps [start, stop)."""
+
+    model_config = _STRICT
+    gate: Literal[GATES]  # type: ignore[valid-type]
+    value: float
+    layer: int = Field(0, ge=0)
+    units: list[Annotated[int, Field(ge=0)]] | None = None
+    start: int | None = Field(None, ge=0)
+    stop: int | None = Field(None, ge=0)
+
+
+class ExplorerView(BaseModel):
+    """The explorer's state fields a scene may set (static/js/state.js); a field left out goes back to
+    its default when the page is shown, so one page's clamps never leak into the next."""
+
+    model_config = _STRICT
+    model: str | None = Field(None, min_length=1, max_length=200)
+    text: str | None = Field(None, max_length=20000)
+    target: str | None = Field(None, max_length=200)
+    step: int | None = Field(None, ge=-1, description="token index; -1 follows the last token")
+    layer: int | None = Field(None, ge=0)
+    units: list[Annotated[int, Field(ge=0)]] | None = None
+    clamps: list[Clamp] | None = None
+    panels: list[Literal[PANELS]] | None = None  # type: ignore[valid-type]
+    heat: str | None = Field(None, max_length=40)
+    tint: bool | None = None
+    compare: str | None = Field(None, max_length=200, description="second model id; '' = compare mode off")
+
+
+class LabView(BaseModel):
+    """The vanishing/exploding-gradient lab: |∂h_T/∂h_{T−k}| = (W_rec · slope)^k, optionally clipped."""
+
+    model_config = _STRICT
+    w: float | None = Field(None, ge=0, le=2, description="the recurrent weight W_rec")
+    slope: float | None = Field(None, ge=0.05, le=1, description="the nonlinearity's slope (tanh' ≤ 1)")
+    steps: int | None = Field(None, ge=1, le=200, description="how many steps back")
+    clip: bool | None = None
+    threshold: float | None = Field(None, gt=0, le=1e6, description="the clipping threshold")
+
+
+class Expectation(BaseModel):
+    """A claim about the real model, checked by the tests: the top prediction after the last token, and
+    how much of the gradient survives back to a token (`kept`: ‖∂L/∂memory_k‖ / ‖∂L/∂memory_last‖, memory
+    being the LSTM's cell state, the RNN's hidden state), or how open a unit's forget gate stays."""
+
+    model_config = _STRICT
+    model: str | None = Field(None, description="default: the state's model")
+    top: str | None = None
+    not_top: str | None = None
+    p_above: float | None = Field(None, ge=0, le=1, description="with top: its probability is above this")
+    p_below: float | None = Field(None, ge=0, le=1, description="with not_top: its probability is below this")
+    kept_from: str | int | None = Field(None, description="a token (its first occurrence) or an index")
+    kept_above: float | None = Field(None, ge=0)
+    kept_below: float | None = Field(None, ge=0)
+    forget_unit: int | None = Field(None, ge=0, description="this unit's forget gate stays open ...")
+    forget_from: str | int | None = Field(None, description="... from this token to the end ...")
+    forget_above: float | None = Field(None, ge=0, le=1, description="... above this value")
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Expectation:
+        if self.top is None and self.not_top is None and self.kept_from is None and self.forget_unit is None:
+            raise ValueError("an expectation needs top, not_top, kept_from or forget_unit")
+        if self.kept_from is not None and self.kept_above is None and self.kept_below is None:
+            raise ValueError("kept_from needs kept_above or kept_below")
+        if self.forget_unit is not None and self.forget_above is None:
+            raise ValueError("forget_unit needs forget_above")
+        return self
+
+
+class SceneState(BaseModel):
+    model_config = _STRICT
+    caption: str = Field(min_length=1, max_length=600)
+    state: dict[str, Any] = Field(default_factory=dict)
+    expect: Expectation | list[Expectation] | None = None
+
+    def expectations(self) -> list[Expectation]:
+        if self.expect is None:
+            return []
+        return self.expect if isinstance(self.expect, list) else [self.expect]
+
+
+class Scene(BaseModel):
+    model_config = _STRICT
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = Field(min_length=1, max_length=120)
+    summary: str = Field("", max_length=300)
+    kind: Literal["explorer", "lab"] = "explorer"
+    order: int = Field(100, description="the gallery shows scenes by this number, then by name")
+    states: list[SceneState] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _check_states(self) -> Scene:
+        view = LabView if self.kind == "lab" else ExplorerView
+        for i, s in enumerate(self.states):
+            try:
+                s.state = view.model_validate(s.state).model_dump(exclude_unset=True, mode="json")
+            except ValidationError as exc:
+                raise ValueError(_describe(exc, f"states.{i}.state")) from None
+        return self
+
+    def models(self) -> set[str]:
+        """Every model id the scene names (in its states and its expectations)."""
+        ids = set()
+        for s in self.states:
+            ids.update(v for k in ("model", "compare") if (v := s.state.get(k)))
+            ids.update(e.model for e in s.expectations() if e.model)
+        return ids
+
+    def summary_row(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "summary": self.summary, "kind": self.kind,
+                "count": len(self.states)}  # fmt: skip
+
+
+class SceneError(ValueError):
+    """A scene file that cannot be used; the message names the file and the field."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+class SceneLibrary(dict[str, Scene]):
+    """The scenes by name, in load order, plus the files that were refused (`failed`: name, path, error)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: list[dict[str, str]] = []
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in (prefix, *err.get("loc", ())) if p != "")
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def load_scene_file(path: Path) -> Scene:
+    """One scene file, validated; raises SceneError naming the file and the field."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SceneError(path, f"cannot read it: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise SceneError(path, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    if not isinstance(raw, dict):
+        raise SceneError(path, "the file must hold one JSON object with name, title, kind and states")
+    raw.setdefault("name", path.stem)
+    if raw["name"] != path.stem:
+        raise SceneError(path, f"name: {raw['name']!r} must match the file name {path.stem!r}")
+    try:
+        return Scene.model_validate(raw)
+    except ValidationError as exc:
+        raise SceneError(path, _describe(exc)) from None
+
+
+def scene_dirs(extra: Iterable[Path] = (), shipped: bool = True) -> list[Path]:
+    return ([SHIPPED_SCENES] if shipped else []) + [Path(d) for d in extra]
+
+
+def load_scenes(dirs: Iterable[Path] | None = None) -> SceneLibrary:
+    """Every scene in `dirs` (default: the shipped ones and the settings' `scene_dirs`); a later
+    directory's scene replaces an earlier one of the same name. Bad files are kept in `.failed`."""
+    if dirs is None:
+        from app.config import get_settings
+
+        dirs = scene_dirs(get_settings().scene_dirs)
+    library = SceneLibrary()
+    for d in dirs:
+        d = Path(d)
+        if not d.is_dir():
+            library.failed.append({"name": "", "path": str(d), "error": "not a directory"})
+            continue
+        for path in sorted(d.glob("*.json")):
+            try:
+                scene = load_scene_file(path)
+            except SceneError as exc:
+                library.failed.append({"name": path.stem, "path": str(path), "error": exc.message})
+                library.pop(path.stem, None)
+                continue
+            library[scene.name] = scene
+    ordered = sorted(library.values(), key=lambda sc: (sc.order, sc.name))
+    library.clear()
+    library.update((sc.name, sc) for sc in ordered)
+    return library
+
+
+def get_scene(name: str, dirs: Iterable[Path] | None = None) -> dict[str, Any]:
+    """One scene as the REST API serves it. KeyError for an unknown name, SceneError for a bad file."""
+    library = load_scenes(dirs)
+    if name in library:
+        return library[name].model_dump(mode="json", exclude_none=True)
+    for failure in library.failed:
+        if failure["name"] == name:
+            raise SceneError(Path(failure["path"]), failure["error"])
+    raise KeyError(name)
+
+
+def model_problems(scene: Scene, known: Iterable[str]) -> list[str]:
+    """The scene's model ids this server does not have, said in words."""
+    have = set(known)
+    return [f"this server has no model {m!r}" for m in sorted(scene.models() - have)]
+
+
+# ------------------------------------------------------------------------------------------ expectations
+def _token_index(texts: list[str], where: str | int) -> int:
+    if isinstance(where, int):
+        return where if where >= 0 else len(texts) + where
+    want = where.lower()
+    for i, t in enumerate(texts):
+        if t.lower() == want:
+            return i
+    raise ValueError(f"token {where!r} is not in the text ({' '.join(texts)})")
+
+
+def check_expectation(state: dict[str, Any], expect: Expectation, load: Callable[[str], Any]) -> str | None:
+    """Run the state's text (target, and clamps on the state's own model) through the real model and
+    return None if the claim holds, else what the model did instead. `load(model_id)` gives a Model."""
+    import numpy as np
+
+    from app.nn import run_trace
+
+    model_id = expect.model or state.get("model")
+    if not model_id:
+        return "the expectation names no model and the state has none"
+    model = load(model_id)
+    clamps = state.get("clamps") if model_id == state.get("model") else None
+    need_grad = expect.kept_from is not None
+    trace = run_trace(model, state["text"], target=state.get("target") or None, interventions=clamps,
+                      gradients=need_grad)  # fmt: skip
+    texts = [t.text for t in trace.tokens]
+    unknown = [t.text for t in trace.tokens if t.unknown]
+    if unknown:
+        return f"{model_id}: words outside the vocabulary: {unknown}"
+    p = trace.probs[-1]
+    vocab = list(model.vocab)
+    for word in (expect.top, expect.not_top):
+        if word is not None and word not in vocab:
+            return f"{model_id} has no token {word!r} in its vocabulary"
+    best = vocab[int(p.argmax())]
+    said = f"{model_id} says {best!r} (p={p.max():.2f})"
+    if expect.top is not None:
+        if best != expect.top:
+            return f"{said}, not {expect.top!r} (p={p[vocab.index(expect.top)]:.2f})"
+        if expect.p_above is not None and p.max() <= expect.p_above:
+            return f"{said}, not above {expect.p_above}"
+    if expect.not_top is not None:
+        p_not = float(p[vocab.index(expect.not_top)])
+        if best == expect.not_top:
+            return f"{said}: the claim was that it would not"
+        if expect.p_below is not None and p_not >= expect.p_below:
+            return f"{model_id}: p({expect.not_top!r}) = {p_not:.2f}, not below {expect.p_below}"
+    if expect.kept_from is not None:
+        tri = trace.triangle
+        if tri is None:
+            return f"{model_id}: no gradients"
+        memory = tri.cell if tri.cell is not None else tri.hidden
+        layer = state.get("layer", 0)
+        last = int(tri.loss_steps[-1])  # the last step whose loss is defined
+        k = _token_index(texts, expect.kept_from)
+        row = memory[layer, -1]  # (T,) ‖∂L_last/∂memory_k‖
+        kept = float(row[k] / row[last])
+        if expect.kept_above is not None and not kept > expect.kept_above:
+            return f"{model_id}: kept {kept:.3g} of the gradient back to step {k}, not above {expect.kept_above}"
+        if expect.kept_below is not None and not kept < expect.kept_below:
+            return f"{model_id}: kept {kept:.3g} of the gradient back to step {k}, not below {expect.kept_below}"
+    if expect.forget_unit is not None:
+        k = _token_index(texts, expect.forget_from if expect.forget_from is not None else 0)
+        layer = state.get("layer", 0)
+        f = np.array([c["act"]["forget"][0, expect.forget_unit] for c in trace.tape.caches[layer][k:]])
+        if not f.min() > (expect.forget_above or 0):
+            return f"{model_id}: unit {expect.forget_unit}'s forget gate falls to {f.min():.3f} after step {k}"
+    return None

@@ -1,0 +1,57 @@
+// The model writes on: its greedy continuation of the text (each token its likeliest next one, read back
+// in). In compare mode the two models' continuations stand side by side — the slides' Shakespeare demo,
+// where the RNN and the LSTM continue the same line.
+
+import { Figure, html } from './figure.js';
+
+const TAIL = 80; // characters of the prompt shown before the continuation, for context
+
+export class ContinuationPanel extends Figure {
+  constructor({ container }) {
+    super({ container });
+    this.entries = [];
+    this.intro = html('p', {
+      class: 'muted continuation-intro',
+      text:
+        'What the model writes after the text, always taking its likeliest next token ' +
+        '(greedy, so the same every time).',
+    });
+    this.cols = html('div', { class: 'continuation-cols' });
+    this.container.append(this.intro, this.cols);
+  }
+
+  // entries: [{side: 'main'|'other', id, arch, prompt, text (null while writing), error}]
+  setEntries(entries) {
+    this.entries = entries;
+  }
+
+  draw() {
+    this.cols.classList.toggle('two', this.entries.length > 1);
+    this.cols.replaceChildren(
+      ...this.entries.map((e) => {
+        const head = html(
+          'h3',
+          { class: 'compare-model' },
+          html('span', { class: `compare-swatch ${e.side}` }),
+          ` ${e.id} `,
+          html('span', { class: 'muted', text: e.arch ? e.arch.toUpperCase() : '' }),
+        );
+        let body;
+        if (e.error) {
+          body = html('p', { class: 'field-error', role: 'alert', text: e.error });
+        } else if (e.text === null) {
+          body = html('p', { class: 'muted', text: 'writing…' });
+        } else {
+          const tail = e.prompt.length > TAIL ? `…${e.prompt.slice(-TAIL)}` : e.prompt;
+          body = html(
+            'p',
+            { class: 'continuation-text', 'aria-label': `${e.id} continues: ${e.text}` },
+            html('span', { class: 'prompt', text: tail }),
+            html('mark', { class: 'generated', text: e.text }),
+          );
+        }
+        return html('section', { class: 'continuation-col', dataset: { model: e.id, side: e.side } }, head, body);
+      }),
+    );
+  }
+}
