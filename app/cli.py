@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="writes OUT/ID/")
 
     p = sub.add_parser("export", help="write one self-contained HTML page that works offline")
-    p.add_argument("model")
-    p.add_argument("text")
+    p.add_argument("model", nargs="?", help="the view's model (with --scene: default the scene's first)")
+    p.add_argument("text", nargs="?", help="the view's text (with --scene: default the scene's first)")
     p.add_argument("--target", default=None)
     p.add_argument("--intervene", action="append", type=_json_arg, default=[], metavar="JSON")
     p.add_argument("--scene", default=None, help="export a scene instead of a single view")
@@ -172,8 +172,15 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_page
+    from .export import export_page, scene_first_view
 
+    if args.scene is None and (args.model is None or args.text is None):
+        print('error: lstm-explainer export needs MODEL and "TEXT", or --scene NAME', file=sys.stderr)
+        return 2
+    if args.model is None or args.text is None:
+        first = scene_first_view(args.scene, args.models)
+        args.model = args.model or first["model"]
+        args.text = args.text if args.text is not None else first["text"]
     out = export_page(args.model, args.text, args.target, args.intervene, args.scene, args.out, args.models)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -40,7 +40,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from app.api.assets import PLOTLY_JS, STATIC_DIR, TEMPLATES_DIR, asset_version
-from app.api.cards import public_card
+from app.api.cards import default_model_id, public_card
 from app.api.errors import ApiError, describe_validation_errors
 from app.api.pages import page_config
 from app.api.schemas import TraceRequest
@@ -260,6 +260,17 @@ def scene_views(scene: dict[str, Any], initial: dict[str, Any], zoo: Zoo) -> lis
             view["target"] = "" if "text" in given else card.get("example_target", "")
         views.append((f"scene {scene['name']!r}, state {i + 1}: ", view))
     return views
+
+
+def scene_first_view(name: str, models_dirs: list[Path] | None = None) -> dict[str, str]:
+    """The model and text of a scene's first state (its model's example text if it gives none), for an
+    export that names only the scene. A lab scene has no model: the shipped default stands in, unused."""
+    scene = load_scene(name)
+    zoo = load_zoo([*env_model_dirs(), *(models_dirs or [])])
+    given = (scene.get("states") or [{}])[0].get("state", {})
+    model = given.get("model") or default_model_id(zoo)
+    card = zoo.models[model].card if model in zoo.models else {}
+    return {"model": model, "text": given.get("text") or card.get("example") or "the"}
 
 
 # ----------------------------------------------------------------------------------------- the modules

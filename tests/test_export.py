@@ -128,6 +128,9 @@ def test_every_module_is_bundled_with_bare_imports() -> None:
         (["lecture-lstm", "the cat", "--intervene", '{"gate": "forget", "value": "x"}'], ["value"]),
         (["lecture-lstm", "the cat", "--intervene", "[1, 2]"], ["JSON object"]),
         (["lecture-lstm", "the cat", "--scene", "no-such-scene"], ["no scene 'no-such-scene'", "long-context"]),
+        (["--scene", "no-such-scene"], ["no scene 'no-such-scene'"]),
+        ([], ["MODEL", "--scene"]),
+        (["lecture-lstm"], ["MODEL", "--scene"]),
     ],
 )
 def test_refusals_are_clear_and_exit_2(tmp_path: Path, args: list[str], words: list[str]) -> None:
@@ -165,6 +168,17 @@ def test_a_scene_stores_every_state_and_its_comparison(tmp_path: Path) -> None:
     assert config(html)["scenes"]["test-scene"]["states"][2]["caption"] == "Shut the forget gate."
     assert offline["initial"]["scene"] == "test-scene" and offline["initial"]["page"] == 0
     assert {c["id"] for c in config(html)["models"]} == {"lecture-lstm", "lecture-rnn"}
+
+
+def test_a_scene_alone_opens_on_its_first_state(tmp_path: Path) -> None:
+    out = tmp_path / "gender.html"
+    result = run("export", "--scene", "gender", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    html = out.read_text(encoding="utf-8")
+    scene_file = Path(__file__).resolve().parents[1] / "app" / "scenes" / "gender.json"
+    first = json.loads(scene_file.read_text(encoding="utf-8"))["states"][0]["state"]
+    initial = config(html)["offline"]["initial"]
+    assert (initial["model"], initial["text"], initial["scene"]) == (first["model"], first["text"], "gender")
 
 
 def test_a_scene_with_a_bad_state_is_refused_with_where(tmp_path: Path) -> None:

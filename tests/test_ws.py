@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -201,14 +202,15 @@ def test_any_origin_by_default(client: TestClient) -> None:
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records the text of every trace actually computed."""
+    """Records the text of every forward run the cache actually computes."""
     calls: list[str] = []
+    run_trace = tracing.nn_trace.run_trace
 
-    def counting(model: Any, text: str, *args: Any) -> dict[str, Any]:
+    def counting(model: Any, text: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(text)
-        return trace_document(model, text, *args)
+        return run_trace(model, text, *args, **kwargs)
 
-    monkeypatch.setattr(tracing, "trace_document", counting)
+    monkeypatch.setattr(tracing.nn_trace, "run_trace", counting)
     return calls
 
 
@@ -235,6 +237,7 @@ def test_cache_keeps_to_its_budget(counted: list[str]) -> None:
 
     async def main() -> None:
         one = StreamedTrace.cut(trace_document(checked.model, "abcd")).size
+        counted.clear()
         cache = TraceCache(int(one * 1.5), TracePool(1))
         await cache.get(checked, cache_request("abcd"))
         await cache.get(checked, cache_request("dcba"))  # evicts "abcd"
@@ -272,8 +275,10 @@ def test_a_waiter_leaving_does_not_cancel_the_trace(counted: list[str]) -> None:
         stayer = asyncio.ensure_future(cache.get(checked, cache_request("abc")))
         await asyncio.sleep(0)
         leaver.cancel()
-        assert len((await stayer).frames) == 1 + 3 + 1
+        streamed = await stayer
+        assert len(streamed.frames) == 1 + 3  # meta and the steps; the gradients come separately
         assert leaver.cancelled()
+        assert (await streamed.gradients) is not None
 
     anyio.run(main)
     assert counted == ["abc"]
@@ -303,3 +308,70 @@ def test_long_traces_leave_threads_for_short_ones() -> None:
     first, second = sorted([spans["long 1"], spans["long 2"]])
     assert second[0] >= first[1]  # the long ones took turns
     assert spans["short"][0] < first[1]  # the short one did not wait behind them
+
+
+HELD = "a sentence held in the backward sweep"
+FLAKY = "gradients fail once for this one"
+
+
+@pytest.fixture
+def held_backward(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The backward sweep of HELD (a text no other test traces) waits for the returned event (at most 10 s)."""
+    release = threading.Event()
+    backward = tracing._backward
+
+    def held(trace: Any) -> bytes:
+        if len(trace.tokens) in (len(HELD), len(HELD) + 1):
+            release.wait(10)
+        return backward(trace)
+
+    monkeypatch.setattr(tracing, "_backward", held)
+    return release
+
+
+def test_steps_are_sent_before_the_gradients_are_computed(client: TestClient, held_backward: threading.Event) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, text=HELD))
+        head = [ws.receive_json() for _ in range(1 + len(HELD))]
+        assert not held_backward.is_set()  # every step arrived while the backward sweep was still held
+        assert [f["type"] for f in head] == ["meta"] + ["step"] * len(HELD)
+        held_backward.set()
+        assert [f["type"] for f in receive_until_done(ws, 1)] == ["gradients", "done"]
+
+
+def test_a_newer_request_does_not_wait_for_older_gradients(client: TestClient, held_backward: threading.Event) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, text=HELD + "!"))
+        for _ in range(1 + len(HELD) + 1):
+            ws.receive_json()
+        ws.send_json(trace(2, text="short"))
+        frames = receive_until_done(ws, 2)
+        assert not held_backward.is_set()
+        assert only(frames, 1) == []  # the older trace's gradients and done are dropped
+        assert [f["type"] for f in frames] == ["meta"] + ["step"] * 5 + ["gradients", "done"]
+        held_backward.set()
+        ws.send_json(
+            trace(3, text=HELD + "!")
+        )  # the held trace finished for the cache: served from it, gradients included
+        assert [f["type"] for f in receive_until_done(ws, 3)][-2:] == ["gradients", "done"]
+
+
+def test_failed_gradients_are_an_error_frame_and_not_cached(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = [RuntimeError("boom")]
+    backward = tracing._backward
+
+    def flaky(trace: Any) -> bytes:
+        if failures:
+            raise failures.pop()
+        return backward(trace)
+
+    monkeypatch.setattr(tracing, "_backward", flaky)
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, text=FLAKY))
+        frames = receive_until_done(ws, 1)
+        assert [f["type"] for f in frames] == ["meta"] + ["step"] * len(FLAKY) + ["error"]
+        assert frames[-1]["code"] == "internal_error"
+        ws.send_json(trace(2, text=FLAKY))  # the same request again: recomputed, and this time it succeeds
+        assert [f["type"] for f in receive_until_done(ws, 2)][-2:] == ["gradients", "done"]

@@ -19,6 +19,7 @@ from app.api.errors import ApiError
 from app.api.schemas import TraceRequest
 from app.config import Settings
 from app.nn import Model, TraceInputError, Zoo, trace_document
+from app.nn import trace as nn_trace
 
 T = TypeVar("T")
 
@@ -88,10 +89,10 @@ class TracePool:
 def _document(checked: Checked, request: TraceRequest) -> dict[str, Any]:
     interventions = [iv.model_dump() for iv in request.interventions]
     gradients = request.gradients and checked.gradients
-    document = trace_document(checked.model, request.text, request.target, interventions, gradients)
+    doc = trace_document(checked.model, request.text, request.target, interventions, gradients)
     if checked.notice:
-        document["notices"].append(checked.notice)
-    return document
+        doc["notices"].append(checked.notice)
+    return doc
 
 
 async def run_trace(checked: Checked, request: TraceRequest, pool: TracePool) -> dict[str, Any]:
@@ -108,25 +109,43 @@ def envelope(kind: str, rid: bytes, body: bytes) -> str:
     return b"".join((b'{"type":"', kind.encode(), b'","id":', rid, b",", body[1:])).decode()
 
 
-@dataclass(frozen=True)
+@dataclass
 class StreamedTrace:
-    """A trace document cut into WebSocket frame bodies (objects without "type" and "id"), serialised."""
+    """A trace cut into WebSocket frame bodies (objects without "type" and "id"), serialised once.
 
-    frames: list[tuple[str, bytes]]  # (type, body): meta, one step per token, gradients when asked
-    size: int  # bytes, for the cache's budget
+    The steps are ready first and the gradients follow: the backward sweep costs several times the forward
+    (T² norms), so a socket sends the steps — and the page paints the diagram — while it runs."""
+
+    frames: list[tuple[str, bytes]]  # (type, body): meta, then one step per token
+    gradients: asyncio.Future[bytes | None]  # the gradients frame's body; None when none were asked for
+    size: int  # bytes, for the cache's budget (the gradients are added when they arrive)
 
     @classmethod
     def cut(cls, document: dict[str, Any]) -> StreamedTrace:
-        meta = {k: document[k] for k in ("model", "tokens", "target", "interventions", "notices")}
-        frames = [("meta", dumps(meta))]
-        frames += [("step", dumps({"t": t, **step})) for t, step in enumerate(document["steps"])]
-        if document["gradients"] is not None:
-            frames.append(("gradients", dumps(document["gradients"])))
-        return cls(frames, sum(len(body) for _, body in frames))
+        """A whole document at once (gradients included, if it has them)."""
+        trace = cls(_head_frames(document), asyncio.get_running_loop().create_future(), 0)
+        trace.gradients.set_result(None if document["gradients"] is None else dumps(document["gradients"]))
+        trace.size = sum(len(body) for _, body in trace.frames) + len(trace.gradients.result() or b"")
+        return trace
 
 
-def _streamed(checked: Checked, request: TraceRequest) -> StreamedTrace:
-    return StreamedTrace.cut(_document(checked, request))
+def _head_frames(document: dict[str, Any]) -> list[tuple[str, bytes]]:
+    meta = {k: document[k] for k in ("model", "tokens", "target", "interventions", "notices")}
+    return [("meta", dumps(meta)), *(("step", dumps({"t": t, **step})) for t, step in enumerate(document["steps"]))]
+
+
+def _forward(checked: Checked, request: TraceRequest) -> tuple[nn_trace.Trace, list[tuple[str, bytes]]]:
+    interventions = [iv.model_dump() for iv in request.interventions]
+    trace = nn_trace.run_trace(checked.model, request.text, request.target, interventions, gradients=False)
+    head = nn_trace.document(trace)
+    if checked.notice:
+        head["notices"].append(checked.notice)
+    return trace, _head_frames(head)
+
+
+def _backward(trace: nn_trace.Trace) -> bytes:
+    trace.triangle = nn_trace.gradient_triangle(trace)
+    return dumps(nn_trace.gradients_record(trace))
 
 
 class TraceCache:
@@ -140,6 +159,7 @@ class TraceCache:
         self.size = 0
         self._done: OrderedDict[bytes, StreamedTrace] = OrderedDict()
         self._running: dict[bytes, asyncio.Task[StreamedTrace]] = {}
+        self._backward: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
 
     @staticmethod
     def key(model: Model, request: TraceRequest) -> bytes:
@@ -147,6 +167,7 @@ class TraceCache:
         return dumps([model.id, fields])
 
     async def get(self, checked: Checked, request: TraceRequest) -> StreamedTrace:
+        """The trace once its steps are ready; its `gradients` future resolves later."""
         key = self.key(checked.model, request)
         if (hit := self._done.get(key)) is not None:
             self._done.move_to_end(key)
@@ -160,13 +181,45 @@ class TraceCache:
         return await asyncio.shield(task)
 
     async def _compute(self, key: bytes, checked: Checked, request: TraceRequest) -> StreamedTrace:
-        trace = await self.pool.run(partial(_streamed, checked, request), checked.tokens)
-        if trace.size <= self.max_bytes:
-            self._done[key] = trace
-            self.size += trace.size
-            while self.size > self.max_bytes:
-                self.size -= self._done.popitem(last=False)[1].size
-        return trace
+        trace, head = await self.pool.run(partial(_forward, checked, request), checked.tokens)
+        streamed = StreamedTrace(head, asyncio.get_running_loop().create_future(), sum(len(b) for _, b in head))
+        if request.gradients and checked.gradients:
+            job = asyncio.ensure_future(self._gradients(key, streamed, trace, checked.tokens))
+            self._backward.add(job)
+            job.add_done_callback(self._backward.discard)
+        else:
+            streamed.gradients.set_result(None)
+        self._keep(key, streamed)
+        return streamed
+
+    async def _gradients(self, key: bytes, streamed: StreamedTrace, trace: nn_trace.Trace, tokens: int) -> None:
+        try:
+            body = await self.pool.run(partial(_backward, trace), tokens)
+        except BaseException as e:
+            # Not kept, so the next request retries; every socket waiting hears of it.
+            if self._done.get(key) is streamed:
+                self.size -= self._done.pop(key).size
+            if isinstance(e, asyncio.CancelledError):  # shutting down
+                streamed.gradients.cancel()
+                raise
+            streamed.gradients.set_exception(e)
+            streamed.gradients.exception()  # retrieved, so an error nobody waited for is not reported as lost
+            return
+        streamed.gradients.set_result(body)
+        streamed.size += len(body)
+        if self._done.get(key) is streamed:
+            self.size += len(body)
+            self._evict()
+
+    def _keep(self, key: bytes, streamed: StreamedTrace) -> None:
+        if streamed.size <= self.max_bytes:
+            self._done[key] = streamed
+            self.size += streamed.size
+            self._evict()
+
+    def _evict(self) -> None:
+        while self.size > self.max_bytes and self._done:
+            self.size -= self._done.popitem(last=False)[1].size
 
     def _finished(self, key: bytes, task: asyncio.Task[StreamedTrace]) -> None:
         del self._running[key]

@@ -148,6 +148,27 @@ class TraceSession:
             if job.generation != self.generation:
                 return  # superseded: drop the rest
             await self._send(envelope(kind, rid_json, body))
+        # The steps are out (the page has painted them); the gradients may still be computing. A newer
+        # request stops the wait: the gradients go on for the cache, this socket moves on.
+        if not trace.gradients.done():
+            newer = asyncio.ensure_future(self.wakeup.wait())
+            try:
+                await asyncio.wait({trace.gradients, newer}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                newer.cancel()
+        if job.generation != self.generation or trace.gradients.cancelled():
+            return
+        try:
+            gradients = trace.gradients.result()
+        except Exception:
+            log.exception("gradients failed for model %s", job.checked.model.id)
+            if job.generation == self.generation:
+                await self._error(
+                    rid, "internal_error", "the server failed to compute the gradients; the error is logged"
+                )
+            return
+        if gradients is not None:
+            await self._send(envelope("gradients", rid_json, gradients))
         ms = round((time.perf_counter() - job.started) * 1000, 1)
         await self._send_json({"type": "done", "id": rid, "ms": ms})
 

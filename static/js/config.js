@@ -68,7 +68,7 @@ export const TIMING = {
   speeds: [0.25, 0.5, 1, 2, 4, 8],
   backwardMs: 220, // one hop of the backward animation
   panelsPlayingMs: 500, // the plotly panels follow a playing diagram at most this often
-  panelsAfterTraceMs: 150, // ...and wait this long after a new trace, so typing stays fluid
+  panelsAfterTraceMs: 400, // ...and wait this long after a new trace: they follow once typing pauses
   reconnectMinMs: 250,
   reconnectMaxMs: 8000,
   // The forward animation takes this share of the time until the next step (capped at maxStageMs per stage).

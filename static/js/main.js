@@ -405,6 +405,10 @@ function requestTrace() {
   }
   body.dataset.ready = '0';
   delete body.dataset.error;
+  // The panels wait for this trace: plotly painting the old one would hold the thread it arrives on.
+  clearTimeout(panelsTimer);
+  panelsTimer = null;
+  panelsToken += 1;
   const r = request();
   lastSent = performance.now();
   socket.trace(r);

@@ -65,6 +65,10 @@ def start_server(models: Path, port: int, extra_env: dict[str, str] | None = Non
         str(port),
         "--log-level",
         "warning",
+        # As `lstm-explainer serve` runs it (settings.ws_compression is off by default); uvicorn's own
+        # default would deflate every frame, which on loopback doubles the time a trace takes to stream.
+        "--ws-per-message-deflate",
+        "false",
     ]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
