@@ -68,6 +68,7 @@ export const TIMING = {
   speeds: [0.25, 0.5, 1, 2, 4, 8],
   backwardMs: 220, // one hop of the backward animation
   panelsPlayingMs: 500, // the plotly panels follow a playing diagram at most this often
+  tokensEarlyMs: 60, // a trace whose step is not here this long after its tokens shows the tokens first
   panelsAfterTraceMs: 400, // ...and wait this long after a new trace: they follow once typing pauses
   reconnectMinMs: 250,
   reconnectMaxMs: 8000,

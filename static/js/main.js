@@ -78,6 +78,7 @@ let debounceTimer = null;
 let lastSent = -Infinity; // when the last trace request went out (performance.now())
 let lastDiagramKey = '';
 let panelsTimer = null;
+let tokensEarly = null; // a trace's tokens, drawn before its steps if they are slow to come
 let panelsToken = 0; // bumping it stops a panel paint that is drawing its plots one task at a time
 let pendingAnimation = 0; // the animation length for the next step change (set by goTo, used by the repaint)
 
@@ -334,12 +335,16 @@ const socket = new TraceSocket(
       if (phase === 'meta') {
         clearErrors();
         if (doc.notices.length) fieldMessage('text', doc.notices.join(' '), 'hint');
-        // Follow the end while typing; an explicit step beyond the new end falls back to it.
-        if (views.tokens) {
+        // Follow the end while typing; an explicit step beyond the new end falls back to it. The strip is
+        // drawn with the diagram when its step arrives; only a trace slow to stream shows its tokens first
+        // (one layout of the page instead of two for a keystroke).
+        clearTimeout(tokensEarly);
+        tokensEarly = setTimeout(() => {
+          if (!views.tokens || trace === doc || socket.current !== doc) return;
           views.tokens.setTokens(doc.tokens);
           views.tokens.setStep(t);
           views.tokens.draw();
-        }
+        }, TIMING.tokensEarlyMs);
         return;
       }
       if (phase === 'step' && doc.steps[t] && trace !== doc) {
