@@ -14,7 +14,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from threadpoolctl import threadpool_limits
 
 from app.api import continue_ as continuation
-from app.api import health, models, pages, scenes, trace, ws
+from app.api import docs, health, models, pages, scenes, trace, ws
 from app.api.assets import STATIC_DIR, TEMPLATES_DIR, CachedStaticFiles, package_version, plotly_gzipped
 from app.api.errors import install_error_handlers
 from app.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=package_version(),
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # app/api/docs.py serves /docs without a CDN
+        redoc_url=None,
     )
     # Routes take settings by Depends(get_settings); point them at this app's settings so they agree with
     # the middleware and the zoo built from the same object.
@@ -73,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
 
-    for module in (pages, health, models, trace, ws, continuation, scenes):
+    for module in (pages, docs, health, models, trace, ws, continuation, scenes):
         app.include_router(module.router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    app.mount(docs.SWAGGER_UI_PATH, docs.swagger_ui_files(), name="swagger-ui")
     return app

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.assets import PLOTLY_JS, STATIC_DIR
+from app.api.assets import LONG_CACHE, PLOTLY_JS, STATIC_DIR
 from app.api.cards import default_model_id
 from app.api.schemas import TraceDocument
 from app.config import Settings
@@ -227,7 +227,28 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert "/" not in schema["paths"]
     docs = client.get("/docs")
     assert docs.status_code == 200
-    assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    # Swagger UI from the installed package, under the same CSP as every page: no CDN, no inline script.
+    assert docs.headers["content-security-policy"] == client.get("/").headers["content-security-policy"]
+    assert "script-src 'self';" in docs.headers["content-security-policy"]
+    assert "http" not in docs.text and "<script>" not in docs.text
+    for asset in re.findall(r'(?:src|href)="(/vendor/swagger-ui/[^"]+)"', docs.text):
+        r = client.get(asset)
+        assert r.status_code == 200 and r.headers["cache-control"] == LONG_CACHE, asset
+    assert client.get("/redoc").status_code == 404  # it would need a CDN
+
+
+@pytest.mark.parametrize("path", ["/api/trace", "/api/continue"])
+def test_a_body_that_is_not_text_is_a_400_that_says_so(client: TestClient, path: str) -> None:
+    r = client.post(path, content=b"\xd9\x92\xff{", headers={"content-type": "application/json"})
+    assert_error(r, 400, "bad_body", "JSON", '"model"')
+    assert "400" in client.get("/openapi.json").json()["paths"][path]["post"]["responses"]
+
+
+def test_an_empty_unit_list_is_refused_by_the_schema(client: TestClient) -> None:
+    body = {"model": "tiny-char", "text": "hi", "interventions": [{"gate": "forget", "value": 1, "units": []}]}
+    assert_error(client.post("/api/trace", json=body), 422, "invalid_request", "interventions.0.units")
+    body["interventions"][0]["units"] = [-1]
+    assert_error(client.post("/api/trace", json=body), 422, "invalid_request", "interventions.0.units.0")
 
 
 # -- pages, static files, headers ----------------------------------------------------------------------------

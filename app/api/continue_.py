@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.deps import SettingsDep, TracePoolDep, ZooDep
-from app.api.errors import ApiError
+from app.api.errors import BAD_BODY_RESPONSE, ApiError
 from app.api.schemas import _STRICT, ErrorResponse, Text, TraceRequest, TraceToken
 from app.api.tracing import check_request
 from app.nn import Model, TraceInputError
@@ -57,6 +57,7 @@ def _continue(model: Model, text: str, length: int) -> dict[str, Any]:
     summary="Continue a text with a model's likeliest tokens",
     response_model=ContinueResponse,
     responses={
+        **BAD_BODY_RESPONSE,
         404: {"model": ErrorResponse, "description": "unknown model"},
         413: {"model": ErrorResponse, "description": "request body over LSTM_EXPLAINER_MAX_BODY_BYTES"},
         422: {"model": ErrorResponse, "description": "invalid request, empty text, text too long, bad length"},

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from app.api.schemas import ErrorResponse
 from app.nn import TraceInputError
 
 
@@ -52,11 +53,21 @@ async def _trace_input_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message), status_code=422)
 
 
+UNREADABLE_BODY = (
+    'the request body could not be read as JSON (is it UTF-8 text?); send an object like {"model": '
+    '"lecture-lstm", "text": "the clouds are in the"}'
+)
+# The status every JSON-body route may answer when the body is not even readable.
+BAD_BODY_RESPONSE = {400: {"model": ErrorResponse, "description": "the body is not readable JSON (code bad_body)"}}
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     # Framework errors (unknown path, wrong method) carry a plain string; give them the same shape.
     if isinstance(exc.detail, dict):
         body = {"detail": exc.detail}
+    elif exc.status_code == 400 and exc.detail == "There was an error parsing the body":  # FastAPI's words
+        body = error_body("bad_body", UNREADABLE_BODY)
     else:
         body = error_body(f"http_{exc.status_code}", str(exc.detail))
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

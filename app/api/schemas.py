@@ -32,7 +32,9 @@ class Intervention(BaseModel):
     gate: Text = Field(description="input, forget, candidate or output (LSTM); update, reset or candidate (GRU)")
     value: float = Field(allow_inf_nan=False, description="[0, 1] for sigmoid gates, [-1, 1] for candidate")
     layer: int = 0
-    units: list[int] | None = Field(None, description="unit indices; null clamps every unit")
+    units: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = Field(
+        None, description="unit indices (at least one); null clamps every unit"
+    )
     start: int | None = Field(None, description="first clamped step; null = from the start")
     stop: int | None = Field(None, description="first step no longer clamped; null = to the end")
 
@@ -89,7 +91,9 @@ class ModelCard(BaseModel):
     task: str
     description: str
     metrics: dict[str, Any] = Field(default_factory=dict)
-    gates: dict[str, tuple[float, float]] = Field(description="clampable gates and the range of each")
+    gates: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        description="clampable gates and the range [low, high] of each"
+    )
 
 
 class ModelDetail(ModelCard):

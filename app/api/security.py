@@ -12,20 +12,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.errors import ApiError, error_body
 from app.config import Settings
 
-# The interactive API docs load Swagger UI from a CDN with an inline bootstrap script; only they get that.
-DOCS_PATHS = ("/docs", "/redoc")
-DOCS_CDN = "https://cdn.jsdelivr.net"
 
-
-def content_security_policy(settings: Settings, docs: bool = False) -> str:
-    script = f"'self' 'unsafe-inline' {DOCS_CDN}" if docs else "'self'"
-    style = f"'self' 'unsafe-inline' {DOCS_CDN}" if docs else "'self' 'unsafe-inline'"  # plotly styles inline
+def content_security_policy(settings: Settings) -> str:
+    # Every page, the API docs included (Swagger UI is served from the installed package), runs only its
+    # own scripts; styles may be inline because plotly and Swagger UI set them.
     return "; ".join(
         [
             "default-src 'self'",
-            f"script-src {script}",
-            f"style-src {style}",
-            "img-src 'self' data: blob: https://fastapi.tiangolo.com" if docs else "img-src 'self' data: blob:",
+            "script-src 'self'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
             "connect-src 'self' ws: wss:",
             "object-src 'none'",
             "base-uri 'self'",
@@ -44,21 +40,16 @@ class SecurityHeadersMiddleware:
             ("Referrer-Policy", "strict-origin-when-cross-origin"),
         ]
         self.headers = [("Content-Security-Policy", content_security_policy(settings)), *common]
-        self.docs_headers = [
-            ("Content-Security-Policy", content_security_policy(settings, docs=True)),
-            *common,
-        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self.docs_headers if scope["path"].startswith(DOCS_PATHS) else self.headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in extra:
+                for name, value in self.headers:
                     headers.setdefault(name, value)
             await send(message)
 

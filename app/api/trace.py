@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from app.api.deps import SettingsDep, TracePoolDep, ZooDep
+from app.api.errors import BAD_BODY_RESPONSE
 from app.api.schemas import ErrorResponse, TraceDocument, TraceRequest
 from app.api.tracing import check_request, dumps, run_trace
 
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/api", tags=["trace"])
     response_class=Response,
     responses={
         200: {"model": TraceDocument, "description": "exactly `lstm-explainer trace --json`"},
+        **BAD_BODY_RESPONSE,
         404: {"model": ErrorResponse, "description": "unknown model"},
         413: {"model": ErrorResponse, "description": "request body over LSTM_EXPLAINER_MAX_BODY_BYTES"},
         422: {
