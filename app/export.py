@@ -110,24 +110,30 @@ class TraceTable:
         """A view's trace, its unclamped baseline (to toggle the clamps off) and a compared model's trace."""
         model, text, target, clamps = view["model"], view["text"], view.get("target"), view.get("clamps") or []
         self.add(model, text, target, clamps, where)
-        self.add_continuation(model, text)
+        length = view.get("length") or 0
+        self.add_continuation(model, text, length)
         if clamps:
             self.add(model, text, target, [], where)
         if compare := view.get("compare"):
             self.add(compare, text, target, [], where)
-            self.add_continuation(compare, text)
+            self.add_continuation(compare, text, length)
 
-    def add_continuation(self, model: str, text: str) -> None:
-        """What `POST /api/continue` answers {model, text} with (its default length)."""
-        key = orjson.dumps([model, text])
-        if key in self.continuations or not text or model not in self.zoo.models:
+    def add_continuation(self, model: str, text: str, length: int = 0) -> None:
+        """What `POST /api/continue` answers for {model, text} and `length` tokens (0: the model's default,
+        which the page asks for without a length, as main.js requestContinuations does)."""
+        if not text or model not in self.zoo.models:
             return
         from app.api.continue_ import _continue
         from app.nn.generate import default_length
 
         found = self.zoo.models[model]
-        request = {"model": model, "text": text}
-        self.continuations[key] = {"request": request, "response": _continue(found, text, default_length(found))}
+        request: dict[str, Any] = {"model": model, "text": text}
+        if length and length != default_length(found):
+            request["length"] = length
+        key = orjson.dumps(request)
+        if key not in self.continuations:
+            response = _continue(found, text, request.get("length", default_length(found)))
+            self.continuations[key] = {"request": request, "response": response}
 
     def models(self) -> list[str]:
         return list(dict.fromkeys(row["request"]["model"] for row in self.rows.values()))

@@ -58,6 +58,7 @@ class ExplorerView(BaseModel):
     heat: str | None = Field(None, max_length=40)
     tint: bool | None = None
     compare: str | None = Field(None, max_length=200, description="second model id; '' = compare mode off")
+    length: int | None = Field(None, ge=0, le=400, description="tokens the Continuation panel writes; 0 = default")
 
 
 class LabView(BaseModel):

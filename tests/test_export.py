@@ -181,6 +181,26 @@ def test_a_scene_alone_opens_on_its_first_state(tmp_path: Path) -> None:
     assert (initial["model"], initial["text"], initial["scene"]) == (first["model"], first["text"], "gender")
 
 
+def test_a_scene_state_with_a_continuation_length_stores_that_length(tmp_path: Path) -> None:
+    state = {"model": "lecture-lstm", "text": SPAIN, "panels": ["continuation"], "length": 5}
+    scene = {"name": "short", "title": "t", "states": [{"caption": "c", "state": state}]}
+    out = export_page("lecture-lstm", SPAIN, None, [], None, tmp_path / "s.html", [], scene_doc=scene)
+    rows = config(out.read_text(encoding="utf-8"))["offline"]["continuations"]
+    # The initial view's default length (asked for without `length`) and the state's five words.
+    assert [r["request"] for r in rows] == [
+        {"model": "lecture-lstm", "text": SPAIN},
+        {**state_request(state), "length": 5},
+    ]
+    with TestClient(create_app(Settings(shipped_models=True))) as client:
+        for row in rows:
+            assert client.post("/api/continue", json=row["request"]).json() == row["response"]
+    assert len(rows[1]["response"]["tokens"]) == 5
+
+
+def state_request(state: dict[str, Any]) -> dict[str, Any]:
+    return {"model": state["model"], "text": state["text"]}
+
+
 def test_a_scene_with_a_bad_state_is_refused_with_where(tmp_path: Path) -> None:
     from app.nn import TraceInputError
 

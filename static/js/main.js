@@ -5,7 +5,18 @@
 import { ApiError, TraceSocket, plotlySource, postContinue, postTrace, useOffline } from './api.js';
 import { niceRange, scales as makeScales } from './colors.js';
 import { defaultPartner, partners, whyNot } from './compare-models.js';
-import { CHROME, CHROME_GROUPS, CHROME_OFF, DEFAULT_PANELS, STAGES, STARTER, TIMING, family, fmt } from './config.js';
+import {
+  CHROME,
+  CHROME_GROUPS,
+  CHROME_OFF,
+  CONTINUATION,
+  DEFAULT_PANELS,
+  STAGES,
+  STARTER,
+  TIMING,
+  family,
+  fmt,
+} from './config.js';
 import { diagramSvg, download, svgToPng } from './diagram-export.js';
 import { guardKeyboardUntilActivated, installEmbedApi } from './embed-api.js';
 import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
@@ -671,6 +682,11 @@ views.memory?.on('pick', ({ unit, step }) => {
 });
 views.memory?.on('quantity', (q) => state.set({ heat: q }));
 views.gradients?.on('step', (t) => goTo(t)).on('backward', playBackward);
+// The model's default length is kept as 0, so a link does not pin it when the model changes.
+views.continuation?.on('length', (n) => {
+  const { kind } = continuationLength(state.values.model);
+  state.set({ length: n === CONTINUATION.defaults[kind] ? 0 : n });
+});
 views.controls
   ?.on('prev', () => goTo(displayedStep() - 1))
   .on('next', () => goTo(displayedStep() + 1, { animate: true }))
@@ -1120,13 +1136,21 @@ function syncCompare() {
 // ------------------------------------------------------------------------------------------ continuation
 // The model writing on after the text (POST /api/continue), for the main model and, in compare mode, the
 // second one. Asked for when a trace is done, so typing sends one request per finished trace, not per key.
-const continuations = new Map(); // JSON [model, text] → {text, error}; the last few only
-let continuationView = null; // {prompt, ids}: what the panel shows now; answers for anything else wait
+const continuations = new Map(); // JSON [model, text, length] → {text, error}; the last few only
+let continuationView = null; // {prompt, ids, length}: what the panel shows now; answers for anything else wait
+
+// The continuation's length for a model: the state's choice, or the model's default (0 in the state).
+function continuationLength(id) {
+  const kind = cards.get(id)?.tokenizer === 'word' ? 'word' : 'char';
+  return { kind, value: state.values.length || CONTINUATION.defaults[kind] };
+}
 
 function showContinuations() {
   const v = views.continuation;
   if (!v || !continuationView) return;
   const { prompt, ids } = continuationView;
+  const { kind, value } = continuationLength(ids[0][1]);
+  v.setLength(CONTINUATION.lengths[kind], value, kind);
   v.setEntries(
     ids.map(([side, id]) => ({
       side,
@@ -1134,7 +1158,7 @@ function showContinuations() {
       arch: cards.get(id)?.arch,
       prompt,
       text: null,
-      ...continuations.get(JSON.stringify([id, prompt])),
+      ...continuations.get(JSON.stringify([id, prompt, continuationLength(id).value])),
     })),
   );
   v.draw();
@@ -1147,11 +1171,15 @@ function requestContinuations() {
   const ids = [['main', s.model], ...(compareOn() ? [['other', s.compare]] : [])];
   continuationView = { prompt, ids };
   for (const [, id] of ids) {
-    const key = JSON.stringify([id, prompt]);
+    const { kind, value } = continuationLength(id);
+    const key = JSON.stringify([id, prompt, value]);
     if (continuations.has(key) && !continuations.get(key).error) continue; // done or on its way
     continuations.set(key, { text: null });
     if (continuations.size > 40) continuations.delete(continuations.keys().next().value);
-    postContinue(config.apiBase, { model: id, text: prompt })
+    // The default length goes unsaid, so an exported page (which stores the default) can answer it.
+    const body = { model: id, text: prompt };
+    if (value !== CONTINUATION.defaults[kind]) body.length = value;
+    postContinue(config.apiBase, body)
       .then((r) => continuations.set(key, { text: r.continuation }))
       .catch((err) => continuations.set(key, { text: null, error: err.message })) // asked again next time
       .finally(showContinuations);
@@ -1177,7 +1205,8 @@ function setupCompare() {
       requestCompare();
       loadPlotly();
     }
-    if (changed.has('compare') || (changed.has('panels') && values.panels.includes('continuation'))) {
+    const continuationChanged = changed.has('length') || (changed.has('panels') && values.panels.includes('continuation'));
+    if (changed.has('compare') || continuationChanged) {
       requestContinuations();
     }
   });

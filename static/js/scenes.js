@@ -8,7 +8,7 @@ import { PANELS } from './config.js';
 // units or compare model never leak into the next. Look and feel (theme, large type, speed) are the
 // viewer's, not the scene's, and are never touched.
 export const SCENE_FIELDS = [
-  'model', 'text', 'target', 'step', 'layer', 'units', 'clamps', 'panels', 'heat', 'tint', 'compare',
+  'model', 'text', 'target', 'step', 'layer', 'units', 'clamps', 'panels', 'heat', 'tint', 'compare', 'length',
 ]; // prettier-ignore
 
 export class SceneClient {

@@ -6,10 +6,10 @@ import { CHROME, PANELS, TIMING } from './config.js';
 
 const GATE_NAMES = ['input', 'forget', 'candidate', 'output', 'update', 'reset'];
 
-const int = (lo = -Infinity) => ({
+const int = (lo = -Infinity, hi = Infinity) => ({
   parse: (s) => {
     const n = Number.parseInt(s, 10);
-    return Number.isFinite(n) && n >= lo ? n : undefined;
+    return Number.isFinite(n) && n >= lo && n <= hi ? n : undefined;
   },
   write: (v) => String(v),
 });
@@ -95,6 +95,8 @@ export const FIELDS = {
   speed: { default: 1, codec: number(Math.min(...TIMING.speeds), Math.max(...TIMING.speeds)) },
   theme: { default: 'light', codec: oneOf(['light', 'dark']) },
   large: { default: false, codec: bool },
+  // Continuation panel: how many tokens the model writes (0 = its default, CONTINUATION.defaults).
+  length: { default: 0, codec: int(0, 400) }, // POST /api/continue takes 1-400
   // Compare mode: the id of the second model read beside the main one ('' = off).
   compare: { default: '', codec: str(200) },
   // Embedding (docs/embedding.md): the controls an /embed page hides, or the only ones it shows; and

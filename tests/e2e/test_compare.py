@@ -272,6 +272,39 @@ def test_the_shakespeare_twins_continue_the_same_line(tab: Any, server: str, art
     )
 
 
+def test_the_continuation_length_is_chosen_and_kept_in_the_url(tab: Any, server: str, artifacts: Path) -> None:
+    tab.goto(url(server, model="shakespeare-lstm", text=LINE, panels="continuation"))
+    wait_ready(tab)
+    written = tab.locator("#continuation mark.generated")
+    written.wait_for()
+    assert len(written.text_content() or "") == 200  # the model's default, left out of the URL
+    assert tab.locator("#continuation-length").input_value() == "200"
+    assert "length=" not in tab.url
+    first = written.text_content() or ""
+
+    tab.locator("#continuation-length").select_option("400")
+    tab.wait_for_function("() => document.querySelector('#continuation mark.generated')?.textContent.length === 400")
+    assert (written.text_content() or "").startswith(first)  # greedy: the longer text extends the shorter
+    assert state(tab)["length"] == 400 and "length=400" in tab.url
+
+    tab.reload()  # the link keeps the choice
+    wait_ready(tab)
+    tab.wait_for_function("() => document.querySelector('#continuation mark.generated')?.textContent.length === 400")
+    assert tab.locator("#continuation-length").input_value() == "400"
+    tab.locator("details[data-panel='continuation']").screenshot(path=artifacts / "continuation-length.png")
+
+    # A word model offers words, and its own default.
+    tab.goto(url(server, model="lecture-lstm", text=SPAIN, panels="continuation"))
+    wait_ready(tab)
+    tab.locator("#continuation mark.generated").wait_for()
+    assert tab.locator("#continuation-length").input_value() == "20"
+    assert "words" in (tab.locator(".continuation-length").text_content() or "")
+    tab.locator("#continuation-length").select_option("5")
+    tab.wait_for_function(
+        "() => document.querySelector('#continuation mark.generated')?.textContent.trim().split(/\\s+/).length <= 5"
+    )
+
+
 def test_compare_in_the_embed_page(tab: Any, server: str, artifacts: Path) -> None:
     tab.goto(url(server, "/embed", model="lecture-lstm", compare="lecture-rnn", text=SPAIN, target="spanish"))
     wait_ready(tab)

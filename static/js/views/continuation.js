@@ -16,8 +16,31 @@ export class ContinuationPanel extends Figure {
         'What the model writes after the text, always taking its likeliest next token ' +
         '(greedy, so the same every time).',
     });
+    this.select = html('select', { id: 'continuation-length', 'aria-label': 'how much the model writes' });
+    this.select.addEventListener('change', () => this.emit('length', Number(this.select.value)));
+    this.unit = html('span', { class: 'muted' });
+    const row = html(
+      'label',
+      { class: 'continuation-length', for: 'continuation-length' },
+      'write ',
+      this.select,
+      ' ',
+      this.unit,
+    );
     this.cols = html('div', { class: 'continuation-cols' });
-    this.container.append(this.intro, this.cols);
+    this.container.append(this.intro, row, this.cols);
+  }
+
+  // choices: token counts offered; value: the one in use; kind: 'char' | 'word' (the unit's name).
+  setLength(choices, value, kind) {
+    const key = JSON.stringify([choices, value]);
+    if (key !== this.lengthKey) {
+      this.lengthKey = key;
+      const all = choices.includes(value) ? choices : [...choices, value].sort((a, b) => a - b);
+      this.select.replaceChildren(...all.map((n) => html('option', { value: String(n), text: String(n) })));
+      this.select.value = String(value);
+    }
+    this.unit.textContent = kind === 'word' ? 'words' : 'characters';
   }
 
   // entries: [{side: 'main'|'other', id, arch, prompt, text (null while writing), error}]
