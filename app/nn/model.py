@@ -234,14 +234,15 @@ class Model:
                 dh_next[l][a:] = g.dh_prev
                 if g.dc_prev is not None:
                     dc_next[l][a:] = g.dc_prev  # type: ignore[index]
-                d_from_above = g.d_ih @ p["weight_ih"]  # (rows, in) backprop into this layer's input
+                if l > 0:
+                    d_from_above = g.d_ih @ p["weight_ih"]  # (rows, in) backprop into the layer below
+                elif params:  # into the embedding: only the rows whose weight gradients are summed
+                    d_emb_rows.append(_rows(g.d_ih, param_rows) @ p["weight_ih"])
                 if params:
                     d_ih[l].append(_rows(g.d_ih, param_rows))
                     d_hh[l].append(_rows(g.d_hh, param_rows))
                     for k, v in g.dpeep.items():
                         dpeep[l][k] = dpeep[l].get(k, 0.0) + _rows(v, param_rows).sum(0)
-            if params:
-                d_emb_rows.append(_rows(d_from_above, param_rows))
         grads = Grads(h0=dh_next, c0=dc_next)
         if not params:
             return grads

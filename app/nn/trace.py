@@ -42,12 +42,12 @@ class Stepper:
         xw = self.table[token_id][None]  # (1, G·H)
         for l, p in enumerate(self.params):
             if l > 0:
-                xw = caches[-1]["h"] @ p["weight_ih"].T + p["bias_ih"]
+                xw = np.dot(caches[-1]["h"], p["weight_ih"].T) + p["bias_ih"]
             clamp = self.clamps[l][t] if self.clamps is not None and t < len(self.clamps[l]) else None
             cache = step_forward(m.spec, p, xw, self.h[l], self.c[l], clamp)
             self.h[l], self.c[l] = cache["h"], cache["c"]
             caches.append(cache)
-        logits = (caches[-1]["h"] @ m.params["decoder.weight"].T + m.params["decoder.bias"])[0]
+        logits = np.dot(caches[-1]["h"][0], m.params["decoder.weight"].T) + m.params["decoder.bias"]
         self.t += 1
         return caches, logits
 
@@ -122,7 +122,9 @@ def run_trace(
     tape = Tape(ids[None], inputs, caches, logits[:, None, :], clamps)
     logp = log_softmax(logits)
     expected: list[int | None] = [int(k) for k in ids[1:]] + [target_token.id if target_token else None]
-    losses = np.array([-logp[t, e] if e is not None else np.nan for t, e in enumerate(expected)])
+    losses = np.full(T, np.nan)
+    scored = [t for t, e in enumerate(expected) if e is not None]
+    losses[scored] = -logp[scored, [expected[t] for t in scored]]
     trace = Trace(model, tokens, target_token, ivs, tape, logp, expected, losses)
     if gradients:
         trace.triangle = gradient_triangle(trace)
