@@ -219,11 +219,12 @@ class Model:
         d_hh: list[list[Array]] = [[] for _ in range(L)]
         dpeep: list[dict[str, Array]] = [{} for _ in range(L)]
         d_emb_rows: list[Array] = []
+        layer_params = [self.layer(l) for l in range(L)]
         for t in reversed(range(T)):
             a, d_top = inject(t, rows)
             d_from_above: Array | None = d_top
             for l in reversed(range(L)):
-                p = self.layer(l)
+                p = layer_params[l]
                 dh = dh_next[l][a:]
                 if d_from_above is not None:
                     dh = dh + d_from_above
@@ -299,6 +300,8 @@ def _rows(a: Array, rows: slice) -> Array:
 
 def _stack_rows(parts: list[Array], rows: int) -> Array:
     """Stack per-step (r, n) arrays into (T·rows, n), broadcasting r = 1 forwards to `rows`."""
+    if all(p.shape[0] == rows for p in parts):  # the usual case: nothing to broadcast, so don't
+        return np.concatenate(parts)
     return np.concatenate([np.broadcast_to(p, (rows, p.shape[-1])) for p in parts])
 
 
