@@ -172,15 +172,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_page, scene_first_view
+    from .export import export_page
 
     if args.scene is None and (args.model is None or args.text is None):
         print('error: lstm-explainer export needs MODEL and "TEXT", or --scene NAME', file=sys.stderr)
         return 2
-    if args.model is None or args.text is None:
-        first = scene_first_view(args.scene, args.models)
-        args.model = args.model or first["model"]
-        args.text = args.text if args.text is not None else first["text"]
     out = export_page(args.model, args.text, args.target, args.intervene, args.scene, args.out, args.models)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0

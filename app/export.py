@@ -33,13 +33,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 import orjson
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from app.api.assets import PLOTLY_JS, STATIC_DIR, TEMPLATES_DIR, asset_version
+from app.api.assets import PLOTLY_JS, STATIC_DIR, asset_version, template_environment
 from app.api.cards import default_model_id, public_card
 from app.api.errors import ApiError, describe_validation_errors
 from app.api.pages import page_config
@@ -268,17 +267,6 @@ def scene_views(scene: dict[str, Any], initial: dict[str, Any], zoo: Zoo) -> lis
     return views
 
 
-def scene_first_view(name: str, models_dirs: list[Path] | None = None) -> dict[str, str]:
-    """The model and text of a scene's first state (its model's example text if it gives none), for an
-    export that names only the scene. A lab scene has no model: the shipped default stands in, unused."""
-    scene = load_scene(name)
-    zoo = load_zoo([*env_model_dirs(), *(models_dirs or [])])
-    given = (scene.get("states") or [{}])[0].get("state", {})
-    model = given.get("model") or default_model_id(zoo)
-    card = zoo.models[model].card if model in zoo.models else {}
-    return {"model": model, "text": given.get("text") or card.get("example") or "the"}
-
-
 # ----------------------------------------------------------------------------------------- the modules
 def bundle_modules(entry: str = "main.js") -> tuple[str, dict[str, str]]:
     """main.js rewritten to import bare specifiers, and the import map's specifier → data: URL table."""
@@ -338,17 +326,10 @@ def content_security_policy(inline_scripts: list[str]) -> str:
     )
 
 
-def environment() -> jinja2.Environment:
-    """The server's template environment (app/main.py), without a request."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
-    env.policies["json.dumps_kwargs"] = {"sort_keys": False}
-    return env
-
-
 # ---------------------------------------------------------------------------------------------- export
 def export_page(
-    model: str,
-    text: str,
+    model: str | None,
+    text: str | None,
     target: str | None,
     interventions: list[Any] | None,
     scene: str | None,
@@ -359,8 +340,9 @@ def export_page(
 ) -> Path:
     """Write the offline page to `out` and return its path. `scene_doc` stands in for a scene file (tests).
 
-    An explorer scene exports the explorer with every state's traces; a lab scene (the gradient lab, which
-    computes everything in the page) exports the lab page, and MODEL and TEXT are not used."""
+    An explorer scene exports the explorer with every state's traces, opening on `model` and `text`, or
+    on the scene's first state where they are None; a lab scene (the gradient lab, which computes
+    everything in the page) exports the lab page, and `model` and `text` are not used."""
     doc = scene_doc if scene_doc is not None else (load_scene(scene) if scene else None)
     if doc is not None and doc.get("kind", "explorer") == "lab":
         html = render_lab(doc)
@@ -380,8 +362,8 @@ def export_page(
 
 
 def render_explorer(
-    model: str,
-    text: str,
+    model: str | None,
+    text: str | None,
     target: str | None,
     interventions: list[Any] | None,
     scene: dict[str, Any] | None,
@@ -392,6 +374,11 @@ def render_explorer(
         example = '{"gate": "forget", "value": 0}'
         raise ExportError("bad_intervention", f"each --intervene must be a JSON object, e.g. '{example}'")
     zoo = load_zoo([*env_model_dirs(), *models_dirs])
+    if model is None or text is None:  # named by its scene alone: open on the scene's first state
+        given = scene["states"][0].get("state", {}) if scene and scene.get("states") else {}
+        model = model or given.get("model") or default_model_id(zoo) or ""
+        card = zoo.models[model].card if model in zoo.models else {}
+        text = text if text is not None else given.get("text") or card.get("example") or ""
     settings = get_settings()
     table = TraceTable(zoo, settings)
     first = _request({"model": model, "text": text, "target": target or None, "interventions": interventions})
@@ -438,7 +425,7 @@ def render(
     importmap = json.dumps({"imports": imports}, separators=(",", ":"))
     favicon = "data:image/svg+xml;base64," + base64.b64encode((STATIC_DIR / "favicon.svg").read_bytes()).decode()
     return (
-        environment()
+        template_environment()
         .get_template("export.html")
         .render(
             page=page,

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-import jinja2
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
@@ -15,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from app.api import continue_ as continuation
 from app.api import docs, health, models, pages, scenes, trace, ws
-from app.api.assets import STATIC_DIR, TEMPLATES_DIR, CachedStaticFiles, package_version, plotly_gzipped
+from app.api.assets import STATIC_DIR, CachedStaticFiles, package_version, plotly_gzipped, template_environment
 from app.api.errors import install_error_handlers
 from app.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from app.api.tracing import TraceCache, TracePool
@@ -65,9 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes take settings by Depends(get_settings); point them at this app's settings so they agree with
     # the middleware and the zoo built from the same object.
     app.dependency_overrides[get_settings] = lambda: settings
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
-    env.policies["json.dumps_kwargs"] = {"sort_keys": False}  # `tojson` keeps gate order as the card gives it
-    app.state.templates = Jinja2Templates(env=env)
+    app.state.templates = Jinja2Templates(env=template_environment())
 
     install_error_handlers(app)
     # Outermost last: security headers wrap everything, including a 413 from the body limit.

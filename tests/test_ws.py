@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from app.api import tracing
 from app.api.schemas import TraceRequest
-from app.api.tracing import LONG_TRACE_TOKENS, Checked, StreamedTrace, TraceCache, TracePool
+from app.api.tracing import LONG_TRACE_TOKENS, Checked, TraceCache, TracePool
 from app.config import Settings
 from app.nn import TraceInputError, random_model, trace_document
 
@@ -236,14 +236,19 @@ def test_cache_keeps_to_its_budget(counted: list[str]) -> None:
     checked = Checked(random_model(), tokens=4)
 
     async def main() -> None:
-        one = StreamedTrace.cut(trace_document(checked.model, "abcd")).size
+        async def whole(cache: TraceCache, text: str) -> int:
+            streamed = await cache.get(checked, cache_request(text))
+            await streamed.gradients  # the size is whole (and the budget applied) once the gradients are in
+            return streamed.size
+
+        one = await whole(TraceCache(10**7, TracePool(1)), "abcd")
         counted.clear()
         cache = TraceCache(int(one * 1.5), TracePool(1))
-        await cache.get(checked, cache_request("abcd"))
-        await cache.get(checked, cache_request("dcba"))  # evicts "abcd"
+        await whole(cache, "abcd")
+        await whole(cache, "dcba")  # evicts "abcd"
         assert cache.size <= cache.max_bytes
-        await cache.get(checked, cache_request("abcd"))
-        await cache.get(checked, cache_request("abcd" * 10))  # bigger than the whole budget: not kept
+        await whole(cache, "abcd")
+        await whole(cache, "abcd" * 10)  # bigger than the whole budget: not kept
         assert cache.size <= cache.max_bytes
 
     anyio.run(main)

@@ -8,6 +8,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+import jinja2
 import plotly
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -32,6 +33,13 @@ def resource_dir(name: str) -> Path:
 
 STATIC_DIR = resource_dir("static")
 TEMPLATES_DIR = resource_dir("templates")
+
+
+def template_environment() -> jinja2.Environment:
+    """The pages' Jinja2 environment, for the server and for `lstm-explainer export` alike."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False}  # `tojson` keeps gate order as the card gives it
+    return env
 
 
 def package_version() -> str:

@@ -14,6 +14,7 @@ from app.api.cards import default_model_id, public_card
 from app.api.deps import SettingsDep, TemplatesDep, ZooDep
 from app.config import Settings
 from app.nn import Zoo
+from app.nn.generate import DEFAULT_LENGTH
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -32,6 +33,7 @@ def page_config(zoo: Zoo, settings: Settings, embed: bool) -> dict[str, Any]:
             "maxWordTokens": settings.max_word_tokens,
             "maxInterventions": settings.max_interventions,
         },
+        "continuationLengths": DEFAULT_LENGTH,  # what POST /api/continue writes when not told a length
         "frameAncestors": settings.frame_ancestors,
         "embed": embed,
     }

@@ -18,7 +18,7 @@ from anyio import CapacityLimiter
 from app.api.errors import ApiError
 from app.api.schemas import TraceRequest
 from app.config import Settings
-from app.nn import Model, TraceInputError, Zoo, trace_document
+from app.nn import Model, TraceInputError, Zoo
 from app.nn import trace as nn_trace
 
 T = TypeVar("T")
@@ -86,13 +86,17 @@ class TracePool:
             return await anyio.to_thread.run_sync(job, limiter=self.threads)
 
 
-def _document(checked: Checked, request: TraceRequest) -> dict[str, Any]:
+def _traced(checked: Checked, request: TraceRequest, gradients: bool) -> tuple[nn_trace.Trace, dict[str, Any]]:
     interventions = [iv.model_dump() for iv in request.interventions]
-    gradients = request.gradients and checked.gradients
-    doc = trace_document(checked.model, request.text, request.target, interventions, gradients)
+    trace = nn_trace.run_trace(checked.model, request.text, request.target, interventions, gradients)
+    doc = nn_trace.document(trace)
     if checked.notice:
         doc["notices"].append(checked.notice)
-    return doc
+    return trace, doc
+
+
+def _document(checked: Checked, request: TraceRequest) -> dict[str, Any]:
+    return _traced(checked, request, request.gradients and checked.gradients)[1]
 
 
 async def run_trace(checked: Checked, request: TraceRequest, pool: TracePool) -> dict[str, Any]:
@@ -120,14 +124,6 @@ class StreamedTrace:
     gradients: asyncio.Future[bytes | None]  # the gradients frame's body; None when none were asked for
     size: int  # bytes, for the cache's budget (the gradients are added when they arrive)
 
-    @classmethod
-    def cut(cls, document: dict[str, Any]) -> StreamedTrace:
-        """A whole document at once (gradients included, if it has them)."""
-        trace = cls(_head_frames(document), asyncio.get_running_loop().create_future(), 0)
-        trace.gradients.set_result(None if document["gradients"] is None else dumps(document["gradients"]))
-        trace.size = sum(len(body) for _, body in trace.frames) + len(trace.gradients.result() or b"")
-        return trace
-
 
 def _head_frames(document: dict[str, Any]) -> list[tuple[str, bytes]]:
     meta = {k: document[k] for k in ("model", "tokens", "target", "interventions", "notices")}
@@ -135,11 +131,7 @@ def _head_frames(document: dict[str, Any]) -> list[tuple[str, bytes]]:
 
 
 def _forward(checked: Checked, request: TraceRequest) -> tuple[nn_trace.Trace, list[tuple[str, bytes]]]:
-    interventions = [iv.model_dump() for iv in request.interventions]
-    trace = nn_trace.run_trace(checked.model, request.text, request.target, interventions, gradients=False)
-    head = nn_trace.document(trace)
-    if checked.notice:
-        head["notices"].append(checked.notice)
+    trace, head = _traced(checked, request, gradients=False)
     return trace, _head_frames(head)
 
 

@@ -18,9 +18,12 @@ from .trace import Stepper
 MAX_CONTINUATION = 400  # tokens; a continuation is read by a person, and each token is one step
 
 
+# By tokenizer: a couple of lines either way. The page reads these too (app/api/pages.py page_config).
+DEFAULT_LENGTH = {"char": 200, "word": 20}
+
+
 def default_length(model: Model) -> int:
-    """200 characters or 20 words: a couple of lines either way."""
-    return 200 if model.tokenizer.kind == "char" else 20
+    return DEFAULT_LENGTH[model.tokenizer.kind]
 
 
 def continue_text(model: Model, text: str | list[Token], length: int | None = None) -> list[Token]:

@@ -157,11 +157,8 @@ async function errorFrom(response) {
   }
 }
 
-// The whole trace in one answer; used for the "without the clamp" baseline, which must not supersede
-// the socket's request.
-export async function postTrace(apiBase, body, { signal } = {}) {
-  if (offline) return offlineDocument(body);
-  const response = await fetch(`${apiBase}/trace`, {
+async function postJson(url, body, signal) {
+  const response = await fetch(url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
@@ -171,11 +168,11 @@ export async function postTrace(apiBase, body, { signal } = {}) {
   return response.json();
 }
 
-export async function getModel(apiBase, id) {
-  if (offline) throw new ApiError('offline', `${OFFLINE_HINT} (asked for the model “${id}”)`);
-  const response = await fetch(`${apiBase}/models/${encodeURIComponent(id)}`);
-  if (!response.ok) throw await errorFrom(response);
-  return response.json();
+// The whole trace in one answer; used for the "without the clamp" baseline, which must not supersede
+// the socket's request.
+export async function postTrace(apiBase, body, { signal } = {}) {
+  if (offline) return offlineDocument(body);
+  return postJson(`${apiBase}/trace`, body, signal);
 }
 
 // ------------------------------------------------------------------------------------------ offline
@@ -269,12 +266,5 @@ export async function plotlySource(url) {
 // A model's greedy continuation of a text: {model, text, continuation, tokens}.
 export async function postContinue(apiBase, body, { signal } = {}) {
   if (offline) return offlineContinuation(body);
-  const response = await fetch(`${apiBase}/continue`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-    signal,
-  });
-  if (!response.ok) throw await errorFrom(response);
-  return response.json();
+  return postJson(`${apiBase}/continue`, body, signal);
 }

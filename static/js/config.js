@@ -79,12 +79,9 @@ export const TIMING = {
 
 export const STAGES = ['inputs', 'forget', 'write', 'cell', 'output'];
 
-// How much the model writes in the Continuation panel, by tokenizer: the choices, and the server's default
-// (app/nn/generate.py default_length), which is what a request without `length` gets.
-export const CONTINUATION = {
-  lengths: { char: [50, 100, 200, 400], word: [5, 10, 20, 50] },
-  defaults: { char: 200, word: 20 },
-};
+// How much the model may write in the Continuation panel, by tokenizer (the server's defaults, what a
+// request without `length` gets, come in the page config as `continuationLengths`).
+export const CONTINUATION_CHOICES = { char: [50, 100, 200, 400], word: [5, 10, 20, 50] };
 
 // Panels that can be opened (and are remembered in the URL).
 // `continuation` (the model writing on, from POST /api/continue) is opened on demand: it costs a request.

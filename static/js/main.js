@@ -9,7 +9,7 @@ import {
   CHROME,
   CHROME_GROUPS,
   CHROME_OFF,
-  CONTINUATION,
+  CONTINUATION_CHOICES,
   DEFAULT_PANELS,
   STAGES,
   STARTER,
@@ -124,6 +124,22 @@ function currentScales(doc = trace) {
 }
 
 // --------------------------------------------------------------------------------------- painting
+// What a cell diagram draws for step t of layer l of a trace.
+function diagramFrame(doc, t, l, clamps) {
+  const step = doc.steps[t];
+  return {
+    t,
+    T: doc.tokens.length,
+    token: doc.tokens[t],
+    layer: l,
+    layers: doc.model.layers,
+    cur: step.layers[l],
+    prev: t > 0 ? doc.steps[t - 1]?.layers[l] : null,
+    below: l > 0 ? step.layers[l - 1] : null,
+    clamps,
+  };
+}
+
 function paintCore({ animateMs = 0 } = {}) {
   const doc = trace;
   if (!doc) return;
@@ -143,20 +159,7 @@ function paintCore({ animateMs = 0 } = {}) {
     views.diagram.setModel(doc.model.arch, doc.model.hidden_size);
     views.diagram.setScales(scales, range);
     views.diagram.setUnits(units);
-    views.diagram.update(
-      {
-        t,
-        T,
-        token: doc.tokens[t],
-        layer: l,
-        layers: doc.model.layers,
-        cur: step.layers[l],
-        prev: t > 0 ? doc.steps[t - 1]?.layers[l] : null,
-        below: l > 0 ? step.layers[l - 1] : null,
-        clamps: layerClamps,
-      },
-      { animateMs },
-    );
+    views.diagram.update(diagramFrame(doc, t, l, layerClamps), { animateMs });
     views.diagram.container.classList.remove('stale');
   }
   if (views.tokens) {
@@ -312,12 +315,18 @@ function paintAll({ animateMs = 0, panelDelay = 0 } = {}) {
   schedulePanels(panelDelay);
 }
 
+// A panel paint waiting for its timer, or drawing its plots one task at a time, stops.
+function cancelPanels() {
+  clearTimeout(panelsTimer);
+  panelsTimer = null;
+  panelsToken += 1;
+}
+
 // plotly takes far longer than the diagram, so the panels are drawn after the diagram's frame is on
 // screen: at most once per panelsPlayingMs while playing, and once typing pauses for a new trace.
 function schedulePanels(delay) {
   if (playing && panelsTimer) return; // the pending update will show the latest step
-  clearTimeout(panelsTimer);
-  panelsToken += 1;
+  cancelPanels();
   panelsTimer = setTimeout(
     () =>
       requestAnimationFrame(() =>
@@ -422,9 +431,7 @@ function requestTrace() {
   body.dataset.ready = '0';
   delete body.dataset.error;
   // The panels wait for this trace: plotly painting the old one would hold the thread it arrives on.
-  clearTimeout(panelsTimer);
-  panelsTimer = null;
-  panelsToken += 1;
+  cancelPanels();
   const r = request();
   lastSent = performance.now();
   socket.trace(r);
@@ -685,7 +692,7 @@ views.gradients?.on('step', (t) => goTo(t)).on('backward', playBackward);
 // The model's default length is kept as 0, so a link does not pin it when the model changes.
 views.continuation?.on('length', (n) => {
   const { kind } = continuationLength(state.values.model);
-  state.set({ length: n === CONTINUATION.defaults[kind] ? 0 : n });
+  state.set({ length: n === config.continuationLengths[kind] ? 0 : n });
 });
 views.controls
   ?.on('prev', () => goTo(displayedStep() - 1))
@@ -1052,20 +1059,7 @@ function paintCompare({ animateMs = 0 } = {}) {
     d.setModel(doc.model.arch, doc.model.hidden_size);
     d.setScales(makeScales(state.values.theme, range), range);
     d.setUnits([]); // unit j of one model has nothing to do with unit j of the other
-    d.update(
-      {
-        t,
-        T: doc.tokens.length,
-        token: doc.tokens[t],
-        layer: l,
-        layers: doc.model.layers,
-        cur: step.layers[l],
-        prev: t > 0 ? doc.steps[t - 1]?.layers[l] : null,
-        below: l > 0 ? step.layers[l - 1] : null,
-        clamps: [],
-      },
-      { animateMs },
-    );
+    d.update(diagramFrame(doc, t, l, []), { animateMs });
   }
   d?.container.classList.toggle('stale', !fresh);
   const v = views.compare;
@@ -1142,7 +1136,7 @@ let continuationView = null; // {prompt, ids, length}: what the panel shows now;
 // The continuation's length for a model: the state's choice, or the model's default (0 in the state).
 function continuationLength(id) {
   const kind = cards.get(id)?.tokenizer === 'word' ? 'word' : 'char';
-  return { kind, value: state.values.length || CONTINUATION.defaults[kind] };
+  return { kind, value: state.values.length || config.continuationLengths[kind] };
 }
 
 function showContinuations() {
@@ -1150,7 +1144,7 @@ function showContinuations() {
   if (!v || !continuationView) return;
   const { prompt, ids } = continuationView;
   const { kind, value } = continuationLength(ids[0][1]);
-  v.setLength(CONTINUATION.lengths[kind], value, kind);
+  v.setLength(CONTINUATION_CHOICES[kind], value, kind);
   v.setEntries(
     ids.map(([side, id]) => ({
       side,
@@ -1178,7 +1172,7 @@ function requestContinuations() {
     if (continuations.size > 40) continuations.delete(continuations.keys().next().value);
     // The default length goes unsaid, so an exported page (which stores the default) can answer it.
     const body = { model: id, text: prompt };
-    if (value !== CONTINUATION.defaults[kind]) body.length = value;
+    if (value !== config.continuationLengths[kind]) body.length = value;
     postContinue(config.apiBase, body)
       .then((r) => continuations.set(key, { text: r.continuation }))
       .catch((err) => continuations.set(key, { text: null, error: err.message })) // asked again next time

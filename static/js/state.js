@@ -95,7 +95,7 @@ export const FIELDS = {
   speed: { default: 1, codec: number(Math.min(...TIMING.speeds), Math.max(...TIMING.speeds)) },
   theme: { default: 'light', codec: oneOf(['light', 'dark']) },
   large: { default: false, codec: bool },
-  // Continuation panel: how many tokens the model writes (0 = its default, CONTINUATION.defaults).
+  // Continuation panel: how many tokens the model writes (0 = the server's default, config.continuationLengths).
   length: { default: 0, codec: int(0, 400) }, // POST /api/continue takes 1-400
   // Compare mode: the id of the second model read beside the main one ('' = off).
   compare: { default: '', codec: str(200) },
