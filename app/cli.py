@@ -163,8 +163,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from .nn import save_model
-    from .train.recipes import get_recipe
     from .train.run import init_untrained
+    from .train.tasks import get_recipe
 
     model = init_untrained(get_recipe(args.recipe), args.arch, args.forget_bias, args.seed, args.model_id)
     print(f"wrote {save_model(model, args.out / model.id)}")

@@ -11,25 +11,26 @@ import numpy as np
 import pytest
 
 from app.nn import load_model, shipped_models_dir
-from app.train import recipes
 from app.train.optim import Adam, clip_by_global_norm
+from app.train.recipe import Recipe, text_loss
 from app.train.run import train
+from app.train.tasks import get_recipe, recall
 
 SHIPPED = sorted(p.parent for p in shipped_models_dir().glob("*/model.json"))
 
 
-def tiny_recall(**changes: object) -> recipes.Recipe:
+def tiny_recall(**changes: object) -> Recipe:
     from dataclasses import replace
 
     settings: dict = {"hidden": {"lstm": 8, "rnn": 8}, "levels": [4, 8], "max_steps": 300, "eval_every": 100}
-    return replace(recipes.RECALL, **{**settings, **changes})
+    return replace(recall.RECIPE, **{**settings, **changes})
 
 
 def test_a_tiny_model_learns_in_seconds() -> None:
     log = io.StringIO()
     _, info = train(tiny_recall(), "lstm", seed=0, log=log)
     losses = [h["loss"] for h in info["history"]]
-    assert losses[-1] < 0.25 * np.log(len(recipes.data.RECALL_VOCAB)), losses  # chance is log V
+    assert losses[-1] < 0.25 * np.log(len(recall.RECALL_VOCAB)), losses  # chance is log V
     assert info["steps"] == 300 and info["tokens_per_second"] > 0
     assert "tok/s" in log.getvalue() and "ETA" in log.getvalue()
 
@@ -87,8 +88,8 @@ def test_shipped_model_reproduces_its_card(path: Path) -> None:
     expected = card["metrics"]["validation"]["value"]
     check = card["metrics"].get("check")
     if check is not None:  # real-text models carry their own fixed sample
-        got = recipes.text_loss(model, check["text"], rows=1)
+        got = text_loss(model, check["text"], rows=1)
         assert got == pytest.approx(check["value"], abs=1e-5)
         return
-    recipe = recipes.get_recipe(card["provenance"]["recipe"])
+    recipe = get_recipe(card["provenance"]["recipe"])
     assert recipe.evaluate(model, True)["val"] == pytest.approx(expected, abs=1e-6)

@@ -13,9 +13,11 @@ import numpy as np
 
 from ..nn.files import load_model, save_model
 from ..nn.model import Model, init_params
-from ..nn.tokenizer import Tokenizer
+from ..nn.tokenizer import tokenizer_from_config
+from .cards import new_card, trained_card, untrained_card
 from .optim import Adam, clip_by_global_norm
-from .recipes import Recipe, get_recipe, text_loss
+from .recipe import Recipe
+from .tasks import get_recipe
 
 
 def _fmt_time(s: float) -> str:
@@ -63,15 +65,7 @@ def train(
     H = hidden or recipe.hidden[arch]
     V = len(recipe.vocab)
     params = init_params(arch, recipe.layers, V, recipe.input_size, H, rng, forget_bias=1.0, dtype=np.float32)
-    model_id = f"{recipe.name}-{arch}"
-    tokenizer = Tokenizer(recipe.tokenizer, recipe.vocab, "<unk>", recipe.lowercase)
-    card: dict[str, Any] = {
-        "id": model_id, "title": f"{recipe.title} ({arch.upper()})", "arch": arch, "layers": recipe.layers,
-        "input_size": recipe.input_size, "hidden_size": H, "tokenizer": tokenizer.config(),
-        "task": recipe.task, "description": recipe.description,
-        "example": recipe.example[0], "example_target": recipe.example[1],
-    }  # fmt: skip
-    model = Model(card, params, tokenizer)
+    model = Model(new_card(recipe, arch, H), params, tokenizer_from_config(recipe.tokenizer))
     opt = Adam(params, recipe.lr)
     steps = max_steps or recipe.max_steps
     budget = 60 * (minutes if minutes is not None else recipe.minutes)
@@ -87,14 +81,13 @@ def train(
     for step in range(1, steps + 1):
         # cosine decay to a tenth of the rate, by step so a seed reproduces a run
         lr = recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
-        inputs, targets, mask = recipe.batch(rng, recipe.levels[level_k])
-        weights = mask / max(mask.sum(), 1.0)  # mean loss per scored token
-        loss, grads, tape = model.loss_and_grads(inputs, targets, weights, state)
+        batch = recipe.batch(rng, recipe.levels[level_k])
+        loss, grads, tape = recipe.loss(model, batch, state)
         if recipe.stream:
             state = Model.final_state(tape)
         clip_by_global_norm(grads.params, recipe.clip)
         opt.step(grads.params, lr)
-        tokens_seen += int(inputs.size)  # positions processed, scored or not
+        tokens_seen += int(tape.tokens.size)  # positions processed, scored or not
         loss_ema = loss if math.isnan(loss_ema) else 0.95 * loss_ema + 0.05 * loss
         if step % recipe.eval_every == 0 or step == steps:
             can_level_up = recipe.level_eval is not None and level_k < len(recipe.levels) - 1
@@ -142,49 +135,8 @@ def init_untrained(recipe: Recipe, arch: str, forget_bias: float, seed: int, mod
     rng = np.random.default_rng(seed)
     params = init_params(arch, recipe.layers, len(recipe.vocab), recipe.input_size, H, rng, forget_bias=forget_bias,
                          dtype=np.float32)  # fmt: skip
-    tokenizer = Tokenizer(recipe.tokenizer, recipe.vocab, "<unk>", recipe.lowercase)
-    bias = f"{forget_bias:g}"
-    card: dict[str, Any] = {
-        "id": model_id or f"untrained-{recipe.name}-{arch}-bias{bias}",
-        "title": f"Untrained {arch.upper()}, forget bias {bias}",
-        "arch": arch, "layers": recipe.layers, "input_size": recipe.input_size, "hidden_size": H,
-        "tokenizer": tokenizer.config(),
-        "task": f"no training: the {recipe.name} model's shape with the forget-gate bias at {bias}",
-        "description": (
-            f"Random weights in the shape of the {recipe.name} model, forget-gate bias initialised to {bias}. "
-            "Compare bias 0 with bias +1: a forget gate that starts near σ(0) = 0.5 halves the gradient along "
-            "the cell state at every step; one that starts near σ(1) ≈ 0.73 lets it reach much further back."
-        ),
-        "example": recipe.example[0], "example_target": recipe.example[1],
-        "metrics": {},
-        "parameters": sum(v.size for v in params.values()),
-        "provenance": {
-            "trained_with": f"lstm-explainer init {recipe.name} --arch {arch} --forget-bias {bias} --seed {seed}",
-            "recipe": recipe.name, "seed": seed, "steps": 0,
-        },
-    }  # fmt: skip
-    return Model(card, params, tokenizer)
-
-
-def finish_card(model: Model, recipe: Recipe, info: dict[str, Any]) -> dict[str, Any]:
-    metrics = recipe.evaluate(model.astype(np.float64), True)
-    card = dict(model.card)
-    card["metrics"] = {
-        "validation": {"name": recipe.val_name, "value": round(metrics["val"], 6)},
-        **{k: v for k, v in metrics.items() if k != "val"},
-        "train_loss": info["train_loss"],
-        "tokens_per_second": info["tokens_per_second"],
-    }
-    if recipe.check_sample is not None:
-        sample = recipe.check_sample()
-        card["metrics"]["check"] = {"text": sample, "value": round(text_loss(model, sample, rows=1), 7)}
-    card["parameters"] = model.n_params()
-    card["provenance"] = {
-        "trained_with": f"lstm-explainer train {recipe.name} --arch {model.arch} --seed {info['seed']}",
-        "data": recipe.provenance or {"generator": f"app/train/data.py ({recipe.name})"},
-        **{k: v for k, v in info.items() if k != "train_loss"},
-    }
-    return card
+    card = untrained_card(recipe, arch, H, forget_bias, seed, params, model_id)
+    return Model(card, params, tokenizer_from_config(recipe.tokenizer))
 
 
 def train_recipe(
@@ -201,7 +153,7 @@ def train_recipe(
     out = out or Path("models") / model.id
     save_model(model, out)
     saved = load_model(out)  # evaluate exactly what ships: float32 weights, float64 arithmetic
-    card = finish_card(saved, recipe, info)
+    card = trained_card(saved, recipe, info)
     model.card = card
     save_model(model, out)
     v = card["metrics"]["validation"]
