@@ -8,7 +8,7 @@ loss is its own row of a batched backward (O(T) Python iterations, each a matrix
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,8 @@ TOP_K = 10
 
 class Stepper:
     """Feeds a model one token at a time, keeping the recurrent state. A whole-sequence trace is a loop
-    over `step`, so a stream of steps and a finished trace hold the very same numbers."""
+    over `advance`, so a stream of steps and a finished trace hold the very same states (the trace then
+    decodes all steps in one matrix product, equal to `step`'s logits up to the last bits)."""
 
     def __init__(self, model: Model, clamps: list[list[StepClamp | None]] | None = None):
         self.model = model
@@ -35,8 +36,8 @@ class Stepper:
         self.h, self.c = model.zero_state(1)
         self.t = 0
 
-    def step(self, token_id: int) -> tuple[list[dict[str, Any]], Array]:
-        """Advance one token. Returns each layer's cache (every intermediate) and the decoder's logits (V,)."""
+    def advance(self, token_id: int) -> list[dict[str, Any]]:
+        """Advance one token. Returns each layer's cache (every intermediate)."""
         m, t = self.model, self.t
         caches = []
         xw = self.table[token_id][None]  # (1, G·H)
@@ -47,9 +48,18 @@ class Stepper:
             cache = step_forward(m.spec, p, xw, self.h[l], self.c[l], clamp)
             self.h[l], self.c[l] = cache["h"], cache["c"]
             caches.append(cache)
-        logits = np.dot(caches[-1]["h"][0], m.params["decoder.weight"].T) + m.params["decoder.bias"]
         self.t += 1
-        return caches, logits
+        return caches
+
+    def step(self, token_id: int) -> tuple[list[dict[str, Any]], Array]:
+        """Advance one token; also the decoder's logits (V,) for the next one."""
+        caches = self.advance(token_id)
+        return caches, decode(self.model, caches[-1]["h"])[0]
+
+
+def decode(model: Model, h: Array) -> Array:
+    """The decoder's logits (rows, V) for top-layer hidden states (rows, H)."""
+    return np.dot(h, model.params["decoder.weight"].T) + model.params["decoder.bias"]
 
 
 @dataclass
@@ -65,33 +75,56 @@ class Triangle:
 
 @dataclass
 class Trace:
+    """A traced text. A target of several word pieces is scored as one word: after the text the model
+    also reads the target's pieces but the last (the `tail` of the tape, not steps of the trace), and the
+    last step's loss is −log of the product of the pieces' probabilities."""
+
     model: Model
     tokens: list[Token]
-    target: Token | None
+    target: Token | None  # the target word (its text, and its first piece's id)
     interventions: list[Intervention]
-    tape: Tape  # one row
+    tape: Tape  # one row, one step per token of the text
     logp: Array  # (T, V)
-    expected: list[int | None]  # per step, the token whose probability is scored
+    expected: list[int | None]  # per step, the token whose probability is scored (a target's first piece)
     losses: Array  # (T,) NaN where undefined
     triangle: Triangle | None = None
+    target_pieces: list[Token] = field(default_factory=list)  # the target word's pieces (one for most words)
+    tail: Tape | None = None  # the steps reading the target's pieces after the text (all but the last piece)
+    tail_logp: Array | None = None  # (pieces − 1, V) the next-piece distributions after each of them
 
     @property
     def probs(self) -> Array:
         return np.exp(self.logp)
 
+    @property
+    def expected_p(self) -> Array:
+        """(T,) the probability of each step's expected token; at a target of pieces, the whole word's."""
+        return np.exp(-np.nan_to_num(self.losses, nan=np.inf))
 
-def resolve_target(model: Model, target: str | None) -> Token | None:
+    def expected_text(self, t: int) -> str | None:
+        """The expected token's text at step t (the whole target word at the last step)."""
+        e = self.expected[t]
+        if e is None:
+            return None
+        if t == len(self.tokens) - 1 and self.target is not None:
+            return self.target.text
+        return self.model.vocab[e]
+
+
+def resolve_target(model: Model, target: str | None) -> list[Token]:
+    """The target word's tokens: one, or a word's pieces; [] for no target."""
     if target is None or target == "":
-        return None
-    tokens = model.tokenizer.tokenize(target)
-    if len(tokens) != 1:
+        return []
+    tok = model.tokenizer
+    tokens = tok.tokenize(target)
+    if len(tok.words(tokens)) != 1:
         raise TraceInputError(
             "bad_target",
-            f"the target must be one {model.tokenizer.kind} token of this model; {target!r} is {len(tokens)} tokens",
+            f"the target must be one {tok.kind} of this model; {target!r} is {len(tokens)} {tok.kind} tokens",
         )
-    if tokens[0].unknown:
+    if any(t.unknown for t in tokens):
         raise TraceInputError("bad_target", f"the target {target!r} is not in this model's vocabulary")
-    return tokens[0]
+    return tokens
 
 
 def run_trace(
@@ -105,56 +138,91 @@ def run_trace(
     tokens = model.tokenizer.tokenize(text) if isinstance(text, str) else text
     if not tokens:
         raise TraceInputError("empty_text", "there is nothing to trace: type some text")
-    target_token = resolve_target(model, target)
+    pieces = resolve_target(model, target)
     ivs = parse_interventions(interventions, model.spec, model.layers, model.hidden_size)
-    T = len(tokens)
-    clamps = step_clamps(ivs, model.layers, T, model.hidden_size, model.dtype)
+    T, extra = len(tokens), max(len(pieces) - 1, 0)
+    clamps = step_clamps(ivs, model.layers, T + extra, model.hidden_size, model.dtype)
     stepper = Stepper(model, clamps)
     ids = np.array([tok.id for tok in tokens])
-    caches: list[list[dict[str, Any]]] = [[] for _ in range(model.layers)]
-    logits = np.empty((T, len(model.vocab)), model.dtype)
-    for t, k in enumerate(ids):
-        step_caches, logits[t] = stepper.step(int(k))
-        for l, cache in enumerate(step_caches):
-            caches[l].append(cache)
-    inputs = [model.params["embedding.weight"][ids][:, None, :]]
-    inputs += [np.stack([c["h"] for c in caches[l]]) for l in range(model.layers - 1)]
-    tape = Tape(ids[None], inputs, caches, logits[:, None, :], clamps)
-    logp = log_softmax(logits)
-    expected: list[int | None] = [int(k) for k in ids[1:]] + [target_token.id if target_token else None]
+    caches = _advance(stepper, ids, model.layers)
+    tape = _tape(model, ids, caches, clamps)
+    logp = log_softmax(tape.logits[:, 0])
+    expected: list[int | None] = [int(k) for k in ids[1:]] + [pieces[0].id if pieces else None]
     losses = np.full(T, np.nan)
     scored = [t for t, e in enumerate(expected) if e is not None]
     losses[scored] = -logp[scored, [expected[t] for t in scored]]
-    trace = Trace(model, tokens, target_token, ivs, tape, logp, expected, losses)
+    word = Token("".join(p.text for p in pieces), pieces[0].id, False) if pieces else None
+    trace = Trace(model, tokens, word, ivs, tape, logp, expected, losses, target_pieces=pieces)
+    if extra:  # read the target's pieces on, and score the word as the product of its pieces
+        tail_ids = np.array([p.id for p in pieces[:-1]])
+        tail_caches = _advance(stepper, tail_ids, model.layers)
+        trace.tail = _tape(model, tail_ids, tail_caches, None)
+        trace.tail_logp = log_softmax(trace.tail.logits[:, 0])
+        losses[T - 1] -= sum(trace.tail_logp[j, p.id] for j, p in enumerate(pieces[1:]))
     if gradients:
         trace.triangle = gradient_triangle(trace)
     return trace
 
 
+def _advance(stepper: Stepper, ids: Array, layers: int) -> list[list[dict[str, Any]]]:
+    caches: list[list[dict[str, Any]]] = [[] for _ in range(layers)]
+    for k in ids:
+        for l, cache in enumerate(stepper.advance(int(k))):
+            caches[l].append(cache)
+    return caches
+
+
+def _tape(model: Model, ids: Array, caches: list[list[dict[str, Any]]], clamps: Any) -> Tape:
+    """A one-row tape of steps already taken; the decoder runs over all of them in one product."""
+    inputs = [model.params["embedding.weight"][ids][:, None, :]]
+    inputs += [np.stack([c["h"] for c in caches[l]]) for l in range(model.layers - 1)]
+    top = np.concatenate([c["h"] for c in caches[-1]])  # (T, H)
+    return Tape(ids[None], inputs, caches, decode(model, top)[:, None, :], clamps)
+
+
+def _joined(trace: Trace) -> tuple[Tape, Array, list[int | None]]:
+    """The text's tape followed by the target's tail: (tape, logp (T', V), expected token per step)."""
+    tape, tail = trace.tape, trace.tail
+    if tail is None or trace.tail_logp is None:
+        return tape, trace.logp, trace.expected
+    L = trace.model.layers
+    joined = Tape(
+        np.concatenate([tape.tokens, tail.tokens], axis=1),
+        [np.concatenate([tape.inputs[l], tail.inputs[l]]) for l in range(L)],
+        [tape.caches[l] + tail.caches[l] for l in range(L)],
+        np.concatenate([tape.logits, tail.logits]),
+        tape.clamps,
+    )
+    expected = [*trace.expected, *(p.id for p in trace.target_pieces[1:])]
+    return joined, np.concatenate([trace.logp, trace.tail_logp]), expected
+
+
 def gradient_triangle(trace: Trace) -> Triangle:
-    """All ‖∂L_t/∂h_k‖ (and ‖∂L_t/∂c_k‖) in one sweep, plus ∂L/∂θ of the last defined loss."""
-    model, tape = trace.model, trace.tape
-    L, T = model.layers, tape.steps
+    """All ‖∂L_t/∂h_k‖ (and ‖∂L_t/∂c_k‖) in one sweep, plus ∂L/∂θ of the last defined loss.
+
+    A target of pieces adds steps after the text that only the last loss reaches: its row takes each
+    piece's loss at the step that predicts it, so ∂L/∂h_k flows back through the target's own steps."""
+    model = trace.model
+    tape, logp, expected = _joined(trace)
+    L, T, Tj = model.layers, trace.tape.steps, tape.steps
     loss_steps = np.array([t for t, e in enumerate(trace.expected) if e is not None], dtype=int)
     R = len(loss_steps)
-    probs = trace.probs
-    W_dec = model.params["decoder.weight"]
+    # row of each scored step of the joined tape: the text's losses, then the tail's into the last row
+    scored = [t for t, e in enumerate(expected) if e is not None]
+    dlogits = np.exp(logp[scored])  # backprop through softmax cross-entropy: p − onehot
+    dlogits[np.arange(len(scored)), [expected[t] for t in scored]] -= 1.0
+    dtop_rows = dlogits @ model.params["decoder.weight"]  # (scored, H) into the top hidden state, one product
+    dtop = dict(zip(scored, dtop_rows, strict=True))
 
-    def dtop(t: int) -> Array:
-        # backprop through softmax cross-entropy and the decoder: (p − onehot)·W_dec
-        dlogits = probs[t].copy()
-        dlogits[trace.expected[t]] -= 1.0  # type: ignore[index]
-        return (dlogits @ W_dec)[None]  # (1, H)
-
-    hidden = np.full((L, R, T), np.nan)
-    cell = np.full((L, R, T), np.nan) if model.spec.has_cell else None
+    hidden = np.full((L, R, Tj), np.nan)
+    cell = np.full((L, R, Tj), np.nan) if model.spec.has_cell else None
 
     def inject(t: int, rows: int) -> tuple[int, Array | None]:
-        a = int(np.searchsorted(loss_steps, t))  # rows a: are the losses at or after step t
-        if a == R or loss_steps[a] != t:
+        a = int(np.searchsorted(loss_steps, t)) if t < T else R - 1  # rows a: are the losses at or after t
+        if t not in dtop or a == R:
             return a, None
         d = np.zeros((R - a, model.hidden_size), model.dtype)
-        d[0] = dtop(t)[0]
+        d[0 if t < T else -1] = dtop[t]
         return a, d
 
     def record(l: int, t: int, a: int, dh: Array, dc: Array | None) -> None:
@@ -166,13 +234,14 @@ def gradient_triangle(trace: Trace) -> Triangle:
     params = model.backward(tape, R, inject, params=R > 0, on_step=record, param_rows=slice(-1, None))
     param_step = int(loss_steps[-1]) if R else None
     if param_step is not None:
-        dlogits = probs[param_step].copy()
-        dlogits[trace.expected[param_step]] -= 1.0  # type: ignore[index]
-        params.params["decoder.weight"] = np.outer(dlogits, tape.caches[-1][param_step]["h"][0])
-        params.params["decoder.bias"] = dlogits
+        last = [t for t in scored if t >= param_step]  # the last loss's scored steps (its pieces)
+        d = dlogits[[scored.index(t) for t in last]]  # (pieces, V)
+        h = np.concatenate([tape.caches[-1][t]["h"] for t in last])  # (pieces, H)
+        params.params["decoder.weight"] = d.T @ h
+        params.params["decoder.bias"] = d.sum(0)
     else:
         params = None
-    return Triangle(loss_steps, hidden, cell, params, param_step)
+    return Triangle(loss_steps, hidden[:, :, :T], cell[:, :, :T] if cell is not None else None, params, param_step)
 
 
 # ------------------------------------------------------------------------------------------ the document
@@ -218,15 +287,24 @@ def _clamped(model: Model, cache: dict[str, Any]) -> dict[str, list[int]]:
     }
 
 
+def top_k(probs: Array, k: int) -> Array:
+    """(T, k) the k likeliest ids per row, likeliest first (equal probabilities by id): a partial sort,
+    so the cost does not grow with V log V."""
+    if probs.shape[1] <= k:
+        return np.argsort(-probs, axis=1, kind="stable")
+    part = np.argpartition(-probs, k - 1, axis=1)[:, :k]  # (T, k) unordered
+    order = np.lexsort((part, -np.take_along_axis(probs, part, 1)), axis=1)
+    return np.take_along_axis(part, order, 1)
+
+
 def step_records(trace: Trace) -> list[dict[str, Any]]:
     """`steps` of the document: each layer's quantities, the top next tokens, the expected token, the loss."""
     model, T, vocab = trace.model, trace.tape.steps, trace.model.vocab
     columns = [_layer_columns(model, trace.tape.caches[l]) for l in range(model.layers)]
     probs = trace.probs
-    top = np.argsort(-probs, axis=1, kind="stable")[:, :TOP_K]  # (T, K)
+    top = top_k(probs, TOP_K)  # (T, K)
     top_p = round_sig(np.take_along_axis(probs, top, 1)).tolist()
-    exp_ids = [e if e is not None else 0 for e in trace.expected]
-    exp_p = round_sig(probs[np.arange(T), exp_ids]).tolist()
+    exp_p = round_sig(trace.expected_p).tolist()
     losses = round_sig(np.nan_to_num(trace.losses)).tolist()
     steps = []
     for t in range(T):
@@ -244,7 +322,7 @@ def step_records(trace: Trace) -> list[dict[str, Any]]:
         steps.append({
             "layers": layers,
             "top": [{"token": vocab[k], "p": p} for k, p in zip(top[t].tolist(), top_p[t], strict=True)],
-            "expected": None if e is None else {"token": vocab[e], "id": e, "p": exp_p[t]},
+            "expected": None if e is None else {"token": trace.expected_text(t), "id": e, "p": exp_p[t]},
             "loss": None if e is None else losses[t],
         })  # fmt: skip
     return steps
@@ -304,7 +382,7 @@ def document(trace: Trace) -> dict[str, Any]:
             "id": m.id, "arch": m.arch, "layers": m.layers, "input_size": m.input_size,
             "hidden_size": m.hidden_size, "tokenizer": m.tokenizer.kind,
         },
-        "tokens": [{"text": tok.text, "id": tok.id, "unknown": tok.unknown} for tok in trace.tokens],
+        "tokens": [{"text": t.text, "id": t.id, "unknown": t.unknown, "join": t.join} for t in trace.tokens],
         "target": None if trace.target is None else {"text": trace.target.text, "id": trace.target.id},
         "steps": step_records(trace),
         "gradients": gradients_record(trace),
