@@ -151,6 +151,7 @@ def train_recipe(
     arch = arch or "lstm"
     model, info = train(recipe, arch, seed, minutes, hidden)
     out = out or Path("models") / model.id
+    model.card["provenance"] = info  # kept even if the evaluation below fails: the run can be re-carded
     save_model(model, out)
     saved = load_model(out)  # evaluate exactly what ships: float32 weights, float64 arithmetic
     card = trained_card(saved, recipe, info)

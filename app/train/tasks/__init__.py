@@ -14,7 +14,7 @@ from ..recipe import Recipe
 RECIPES: dict[str, str] = {
     "recall": "recall",
     "counting": "counting",
-    "lecture": "lecture",
+    "lecture": "lecture:recipe",
     "shakespeare": "shakespeare:recipe",
 }
 

@@ -1,437 +1,852 @@
-"""Lecture (word level): templated sentences grown from the lecture slides' examples, each with one answer
-word that only a cue far back decides (country → language, subject → verb number, name → pronoun)."""
+"""Lecture (words and word pieces): a language model for the sentences a lecturer types about the slides.
+
+* **Vocabulary** — the commonest English words of the `wordfreq` package, the generator's own words, and
+  word pieces learned from the rarer words (app/train/vocab.py), so ordinary prose has next to no unknown
+  token and a name like "Zoltan" is one word of pieces.
+* **Real text for fluency** — Wikipedia articles from the test data inside gensim's wheel on PyPI (pinned
+  by SHA-256; fetched by the training command and cached, never committed).
+* **Generated stories** of wide lexical and syntactic variety, each with one answer word that a cue far
+  back decides: country → language across distractor clauses, subject → verb number across relative
+  clauses and prepositional phrases, a name or noun → pronoun across clauses (he, she, they; his, her,
+  their), a name said again after a story ("brave ___ was awarded player of the match"), and short facts.
+* **Evaluation** on sentences a person wrote (app/train/eval/lecture_heldout.tsv), never made by the
+  generator: per phenomenon and per cue–answer distance. The generator's own held-out stories only decide
+  when training stops.
+"""
 
 from __future__ import annotations
 
+import bz2
+import html
 import re
-from collections.abc import Sequence
+import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...nn.model import Model
-from ...nn.tokenizer import WORD_PATTERN
-from ..recipe import Batch, Recipe, argmax_at, lm_batch
+from ...nn.model import Model, log_softmax
+from ...nn.tokenizer import WORD_PATTERN, Tokenizer, tokenizer_from_config
+from ..fetch import PackageFile, fetch_members
+from ..recipe import Recipe, lm_batch, text_loss
+from ..vocab import word_piece_vocab
 
-
-def word_tokenize(text: str) -> list[str]:
-    """Lowercased words (keeping an inner apostrophe), numbers, and each other character alone.
-
-    >>> word_tokenize("I don't know, it's 10 years.")
-    ['i', "don't", 'know', ',', "it's", '10', 'years', '.']
-    """
-    return WORD_PATTERN.findall(text.lower())  # the core's own rule, so vocabularies always match
-
-
+# --------------------------------------------------------------------------------------- the generator
 COUNTRY_LANGUAGE: dict[str, str] = {
-    "spain": "spanish",
-    "france": "french",
-    "germany": "german",
-    "italy": "italian",
-    "china": "chinese",
-    "japan": "japanese",
-    "greece": "greek",
-    "russia": "russian",
-    "portugal": "portuguese",
-    "poland": "polish",
-    "turkey": "turkish",
-    "sweden": "swedish",
-    "finland": "finnish",
-    "hungary": "hungarian",
+    "spain": "spanish", "france": "french", "germany": "german", "italy": "italian", "china": "chinese",
+    "japan": "japanese", "greece": "greek", "russia": "russian", "portugal": "portuguese", "poland": "polish",
+    "turkey": "turkish", "sweden": "swedish", "finland": "finnish", "hungary": "hungarian",
+    "holland": "dutch", "korea": "korean", "norway": "norwegian", "denmark": "danish", "brazil": "portuguese",
+    "mexico": "spanish", "egypt": "arabic", "ukraine": "ukrainian", "vietnam": "vietnamese", "israel": "hebrew",
+}  # fmt: skip
+LANGUAGES = sorted(set(COUNTRY_LANGUAGE.values()))
+
+FEMALE_NAMES = (
+    "amanda", "mary", "sarah", "emma", "anna", "lisa", "julia", "sophie", "laura", "olivia", "emily", "jessica",
+    "hannah", "kate", "maria", "rachel", "rose", "alice", "grace", "lucy", "helen", "susan", "karen", "linda",
+    "nina", "eva", "claire", "jane", "amy", "elizabeth", "jennifer", "victoria", "sophia", "chloe", "ella",
+    "megan", "natalie", "rebecca", "diana", "monica",
+)  # fmt: skip
+MALE_NAMES = (
+    "john", "david", "james", "peter", "michael", "tom", "daniel", "paul", "mark", "robert", "william",
+    "george", "jack", "harry", "ben", "steve", "andrew", "richard", "thomas", "joseph", "charles", "henry",
+    "oliver", "adam", "martin", "simon", "kevin", "brian", "frank", "edward", "luke", "ryan", "jacob", "noah",
+    "matthew", "carlos", "ahmed", "ivan", "oscar", "victor",
+)  # fmt: skip
+NAMES = FEMALE_NAMES + MALE_NAMES
+# (female, male) nouns a story may introduce its person with
+GENDER_NOUNS = (
+    ("girl", "boy"), ("woman", "man"), ("sister", "brother"), ("mother", "father"), ("daughter", "son"),
+    ("aunt", "uncle"), ("wife", "husband"), ("queen", "king"), ("grandmother", "grandfather"), ("lady", "gentleman"),
+    ("niece", "nephew"), ("mum", "dad"), ("actress", "actor"), ("princess", "prince"),
+)  # fmt: skip
+PRONOUNS = {
+    "female": {"subj": "she", "obj": "her", "pos": "her", "self": "herself"},
+    "male": {"subj": "he", "obj": "him", "pos": "his", "self": "himself"},
+    "plural": {"subj": "they", "obj": "them", "pos": "their", "self": "themselves"},
+    "i": {"subj": "i", "obj": "me", "pos": "my", "self": "myself"},
+    "we": {"subj": "we", "obj": "us", "pos": "our", "self": "ourselves"},
 }
-_YEARS = range(2, 31)
-_AGES = range(3, 16)
-_OPENINGS = (
-    "i have been staying in {country} for the last {years} years",
-    "i grew up in {country}",
-    "i have lived in {country} for {years} years",
-    "my family moved to {country} when i was {age}",
-    "i was born in {country}",
-    "we moved to {country} {years} years ago",
-    "i spent {years} years working in {country}",
-    "i have been living in {country} since i was {age}",
-)
-# Every closing ends right before the language, so the answer slot itself is never in doubt.
-_CLOSINGS = (
-    "i can speak fluent",
-    "so i speak fluent",
-    "that is why i speak fluent",
-    "so i can speak fluent",
-    "now i am fluent in",
-    "by now i am fluent in",
-)
+# plural groups for "the students … their"
+GROUPS = (
+    "the students", "my parents", "the children", "the players", "the kids", "my friends", "the boys",
+    "the girls", "the teachers", "our neighbours", "the workers", "the tourists", "my grandparents",
+    "the doctors", "the musicians", "the soldiers", "the nurses", "the engineers", "his cousins", "her sisters",
+)  # fmt: skip
 
-# (singular, plural) subjects; none of them occurs in a filler, so the only number cue is the subject.
-_SUBJECTS = (
-    ("person", "people"),
-    ("student", "students"),
-    ("man", "men"),
-    ("woman", "women"),
-    ("child", "children"),
-    ("teacher", "teachers"),
-    ("doctor", "doctors"),
-    ("player", "players"),
-    ("neighbour", "neighbours"),
-    ("driver", "drivers"),
-    ("farmer", "farmers"),
-    ("artist", "artists"),
-)
-# (relative clause, verb singular, verb plural, ((rest singular, rest plural), ...)). The relative clause is
-# past tense (no number on its verb) and fixes which verb comes, so the only open choice is its number.
-_AGREEMENT_FRAMES = (
-    ("who took my bike", "was", "were", (("a thief", "thieves"), ("never seen again", "never seen again"))),
-    ("who got into engineering", "was", "were", (("from asia", "from asia"), ("very proud", "very proud"))),
-    ("who moved in next door", "is", "are", (("very friendly", "very friendly"), ("a cook", "cooks"))),
-    ("who found my lost keys", "has", "have", (("a small dog", "a small dog"), ("left town", "left town"))),
-    ("who sat near the window", "was", "were", (("asleep", "asleep"), ("very quiet", "very quiet"))),
-    ("who won the prize", "is", "are", (("very happy", "very happy"), ("now famous", "now famous"))),
-    ("who cooked dinner", "has", "have", (("gone home", "gone home"), ("a new kitchen", "a new kitchen"))),
-    ("who called me", "was", "were", (("very kind", "very kind"), ("a stranger", "strangers"))),
-    ("who wrote the letter", "is", "are", (("still here", "still here"), ("a poet", "poets"))),
-    ("who fixed the old car", "has", "have", (("two jobs", "two jobs"), ("a red van", "a red van"))),
-)
+# Neutral material: no country, language, name, gendered word, number-marked verb or pronoun of a person.
+PLACES = (
+    "the old harbour", "a small village", "the city centre", "the mountains", "a quiet street", "the coast",
+    "the university", "a big hospital", "the market", "the main square", "a busy office", "the countryside",
+    "the station", "a small flat", "the river", "the park", "the library", "a little bakery", "the factory",
+    "the airport", "the beach", "the museum", "a noisy school", "the old town", "the forest", "the hills",
+)  # fmt: skip
+TIMES = (
+    "in the summer", "every morning", "at the weekend", "in the evenings", "for a long time", "last year",
+    "in winter", "after work", "every day", "on sundays", "during the holidays", "at night", "most of the time",
+    "for many years", "in the spring", "once a week", "before breakfast", "after school", "all year round",
+)  # fmt: skip
+THINGS = (
+    "the food", "the music", "the weather", "the long walks", "the people", "the old buildings", "the coffee",
+    "the markets", "the beaches", "the quiet evenings", "the trains", "the festivals", "the gardens",
+    "the small shops", "the fresh bread", "the sea", "the snow", "the football games", "the night life",
+)  # fmt: skip
+# past-tense verb phrases for a neutral clause; {place}, {time}, {thing} are filled in
+NEUTRAL_VPS = (
+    "enjoyed {thing}", "loved {thing} there", "worked near {place}", "walked to {place} {time}",
+    "visited {place} {time}", "went to {place} {time}", "got used to {thing}", "missed {thing}",
+    "played football near {place}", "cooked dinner {time}", "read books {time}", "studied hard {time}",
+    "took the bus to {place}", "rented a room near {place}", "found a job at {place}", "made many friends",
+    "learned to cook", "waited for the train {time}", "complained about {thing}", "took photos of {thing}",
+    "bought a bicycle", "stayed at {place} {time}", "sang in a choir", "painted pictures of {thing}",
+    "helped at {place}", "swam in the sea {time}", "grew tomatoes in the garden", "listened to {thing}",
+    "drove past {place} {time}", "got lost near {place}", "ate lunch at {place}", "slept badly {time}",
+    "opened a small shop", "fixed old bicycles", "saved some money", "ran along the river {time}",
+)  # fmt: skip
+CONJUNCTIONS = ("and", "but", "although", "because", "while", "when", "after", "before", "since", "so", "until")
+NEUTRAL_SUBJECTS = ("we", "everyone", "nobody", "i", "we all", "everybody", "our family")
+ASIDES = (
+    "of course", "to be honest", "as you know", "by the way", "in the end", "at first", "after a while",
+    "for example", "in fact", "as i said", "believe it or not", "sadly", "luckily", "honestly", "actually",
+    "then", "later", "still", "really", "often", "sometimes", "usually", "again", "also", "anyway",
+)  # fmt: skip
 
-_FEMALE_NAMES = ("amanda", "mary", "sarah", "emma", "anna", "lisa", "julia", "sophie", "laura", "olivia")
-_MALE_NAMES = ("john", "david", "james", "peter", "michael", "tom", "daniel", "paul", "mark", "robert")
-_PRONOUNS = {  # per gender: the forms a continuation may use, and the nouns an intro may use
-    "female": {"pron": "she", "pos": "her", "child": "girl", "adult": "woman"},
-    "male": {"pron": "he", "pos": "his", "child": "boy", "adult": "man"},
-}
-_GENDER_WORDS = {
-    **dict.fromkeys(_FEMALE_NAMES, "female"),
-    **dict.fromkeys(_MALE_NAMES, "male"),
-    **{word: gender for gender, forms in _PRONOUNS.items() for word in forms.values()},
-}
-_INTROS = (
-    "{name} is a {child} who likes to learn",
-    "{name} played tremendously well against the opponent and won for {pos} team",
-    "{name} played very well against the opponent and won the game",
-    "{name} plays football well",
-    "my friend {name} works at the hospital",
-    "{name} lives in a small house near the river",
-    "i met {name} at the station",
-    "{name} is a young {adult} who works hard",
-)
-# (bridge, rest): the answer is the first word of `rest`. Each bridge opens a sentence only here and always
-# takes the same pronoun form, so after it the one open question is the gender.
-_CONTINUATIONS = (
-    ("yesterday", "{pron} told me that {pron} had served as the captain of {pos} college football team"),
-    ("yesterday", "{pron} went to the library to read"),
-    ("later that day", "{pron} read a book in {pos} room"),
-    ("the next morning", "{pron} went to school with {pos} friends"),
-    ("that evening", "{pron} thanked {pos} coach for the help"),
-    ("for", "{pos} contributions , brave {name} was awarded player of the match"),
-)
-
-# (sentence, cue): the answer is the last word, one short step after the cue.
-_FACTS = (
-    ("the clouds are in the sky", "clouds"),
-    ("the fish swim in the sea", "fish"),
-    ("the birds build nests in the trees", "birds"),
-    ("the sun rises in the east", "sun"),
-    ("the moon shines at night", "moon"),
-    ("the cows eat green grass", "cows"),
-    ("the bees make sweet honey", "bees"),
-    ("the snow falls in the winter", "snow"),
-    ("the ice is cold", "ice"),
-    ("the rain falls from the clouds", "rain"),
-    ("the baby drinks warm milk", "baby"),
-    ("the cat chases the mouse", "cat"),
-    ("the dog wags its tail", "dog"),
-    ("the train stops at the station", "train"),
-    ("the ship sails across the ocean", "ship"),
-)
-
-# Fillers are built from these units. They name no country, language, person, pronoun or subject noun and
-# use no is/are/was/were/has/have, so they carry nothing the answer depends on. The one-word units exist
-# so that any filler length can be met exactly; they are used only to fill the last slot.
-TRAIN_FILLERS = (
-    "in the summer",
-    "after the long holiday",
-    "with very good grades",
-    "near the old station",
-    "on a cold morning",
-    "during the rainy season",
-    "despite the heavy rain",
-    "without telling anyone",
-    "although the weather felt cold",
-    "while we waited for the bus",
-    "because the trains ran late",
-    "after we visited many old friends in the summer",
-    "when the rain started",
-    "before the shops opened",
-    "as we walked along the river",
-    "and i enjoyed the food there",
-    "and we visited many old friends",
-    "at the end of the day",
-    "in a small town by the sea",
-    "with a big smile",
-    "after a long and difficult winter",
-    "in the middle of the night",
-    "together with a few friends",
-    "while the music played",
-    "before the sun went down",
-    "after the meeting ended",
-    "on the way to work",
-    "near the big park",
-    "under the bright lights of the city",
-    "for a very long time",
-    "and we cooked dinner together",
-    "when the old bridge opened",
-    "although nobody told us",
-    "as the dogs played outside",
-    "after a quiet walk in the park",
-    "every single weekend",
-    "in the early morning",
-    "by bus",
-    "without any help",
-    "in spite of the cold wind",
-    "as the first guests arrived",
-    "after lunch",
-    "in the afternoon",
-    "on a sunny day",
-    "and then we went home",
-    "often",
-    "mostly",
-)
-# Never seen in training, yet made only of training words, so held-out text has no unknown tokens.
-HELDOUT_FILLERS = (
-    "during the cold winter",
-    "after we waited for the trains",
-    "when the music started",
-    "by the old bridge",
-    "before the meeting started",
-    "as we walked to the station",
-    "despite the cold weather",
-    "with a few old friends",
-    "in the middle of the summer",
-    "on the way to the park",
-    "and we enjoyed the music there",
-    "because the bus ran late",
-    "together with many friends",
-    "after the shops opened",
-    "while the first guests waited",
-    "on a long walk by the river",
-    "in the rain",
-    "at the weekend",
-    "by train",
-    "by car",
-    "together",
-    "outside",
-)
-# Filler lengths in words, inclusive. Held-out reaches past the longest training gap.
-FILLER_LENGTHS = {"train": (0, 20), "heldout": (1, 25)}
-_FILLER_POOLS = {"train": TRAIN_FILLERS, "heldout": HELDOUT_FILLERS}
-LECTURE_KINDS = ("language", "agreement", "gender", "fact")
-_KIND_WEIGHTS = (0.35, 0.3, 0.25, 0.1)
+# ------------------------------------------------------------------------------------- language stories
+OPENINGS = (
+    "{S} grew up in {C}", "{S} {was} born in {C}", "{S} lived in {C} for {N} years", "{S} spent {N} years in {C}",
+    "{S} moved to {C} when {s} {was} young", "{S} {is} from {C}", "{S} studied in {C}", "{S} worked in {C} for a while",
+    "{S} {have} been staying in {C} for the last {N} years", "{S} {was} raised in {C}", "{S} {live} in {C}",
+    "{S} went to school in {C}", "{S} spent {p} childhood in {C}", "{S} {come} from {C}", "{S} settled in {C}",
+    "{S} {have} lived in {C} since {s} {was} a child", "{S} spent a year in {C}", "{S} {was} brought up in {C}",
+    "{S} travelled around {C} for months", "{S} {is} originally from {C}", "{p} family is from {C}",
+    "{S} moved back to {C} {N} years ago", "{S} {have} been living in {C} for ages",
+)  # fmt: skip
+CLOSINGS = (
+    "{s} can speak fluent", "{s} {speak} fluent", "{s} {speak}", "{s} {is} fluent in", "{s} can speak",
+    "{s} {speak} perfect", "{s} learned to speak", "{s} {speak} very good", "{s} still {speak}",
+    "{p} first language is", "{s} can understand", "{s} {know} a lot of", "{s} even {dream} in", "{s} {speak} some",
+    "that is why {s} {speak}", "so {s} {speak} fluent", "{s} picked up some", "{s} {is} very good at",
+    "{s} taught me a little", "{s} {speak} good", "now {s} {speak}", "{s} {write} in", "{s} {have} learned",
+)  # fmt: skip
+NUMBERS_WORDS = ("two", "three", "four", "five", "ten", "twenty", "many", "several", "a few", "fifteen")
 
 
 @dataclass(frozen=True)
-class LectureExample:
-    """One lecture sentence (possibly several sentences long) and where its long-range dependency lies.
-
-    ``tokens[answer_index]`` is decided by ``tokens[cue_index]``; the gap is ``answer_index - cue_index``.
-    ``filler_len`` is the number of filler words between them.
-    """
+class Story:
+    """One generated text and where its long-range dependency lies: `tokens[answer]` is decided by
+    `tokens[cue]`; `choices` are the words the answer competes with (the other forms or the other names)."""
 
     tokens: list[str]
     kind: str
-    answer_index: int
-    cue_index: int
-    filler_len: int = 0
+    answer: int
+    cue: int
+    choices: tuple[str, ...]
 
 
-@lru_cache(maxsize=2)
-def _filler_units(split: str) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(word_tokenize(u)) for u in _FILLER_POOLS[split])
+KINDS = ("language", "agreement", "pronoun", "name", "fact")
+_KIND_WEIGHTS = (0.3, 0.25, 0.22, 0.13, 0.1)
 
 
-def _filler(rng: np.random.Generator, split: str, n_words: int) -> list[str]:
-    """Exactly ``n_words`` tokens of filler units from the ``split`` pool, no unit twice while avoidable."""
-    units = _filler_units(split)
+def words(text: str) -> list[str]:
+    """Lowercased words, numbers and punctuation, as the tokenizer splits them.
+
+    >>> words("I don't know, it's 10 years.")
+    ['i', "don't", 'know', ',', "it's", '10', 'years', '.']
+    """
+    return WORD_PATTERN.findall(text.lower())
+
+
+def _pick(rng: np.random.Generator, options: tuple[str, ...] | list[str]) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def _neutral(rng: np.random.Generator, subject: str | None = None) -> str:
+    vp = _pick(rng, NEUTRAL_VPS).format(place=_pick(rng, PLACES), time=_pick(rng, TIMES), thing=_pick(rng, THINGS))
+    return f"{subject or _pick(rng, NEUTRAL_SUBJECTS)} {vp}"
+
+
+def _distractors(rng: np.random.Generator, n_clauses: int, pronoun: str | None = None) -> list[str]:
+    """`n_clauses` neutral clauses (or sentences), each opened by a conjunction, an aside or a full stop.
+    `pronoun`, if given, may be their subject (so the person goes on doing things)."""
     out: list[str] = []
-    used: set[int] = set()
-    while len(out) < n_words:
-        room = n_words - len(out)
-        fits = [k for k, u in enumerate(units) if len(u) <= room]
-        fresh = [k for k in fits if k not in used] or fits
-        longer = [k for k in fresh if len(units[k]) > 1]  # one-word units only plug the last gap
-        pick = (longer or fresh)[rng.integers(len(longer or fresh))]
-        used.add(pick)
-        out += units[pick]
+    for _ in range(n_clauses):
+        subject = pronoun if pronoun and rng.random() < 0.4 else None
+        clause = _neutral(rng, subject)
+        r = rng.random()
+        if r < 0.55:
+            out.append(f"{_pick(rng, CONJUNCTIONS)} {clause}")
+        elif r < 0.75:
+            out.append(f", {_pick(rng, ASIDES)} , {clause}")
+        else:
+            out.append(f". {clause}")
     return out
 
 
-def _language(rng: np.random.Generator, filler: list[str]) -> LectureExample:
-    country = list(COUNTRY_LANGUAGE)[rng.integers(len(COUNTRY_LANGUAGE))]
-    opening = _OPENINGS[rng.integers(len(_OPENINGS))].format(
-        country=country, years=rng.choice(_YEARS), age=rng.choice(_AGES)
-    )
-    head = word_tokenize(opening) + filler + ["."] + word_tokenize(_CLOSINGS[rng.integers(len(_CLOSINGS))])
-    tokens = [*head, COUNTRY_LANGUAGE[country], "."]
-    return LectureExample(tokens, "language", len(head), tokens.index(country), len(filler))
+def _person(rng: np.random.Generator) -> tuple[str, str]:
+    """A language story's person: its subject words and its pronoun set's key."""
+    r = rng.random()
+    if r < 0.3:
+        return "i", "i"
+    if r < 0.4:
+        return "we", "we"
+    gender = "female" if rng.random() < 0.5 else "male"
+    if r < 0.7:
+        return _pick(rng, FEMALE_NAMES if gender == "female" else MALE_NAMES), gender
+    if r < 0.9:
+        noun = _pick(rng, GENDER_NOUNS)[0 if gender == "female" else 1]
+        return f"{_pick(rng, ('my', 'our', 'his', 'her', 'the'))} {noun}", gender
+    return _pick(rng, GROUPS), "plural"
 
 
-def _agreement(rng: np.random.Generator, filler: list[str]) -> LectureExample:
-    number = int(rng.integers(2))  # 0 singular, 1 plural
-    noun = _SUBJECTS[rng.integers(len(_SUBJECTS))][number]
-    clause, *verbs, rests = _AGREEMENT_FRAMES[rng.integers(len(_AGREEMENT_FRAMES))]
-    rest = rests[rng.integers(len(rests))][number]
-    # The comma closes the subject, as on the slide, so the next word is surely the verb.
-    head = ["the", noun, *word_tokenize(clause), *filler, ","]
-    tokens = [*head, verbs[number], *word_tokenize(rest), "."]
-    return LectureExample(tokens, "agreement", len(head), 1, len(filler))
+def _verb_forms(key: str) -> dict[str, str]:
+    third = key in ("female", "male")
+    return {
+        "was": "was" if key in ("female", "male", "i") else "were",
+        "is": {"i": "am", "female": "is", "male": "is"}.get(key, "are"),
+        "have": "has" if third else "have",
+        **{v: v + "s" if third else v for v in ("live", "come", "speak", "know", "dream", "write")},
+    }
 
 
-def _gender(rng: np.random.Generator, filler: list[str]) -> LectureExample:
-    gender = ("female", "male")[rng.integers(2)]
-    names = _FEMALE_NAMES if gender == "female" else _MALE_NAMES
-    slots = {"name": names[rng.integers(len(names))], **_PRONOUNS[gender]}
-    bridge, rest = _CONTINUATIONS[rng.integers(len(_CONTINUATIONS))]
-    intro = word_tokenize(_INTROS[rng.integers(len(_INTROS))].format(**slots))
-    head = [*intro, *filler, ".", *word_tokenize(bridge)]
-    tokens = [*head, *word_tokenize(rest.format(**slots)), "."]
-    # The cue is the latest word that gives the gender away (the name, or "his" in "won for his team").
-    cue = max(k for k in range(len(head)) if tokens[k] in _GENDER_WORDS)
-    return LectureExample(tokens, "gender", len(head), cue, len(filler))
+def _language(rng: np.random.Generator, clauses: int) -> Story:
+    country = _pick(rng, list(COUNTRY_LANGUAGE))
+    subject, key = _person(rng)
+    pro = PRONOUNS[key]
+    forms = _verb_forms(key)
+    slots = {"S": subject, "s": pro["subj"], "p": pro["pos"], "C": country, "N": _pick(rng, NUMBERS_WORDS), **forms}
+    head = words(_pick(rng, OPENINGS).format(**slots))
+    for part in _distractors(rng, clauses, pro["subj"] if key not in ("i", "we") else None):
+        head += words(part.replace(" he ", f" {pro['subj']} "))
+    closing = _pick(rng, CLOSINGS).format(**{**slots, "S": pro["subj"]})
+    head += [_pick(rng, (".", ",", "and", "so", ". today", ". these days", ". now")), *words(closing)]
+    head = [w for part in head for w in part.split()]
+    tokens = [*head, COUNTRY_LANGUAGE[country], _pick(rng, (".", ".", "!", "and", "at home", "every day"))]
+    tokens = [w for t in tokens for w in words(t)]
+    others = tuple(lang for lang in LANGUAGES if lang != COUNTRY_LANGUAGE[country])
+    return Story(tokens, "language", len(head), head.index(country), others)
 
 
-def _fact(rng: np.random.Generator) -> LectureExample:
-    sentence, cue = _FACTS[rng.integers(len(_FACTS))]
-    tokens = [*word_tokenize(sentence), "."]
-    return LectureExample(tokens, "fact", len(tokens) - 2, tokens.index(cue))
+# ------------------------------------------------------------------------------------ agreement stories
+NOUNS = (
+    "student", "key", "dog", "car", "book", "teacher", "bird", "house", "box", "bus", "city", "family", "baby",
+    "knife", "leaf", "player", "doctor", "friend", "neighbour", "picture", "letter", "bottle", "window", "door",
+    "chair", "table", "phone", "computer", "plant", "flower", "tree", "shoe", "bag", "cup", "apple", "horse",
+    "cat", "farmer", "artist", "driver", "worker", "singer", "manager", "parent", "girl", "boy", "lawyer",
+    "tourist", "guest", "author", "officer", "nurse", "cook", "shop", "bridge", "road", "train", "song", "story",
+    "idea", "problem", "question", "answer", "rule", "mountain", "river", "lake", "island", "road", "lamp",
+    "building", "room", "bed", "clock", "painting", "map", "cake", "egg", "glass", "dish", "church", "watch",
+    "man", "woman", "child", "person", "mouse", "foot", "tooth",
+)  # fmt: skip
+IRREGULAR = {
+    "man": "men", "woman": "women", "child": "children", "person": "people", "mouse": "mice", "foot": "feet",
+    "tooth": "teeth", "knife": "knives", "leaf": "leaves",
+}  # fmt: skip
 
 
-def lecture_sentence(
-    rng: np.random.Generator, split: str = "train", kind: str | None = None, filler_len: int | None = None
-) -> LectureExample:
-    """One lecture example. ``kind`` and ``filler_len`` (words) are drawn at random unless given.
-
-    ``split="heldout"`` draws its fillers from a pool never used in training, up to 25 words long.
-
-    >>> ex = lecture_sentence(np.random.default_rng(3), kind="language", filler_len=4)
-    >>> " ".join(ex.tokens)
-    'i grew up in france by bus after lunch . now i am fluent in french .'
-    >>> ex.tokens[ex.cue_index], ex.tokens[ex.answer_index]
-    ('france', 'french')
+def plural(noun: str) -> str:
+    """>>> [plural(n) for n in ("key", "box", "city", "man", "boy")]
+    ['keys', 'boxes', 'cities', 'men', 'boys']
     """
-    if split not in _FILLER_POOLS:
-        raise ValueError(f"split must be 'train' or 'heldout', not {split!r}")
+    if noun in IRREGULAR:
+        return IRREGULAR[noun]
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+ADJECTIVES = (
+    "old", "new", "big", "small", "red", "blue", "young", "tall", "quiet", "noisy", "famous", "lost", "broken",
+    "expensive", "cheap", "little", "strange", "friendly", "angry", "happy", "green", "heavy", "beautiful",
+)  # fmt: skip
+PREPOSITIONS = (
+    "to", "of", "near", "with", "from", "behind", "next to", "on", "in", "under", "above", "beside", "for",
+    "without", "by", "at", "opposite", "like",
+)  # fmt: skip
+# relative clauses: {N} is an attractor noun phrase of either number; past tense, so the verb has no number
+RELATIVES = (
+    "who lived next to {N}", "that {N} liked", "who painted {N}", "that stood near {N}", "who found {N}",
+    "that i saw in {N}", "who worked with {N}", "that belonged to {N}", "who helped {N}", "that we bought for {N}",
+    "who talked to {N}", "that came with {N}", "who took {N}", "that sat behind {N}", "who got into {N}",
+    "that my friend gave to {N}", "who cleaned {N}", "that {N} wanted", "who called {N}", "that nobody noticed",
+)  # fmt: skip
+# (singular, plural) verbs; the rest of the sentence is neutral
+VERBS = (
+    ("is", "are"), ("was", "were"), ("has", "have"), ("does", "do"), ("seems", "seem"), ("looks", "look"),
+    ("likes", "like"), ("needs", "need"), ("lives", "live"), ("makes", "make"), ("goes", "go"), ("wants", "want"),
+    ("knows", "know"), ("belongs", "belong"), ("stays", "stay"), ("costs", "cost"), ("sits", "sit"),
+)  # fmt: skip
+AFTER_VERB = (
+    "very old", "on the table", "in the kitchen", "always late", "here", "quite nice", "a problem", "broken",
+    "not very happy", "really good", "too expensive", "in the garden", "to school", "very well", "there",
+)  # fmt: skip
+
+
+def _noun_phrase(rng: np.random.Generator, number: int | None = None) -> tuple[list[str], int, int]:
+    """A determiner, maybe an adjective and a noun: (words, index of the noun, its number 0/1)."""
+    noun = _pick(rng, NOUNS)
+    num = int(rng.integers(2)) if number is None else number
+    det = _pick(rng, ("the", "the", "my", "our", "this" if num == 0 else "these", "that" if num == 0 else "those",
+                      "a" if num == 0 else "some", "her", "his", "their"))  # fmt: skip
+    adj = [_pick(rng, ADJECTIVES)] if rng.random() < 0.35 else []
+    noun = noun if num == 0 else plural(noun)
+    phrase = [det, *adj, noun]
+    if det == "a" and phrase[1][0] in "aeiou":
+        phrase[0] = "an"
+    return phrase, len(phrase) - 1, num
+
+
+def _agreement(rng: np.random.Generator, clauses: int) -> Story:
+    head, noun_at, number = _noun_phrase(rng)
+    # attractors: usually of the other number, so only the head noun decides
+    for _ in range(max(1, min(3, clauses))):
+        attractor, _, _ = _noun_phrase(rng, 1 - number if rng.random() < 0.7 else None)
+        attractor = ["the" if w in ("his", "her", "their") else w for w in attractor]  # no gendered words
+        if rng.random() < 0.5:
+            head += words(_pick(rng, PREPOSITIONS)) + attractor
+        else:
+            head += words(_pick(rng, RELATIVES).format(N=" ".join(attractor)))
+    if clauses > 3 or rng.random() < 0.3:
+        head += words(_pick(rng, (*TIMES, ", as i told you ,", ", i think ,", ", of course ,", ", as you know ,")))
+    sing, plur = _pick(rng, VERBS)
+    verb = (sing, plur)[number]
+    tokens = [*head, verb, *words(_pick(rng, AFTER_VERB)), "."]
+    return Story(tokens, "agreement", len(head), noun_at, ((plur, sing)[number],))
+
+
+# -------------------------------------------------------------------------------------- pronoun stories
+INTRO_VPS = (
+    "went to the market", "lost the keys", "finished the exam early", "won the race", "missed the bus",
+    "cooked a big dinner", "called the doctor", "opened the window", "wrote a long letter", "fixed the car",
+    "bought a new coat", "painted the fence", "forgot the umbrella", "passed the driving test", "moved house",
+    "played tremendously well against the opponent", "started a new job", "read the whole book in one night",
+    "ran to the station", "found a wallet on the street", "likes to learn", "works at the hospital",
+    "lives near the river", "plays the piano", "loves old films", "teaches maths at the school",
+)  # fmt: skip
+# (bridge, what follows the pronoun): the answer is the pronoun right after the bridge
+BRIDGES = (
+    ". then", ". later", ". after that", ". yesterday", ". the next day", ". that evening", ". in the end",
+    "because", "so", "and then", "but", "when", ", and", ". of course", ". luckily", ". afterwards",
+    ". sadly", ". tomorrow", ". last week", ". this morning", "although", "after",
+)  # fmt: skip
+SUBJ_RESTS = (
+    "was very happy", "went home", "told me about it", "felt tired", "smiled", "called a friend", "had to wait",
+    "laughed", "said thank you", "was late", "could not sleep", "went to bed early", "needed help",
+)  # fmt: skip
+# (verb before a possessive, rest): "… opened ___ books"
+POS_FRAMES = (
+    ("opened", "books"), ("took out", "phones"), ("packed", "bags"), ("called", "mother"), ("lost", "keys"),
+    ("finished", "homework"), ("washed", "hands"), ("sold", "old car"), ("closed", "eyes"), ("raised", "hand"),
+    ("thanked", "coach"), ("visited", "grandmother"), ("forgot", "umbrella"), ("cleaned", "room"),
+    ("put on", "coat"), ("shook", "head"), ("wrote", "name"), ("brought", "dog"), ("showed me", "photos"),
+)  # fmt: skip
+
+
+def _referent(rng: np.random.Generator) -> tuple[list[str], str]:
+    """The story's person: a name, a gendered noun phrase or a plural group; and the pronoun key."""
+    r = rng.random()
+    if r < 0.3:
+        return words(_pick(rng, GROUPS)), "plural"
+    gender = "female" if rng.random() < 0.5 else "male"
+    if r < 0.65:
+        return [_pick(rng, FEMALE_NAMES if gender == "female" else MALE_NAMES)], gender
+    noun = _pick(rng, GENDER_NOUNS)[0 if gender == "female" else 1]
+    return [*words(_pick(rng, ("the", "my", "a", "our", "the young", "the old", "your"))), noun], gender
+
+
+def _pronoun(rng: np.random.Generator, clauses: int) -> Story:
+    ref, key = _referent(rng)
+    pro = PRONOUNS[key]
+    vp = _pick(rng, INTRO_VPS)
+    if key == "plural":  # "the students likes to learn" would teach the wrong agreement
+        vp = re.sub(r"^(\w+)s\b", r"\1", vp.replace("teaches", "teach"))
+    head = list(ref)
+    cue = len(head) - 1  # the name, the noun or the group's noun
+    if rng.random() < 0.4:
+        head += words("who " + _neutral(rng, "everyone").split(" ", 1)[1])
+    head += words(vp)
+    for part in _distractors(rng, clauses):
+        head += words(part)
+    options = ("she", "he", "they") if key != "plural" or rng.random() < 0.5 else ("they", "she", "he")
+    if rng.random() < 0.6:
+        head += words(_pick(rng, BRIDGES))
+        answer_word = pro["subj"]
+        rest = words(_pick(rng, SUBJ_RESTS))
+        choices = tuple(o for o in options if o != answer_word)
+    else:
+        verb, rest_words = _pick(rng, POS_FRAMES)
+        head += [*words(_pick(rng, (". then", ". later", "and", "so", "before", ". at last"))), pro["subj"]]
+        head += words(verb)
+        answer_word = pro["pos"]
+        rest = words(rest_words)
+        choices = tuple(p for p in ("her", "his", "their") if p != answer_word)
+    tokens = [*head, answer_word, *rest, "."]
+    return Story(tokens, "pronoun", len(head), cue, choices)
+
+
+# ------------------------------------------------------------------------------ a name said again later
+FEATS = (
+    "played tremendously well against the opponent and won for {p} team",
+    "scored three goals in the final", "saved a child from the river", "ran faster than anyone in the race",
+    "worked day and night to finish the bridge", "helped every neighbour during the storm",
+    "won every game of the season", "carried the team through the final", "found the missing dog",
+    "wrote the best essay in the class", "sang beautifully at the concert", "cooked for the whole village",
+)  # fmt: skip
+REWARDS = (
+    "for {p} contributions , brave", "for {p} efforts , young", "for this , brave", "after the game , tired",
+    "for the contributions , brave", "in the end , little", "the next day , proud", "at the party , happy",
+    "everyone cheered for", "the coach thanked", "the newspaper wrote about", "the crowd shouted the name of",
+    "for {p} courage , brave", "at the ceremony , the brilliant", "that evening , we celebrated with",
+)  # fmt: skip
+ENDINGS = (
+    "was awarded player of the match", "received a medal", "was named the best player", "smiled", "was very proud",
+    "got a prize", "became famous", "gave a short speech",
+)  # fmt: skip
+
+
+def _name(rng: np.random.Generator, clauses: int) -> Story:
+    gender = "female" if rng.random() < 0.5 else "male"
+    name = _pick(rng, FEMALE_NAMES if gender == "female" else MALE_NAMES)
+    pro = PRONOUNS[gender]
+    head = [name, *words(_pick(rng, FEATS).format(p=pro["pos"]))]
+    for part in _distractors(rng, max(0, clauses - 1), pro["subj"]):
+        head += words(part)
+    head += [".", *words(_pick(rng, REWARDS).format(p=pro["pos"]))]
+    tokens = [*head, name, *words(_pick(rng, ENDINGS)), "."]
+    others = tuple(n for n in NAMES if n != name)
+    return Story(tokens, "name", len(head), 0, others)
+
+
+# ----------------------------------------------------------------------------------------------- facts
+# answer → phrasings that end right before it
+FACTS: dict[str, tuple[str, ...]] = {
+    "sky": ("the clouds are in the", "clouds float across the", "the birds fly high in the",
+            "the stars shine in the night", "the sun is high in the", "look at the clouds in the"),
+    "sea": ("the fish swim in the", "the ships sail on the", "we swam in the", "the boat was far out at"),
+    "trees": ("the birds build nests in the", "the monkeys climb the", "the leaves fall from the"),
+    "east": ("the sun rises in the", "every morning the sun comes up in the"),
+    "west": ("the sun sets in the", "in the evening the sun goes down in the"),
+    "night": ("the moon shines at", "owls hunt at", "the stars come out at"),
+    "grass": ("the cows eat green", "the sheep eat the", "the children played on the"),
+    "honey": ("the bees make sweet", "bees make"),
+    "winter": ("the snow falls in the", "it is cold in the", "the lake freezes in the"),
+    "milk": ("the baby drinks warm", "the cat drinks", "the cows give"),
+    "mouse": ("the cat chases the", "the cat caught a"),
+    "tail": ("the dog wags its", "the dog chased its own"),
+    "rain": ("take an umbrella because of the", "the streets are wet after the"),
+    "water": ("the fish live in the", "ice melts into", "plants need sunlight and"),
+    "ice": ("in winter the lake is covered with",),
+    "bread": ("the baker bakes fresh",),
+    "eggs": ("the hens lay", "chickens lay"),
+    "wings": ("the birds flap their", "a bird flies with its"),
+    "leaves": ("in autumn the trees lose their",),
+    "cold": ("the ice is", "the snow is very"),
+    "hot": ("the sun is very", "the fire is"),
+    "green": ("the grass is", "the leaves are"),
+    "blue": ("the sky is", "the sea is"),
+    "moon": ("the astronauts landed on the", "at night we saw the full"),
+    "teeth": ("brush your", "the dentist checked my"),
+}  # fmt: skip
+
+
+def _fact(rng: np.random.Generator) -> Story:
+    answer = _pick(rng, list(FACTS))
+    prefix = words(_pick(rng, FACTS[answer]))
+    tokens = [*prefix, answer, "."]
+    cue = max(k for k, w in enumerate(prefix) if w not in ("the", "a", "in", "of", "at", "is", "are", "on"))
+    return Story(tokens, "fact", len(prefix), cue, ())
+
+
+def story(rng: np.random.Generator, kind: str | None = None, clauses: int | None = None) -> Story:
+    """One generated story; `kind` and `clauses` (distractor clauses between cue and answer, 0–6) are drawn
+    at random unless given.
+
+    >>> s = story(np.random.default_rng(3), "language", 1)
+    >>> s.tokens[s.cue], s.tokens[s.answer]
+    ('portugal', 'portuguese')
+    """
     if kind is None:
-        kind = LECTURE_KINDS[rng.choice(len(LECTURE_KINDS), p=_KIND_WEIGHTS)]
+        kind = KINDS[int(rng.choice(len(KINDS), p=_KIND_WEIGHTS))]
+    if clauses is None:
+        clauses = int(rng.choice(7, p=(0.15, 0.2, 0.2, 0.17, 0.13, 0.09, 0.06)))
     if kind == "fact":
         return _fact(rng)
-    if filler_len is None:
-        low, high = FILLER_LENGTHS[split]
-        filler_len = int(rng.integers(low, high + 1))
-    if filler_len < 0:
-        raise ValueError(f"filler_len must not be negative, not {filler_len}")
-    make = {"language": _language, "agreement": _agreement, "gender": _gender}.get(kind)
+    make = {"language": _language, "agreement": _agreement, "pronoun": _pronoun, "name": _name}.get(kind)
     if make is None:
-        raise ValueError(f"kind must be one of {LECTURE_KINDS}, not {kind!r}")
-    return make(rng, _filler(rng, split, filler_len))
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    return make(rng, clauses)
 
 
-def _template_words(templates: Sequence[str]) -> set[str]:
-    """The fixed words of templates, their ``{slots}`` left out."""
-    return {tok for t in templates for tok in word_tokenize(re.sub(r"\{\w+\}", " ", t))}
+def generator_words() -> set[str]:
+    """Every word the generator can write, read off all its word lists (so each is a whole vocabulary word)."""
+    lists: list[Any] = [
+        COUNTRY_LANGUAGE, FEMALE_NAMES, MALE_NAMES, GENDER_NOUNS, PLACES, TIMES, THINGS, NEUTRAL_VPS, CONJUNCTIONS,
+        NEUTRAL_SUBJECTS, ASIDES, OPENINGS, CLOSINGS, NUMBERS_WORDS, NOUNS, ADJECTIVES, PREPOSITIONS, RELATIVES,
+        VERBS, AFTER_VERB, INTRO_VPS, BRIDGES, SUBJ_RESTS, POS_FRAMES, FEATS, REWARDS, ENDINGS, FACTS, GROUPS,
+        [w for forms in PRONOUNS.values() for w in forms.values()], [plural(n) for n in NOUNS],
+        [v for key in PRONOUNS for v in _verb_forms(key).values()],
+        ["a", "an", "the", "my", "our", "this", "these", "that", "those", "some", "her", "his", "their", "your",
+         "who", "young", "old", "at", "home", "every", "day", "today", "days", "now", "last"],
+    ]  # fmt: skip
+    found: set[str] = set()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, str):
+            found.update(words(re.sub(r"\{\w+\}", " ", x)))
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                walk(k)
+                walk(v)
+        else:
+            for v in x:
+                walk(v)
+
+    walk(lists)
+    return {w for w in found if re.fullmatch(r"[a-z]+(?:'[a-z]+)?", w)}
 
 
-@lru_cache(maxsize=2)
-def _vocab_set(with_heldout: bool) -> frozenset[str]:
-    words = {".", ","}
-    words |= set(COUNTRY_LANGUAGE) | set(COUNTRY_LANGUAGE.values())
-    words |= {str(n) for n in (*_YEARS, *_AGES)}
-    words |= _template_words(_OPENINGS + _CLOSINGS + _INTROS + tuple(f"{b} {r}" for b, r in _CONTINUATIONS))
-    words |= {w for pair in _SUBJECTS for w in pair}
-    for clause, sg, pl, rests in _AGREEMENT_FRAMES:
-        words |= _template_words([clause, sg, pl, *(r for pair in rests for r in pair)])
-    words |= set(_GENDER_WORDS)
-    words |= _template_words([sentence for sentence, _ in _FACTS])
-    words |= _template_words(TRAIN_FILLERS + (HELDOUT_FILLERS if with_heldout else ()))
-    return frozenset(words)
+# ------------------------------------------------------------------------------------------ vocabulary
+N_WORDS = 3500  # whole words, the generator's included
+N_MERGES = 500  # word pieces learned from the rarer words
+PUNCTUATION = (".", ",", "!", "?", "'", '"', "-", ":", ";", "(", ")", "&", "%", "$", "/")
+# never whole words (they still read, as pieces); the frequency list comes from the web
+BLOCKED = ("porn", "fuck", "fucking", "fucked", "shit", "bitch", "dick", "cock", "pussy", "sex", "sexy", "nigga",
+           "nigger", "cunt", "whore", "slut", "fag", "gay", "ass", "damn", "hell", "penis", "vagina", "boobs",
+           "xxx", "cum", "nude", "naked", "rape", "retard", "bullshit", "asshole", "motherfucker")  # fmt: skip
+WORDFREQ = {"package": "wordfreq", "version": "3.1.1", "list": "top_n_list('en', 40000)",
+            "licence": "wordfreq's data: CC BY-SA 4.0 (code Apache-2.0); built from Wikipedia, subtitles, news, "
+                       "books, web text and more (see the package's README)"}  # fmt: skip
 
 
-def lecture_vocab() -> list[str]:
-    """The closed word vocabulary of every lecture template, train and held-out: ``<unk>``, then sorted."""
-    return ["<unk>", *sorted(_vocab_set(with_heldout=True))]
+@cache
+def lecture_vocab() -> tuple[str, ...]:
+    """The vocabulary: needs `wordfreq` (pip install wordfreq==3.1.1), at training time only."""
+    try:
+        import wordfreq  # type: ignore[import-not-found]
+    except ImportError as error:
+        raise SystemExit(
+            "the lecture recipe builds its vocabulary from wordfreq: pip install wordfreq==3.1.1"
+        ) from error
+    listed = wordfreq.top_n_list("en", 40000)
+    freq = {w: wordfreq.word_frequency(w, "en") for w in listed}
+    forced = sorted(generator_words() | {str(n) for n in range(101)})
+    return tuple(word_piece_vocab(freq, N_WORDS, N_MERGES, forced, PUNCTUATION, BLOCKED))
 
 
-@lru_cache(maxsize=1)
-def _lecture_index() -> dict[str, int]:
-    return {word: k for k, word in enumerate(lecture_vocab())}
+# --------------------------------------------------------------------------------- real text (fluency)
+GENSIM = PackageFile(
+    package="gensim",
+    version="4.4.0",
+    filename="gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+    sha256="91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8",
+    pip_args=(
+        *("--only-binary", ":all:", "--platform", "manylinux_2_28_x86_64"),
+        *("--python-version", "3.11", "--implementation", "cp", "--abi", "cp311"),
+    ),
+    cache_name="gensim-test-data",
+)
+WIKI = "gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+NEWS = "gensim/test/test_data/lee_background.cor"  # Lee et al.'s news corpus: measured on, never trained on
+CORPUS_PROVENANCE = {
+    **GENSIM.provenance(),
+    "files": [WIKI, NEWS],
+    "wikipedia": "a 2016 sample of English Wikipedia articles (A…), CC BY-SA 3.0 / GFDL; markup stripped here",
+    "news": "lee_background.cor (Lee, Pincombe & Welsh 2005, ABC news): only for the unknown-token rate",
+    "gensim_licence": "LGPL-2.1",
+}
+
+_TEXT = re.compile(r"<text[^>]*>(.*?)</text>", re.S)
+_REF = re.compile(r"<ref[^>]*/>|<ref[^>]*>.*?</ref>", re.S | re.I)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_TAG = re.compile(r"<[^>]+>")
+_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
+_TABLE = re.compile(r"\{\|.*?\|\}", re.S)
+_FILE = re.compile(
+    r"\[\[(?:File|Image|Category|[a-z]{2,3}(?:-[a-z]+)?):[^\[\]]*(?:\[\[[^\[\]]*\]\][^\[\]]*)*\]\]", re.I
+)
+_LINK = re.compile(r"\[\[(?:[^|\]]*\|)?([^\]]*)\]\]")
+_EXT = re.compile(r"\[(?:https?|ftp)://[^\s\]]+\s*([^\]]*)\]")
 
 
-def lecture_batch(rng: np.random.Generator, batch_size: int, split: str = "train", answer_weight: float = 1.0) -> Batch:
-    """A batch of whole lecture sentences for a word-level language model.
+def wiki_paragraphs(xml: str) -> list[str]:
+    """The prose paragraphs of a MediaWiki XML dump: templates, tables, references, files, lists and
+    headings dropped, links kept as their text.
 
-    Every real position has weight 1, except the one whose target is the answer word: it has
-    ``answer_weight``, to push the long-range dependency harder than the easy in-between words.
+    >>> wiki_paragraphs("<text>'''Ada''' is a [[language|programming language]] named after {{x|y}} Ada "
+    ...                 "Lovelace , who wrote the first program .<ref>a</ref></text>")
+    ['Ada is a programming language named after Ada Lovelace , who wrote the first program .']
     """
-    index = _lecture_index()
-    sequences, weights = [], []
-    for _ in range(batch_size):
-        ex = lecture_sentence(rng, split)
-        sequences.append([index.get(tok, 0) for tok in ex.tokens])
-        w = [1.0] * (len(ex.tokens) - 1)
-        w[ex.answer_index - 1] = answer_weight  # the input before the answer is where it is predicted
-        weights.append(w)
-    return lm_batch(sequences, weights)
-
-
-def lecture_eval(model: Model, full: bool, seed: int = 777) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    n = 800 if full else 240
-    examples = [lecture_sentence(rng, "heldout") for _ in range(n)]
-    idx = {w: k for k, w in enumerate(model.vocab)}
-    unk = idx["<unk>"]
-    T = max(len(e.tokens) for e in examples)
-    inputs = np.zeros((n, T), dtype=np.int64)
-    for b, e in enumerate(examples):
-        inputs[b, : len(e.tokens)] = [idx.get(w, unk) for w in e.tokens]
-    pred = argmax_at(model, inputs, np.array([e.answer_index - 1 for e in examples]))
-    right = pred == np.array([idx.get(e.tokens[e.answer_index], unk) for e in examples])
-    out: dict[str, Any] = {"val": float(right.mean())}
-    if full:
-        out["by_kind"] = {k: float(right[[e.kind == k for e in examples]].mean()) for k in LECTURE_KINDS}
-        buckets = [(1, 5), (6, 10), (11, 20), (21, 30), (31, 99)]
-        dist = np.array([e.answer_index - e.cue_index for e in examples])
-        out["by_distance"] = {
-            f"{lo}-{hi}": {"accuracy": float(right[(dist >= lo) & (dist <= hi)].mean()),
-                           "count": int(((dist >= lo) & (dist <= hi)).sum())}
-            for lo, hi in buckets if ((dist >= lo) & (dist <= hi)).any()
-        }  # fmt: skip
-        out["examples"] = n
+    out = []
+    for raw in _TEXT.findall(xml):
+        t = html.unescape(raw)
+        if t.lstrip().upper().startswith("#REDIRECT"):
+            continue
+        t = _REF.sub("", _COMMENT.sub("", t))
+        for _ in range(8):  # templates nest: peel the innermost until none is left
+            t, n = _TEMPLATE.subn("", t)
+            if n == 0:
+                break
+        t = _EXT.sub(r"\1", _LINK.sub(r"\1", _FILE.sub("", _TABLE.sub("", t))))
+        t = _TAG.sub("", re.sub(r"https?://\S+", "", t)).replace("'''", "").replace("''", "")
+        for line in t.split("\n"):
+            line = re.sub(r"\s+", " ", re.sub(r"\(\s*[,;]?\s*\)", "", line.strip()))
+            if len(line.split()) >= 12 and line[0] not in "*#:;|!=}{" and not any(c in line for c in "{[|"):
+                out.append(line)
     return out
 
 
-RECIPE = Recipe(
-    name="lecture",
-    title="The lecture's sentences",
-    task="next word in the slides' sentences (Spain → Spanish, was/were, he/she)",
-    description=(
-        "Word-level language model trained on generated sentences that grow from the lecture slides' "
-        "examples: a country far back decides the language ('I have been staying in Spain … I can speak "
-        "fluent Spanish'), a subject decides was/were across a relative clause, a name decides he/she, and "
-        "short facts ('the clouds are in the sky'). Held-out sentences use fillers never seen in training."
-    ),
-    tokenizer={"kind": "word", "vocab": lecture_vocab(), "unk": "<unk>", "lowercase": True},
-    hidden={"lstm": 64, "gru": 74, "rnn": 128, "irnn": 128, "peephole": 64, "cifg": 72},
-    input_size=32,
-    # the answer word carries the long-range lesson; the words around it are easy and would drown it
-    batch=lambda rng, level: lecture_batch(rng, 32, "train", answer_weight=8.0),
-    evaluate=lecture_eval,
-    val_name="top-1 at the answer word, held-out sentences",
-    lr=3e-3,
-    max_steps=40000,
-    eval_every=1000,
-    patience=8,
-    minutes=60,
-    example=(
-        "I have been staying in Spain for the last 10 years and I enjoyed the food there although the weather "
-        "was often cold . I can speak fluent",
-        "spanish",
-    ),
+@cache
+def corpus(cache_dir: Path | None = None) -> tuple[list[str], str]:
+    """(Wikipedia paragraphs for training, the news text for measuring unknown tokens), fetched once."""
+    where = fetch_members(GENSIM, {WIKI: "enwiki-sample.xml.bz2", NEWS: "lee_background.cor"}, cache_dir)
+    xml = bz2.decompress((where / "enwiki-sample.xml.bz2").read_bytes()).decode("utf-8")
+    return wiki_paragraphs(xml), (where / "lee_background.cor").read_text("utf-8")
+
+
+# -------------------------------------------------------------------------------------------- batches
+STORY_ROWS, TEXT_ROWS, TEXT_WINDOW = 24, 8, 48
+ANSWER_WEIGHT = 4.0  # the answer carries the long-range lesson; the easy words around it would drown it
+
+
+class LectureData:
+    """Batches mixing generated stories (answer weighted) with windows of Wikipedia text."""
+
+    def __init__(self, tokenizer: Tokenizer, paragraphs: list[str]) -> None:
+        self.tokenizer = tokenizer
+        ids = [tok.id for p in paragraphs for tok in tokenizer.tokenize(p)]
+        self.text = np.array(ids, dtype=np.int64)
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        return [self.tokenizer.index[w] for w in tokens]  # every generator word is a whole vocabulary word
+
+    def batch(self, rng: np.random.Generator, level: int = 0) -> Any:
+        sequences, weights = [], []
+        for _ in range(STORY_ROWS):
+            s = story(rng)
+            ids = self.ids(s.tokens)
+            w = [1.0] * (len(ids) - 1)
+            w[s.answer - 1] = ANSWER_WEIGHT
+            sequences.append(ids)
+            weights.append(w)
+        for start in rng.integers(0, len(self.text) - TEXT_WINDOW - 1, TEXT_ROWS):
+            sequences.append(self.text[start : start + TEXT_WINDOW + 1].tolist())
+            weights.append([1.0] * TEXT_WINDOW)
+        return lm_batch(sequences, weights)
+
+
+def generated_eval(model: Model, count: int = 400, seed: int = 777) -> dict[str, float]:
+    """On held-out generated stories: the mean log p of the answer (the validation metric: it keeps moving
+    when the accuracy is saturated) and the share whose answer beats each of its rivals."""
+    rng = np.random.default_rng(seed)
+    stories = [story(rng) for _ in range(count)]
+    index = model.tokenizer.index
+    T = max(len(s.tokens) for s in stories)
+    inputs = np.zeros((count, T), dtype=np.int64)
+    for b, s in enumerate(stories):
+        inputs[b, : len(s.tokens)] = [index[w] for w in s.tokens]
+    logp = log_softmax(model.forward(inputs).logits)  # (T, B, V)
+    right, answer_logp = [], []
+    for b, s in enumerate(stories):
+        row = logp[s.answer - 1, b]
+        mine = row[index[s.tokens[s.answer]]]
+        right.append(all(mine > row[index[c]] for c in s.choices) if s.choices else mine >= row.max())
+        answer_logp.append(mine)
+    return {"logp": float(np.mean(answer_logp)), "accuracy": float(np.mean(right))}
+
+
+HELD_OUT_PARAGRAPHS = 200  # the last Wikipedia paragraphs: validation text, never trained on
+
+
+# ----------------------------------------------------------------------------- the hand-written set
+HELDOUT = Path(__file__).resolve().parents[1] / "eval" / "lecture_heldout.tsv"
+CLASSES = {"@languages": tuple(LANGUAGES), "@names": NAMES}
+DISTANCES = ((1, 3), (4, 8), (9, 15), (16, 25), (26, 99))
+
+
+@dataclass(frozen=True)
+class Item:
+    """One hand-written sentence: `text` ends right before `answer`; `choices` are its rivals; `cue` is the
+    word that decides the answer (its last occurrence before the answer)."""
+
+    kind: str
+    text: str
+    answer: str
+    choices: tuple[str, ...]
+    cue: str
+
+
+def read_heldout(path: Path = HELDOUT) -> list[Item]:
+    """kind <TAB> text ending before the answer <TAB> answer <TAB> rivals (space-separated, or @languages,
+    @names) <TAB> cue. Lines starting with # are comments."""
+    items = []
+    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 5:
+            raise ValueError(f"{path.name}:{n}: expected 5 tab-separated fields, found {len(fields)}")
+        kind, text, answer, rivals, cue = (f.strip() for f in fields)
+        choices: list[str] = []
+        for r in rivals.split():
+            choices += CLASSES.get(r, (r,))
+        items.append(Item(kind, text, answer.lower(), tuple(c for c in choices if c != answer.lower()), cue.lower()))
+    return items
+
+
+def word_logprob(model: Model, ids: list[int], pieces: list[int]) -> float:
+    """log p(word | ids) for a word of one or more pieces: the chain rule over its pieces."""
+    tape = model.forward(np.array([ids + pieces[:-1]]))
+    logp = log_softmax(tape.logits[len(ids) - 1 :, 0])  # (len(pieces), V)
+    return float(sum(logp[j, k] for j, k in enumerate(pieces)))
+
+
+def heldout_eval(model: Model, items: list[Item] | None = None) -> dict[str, Any]:
+    """Per item: right when the answer is likelier than each rival (a word of pieces: the product of its
+    pieces' probabilities), top-1 when its first piece is the likeliest token of all. By kind and by the
+    distance in words from the cue to the answer."""
+    items = items if items is not None else read_heldout()
+    tok = model.tokenizer
+    rows = []
+    for it in items:
+        context = tok.tokenize(it.text)
+        ids = [t.id for t in context]
+        wordlist = ["".join(t.text for t in g) for g in tok.words(context)]
+        if it.cue not in wordlist:
+            raise ValueError(f"the cue {it.cue!r} is not a word of {it.text!r}")
+        cue_at = max(k for k, w in enumerate(wordlist) if w == it.cue)
+        logp = log_softmax(model.forward(np.array([ids])).logits[-1, 0])  # (V,) the next token
+
+        def score(word: str, ids: list[int] = ids, logp: np.ndarray = logp) -> float:
+            pieces = [t.id for t in tok.tokenize(word)]
+            return float(logp[pieces[0]]) if len(pieces) == 1 else word_logprob(model, ids, pieces)
+
+        mine = score(it.answer)
+        first = tok.tokenize(it.answer)[0].id
+        rows.append({
+            "kind": it.kind,
+            "right": all(mine > score(c) for c in it.choices),
+            "top1": int(np.argmax(logp)) == first,
+            "distance": len(wordlist) - cue_at,
+        })  # fmt: skip
+    return summarize(rows)
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def block(sel: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"accuracy": round(float(np.mean([r["right"] for r in sel])), 4),
+                "top1": round(float(np.mean([r["top1"] for r in sel])), 4), "count": len(sel)}  # fmt: skip
+
+    out: dict[str, Any] = block(rows)
+    out["by_kind"] = {k: block([r for r in rows if r["kind"] == k]) for k in dict.fromkeys(r["kind"] for r in rows)}
+    out["by_distance"] = {
+        f"{lo}-{hi}": block(sel) for lo, hi in DISTANCES if (sel := [r for r in rows if lo <= r["distance"] <= hi])
+    }
+    out["by_kind_and_distance"] = {
+        k: {f"{lo}-{hi}": block(sel) for lo, hi in DISTANCES
+            if (sel := [r for r in rows if r["kind"] == k and lo <= r["distance"] <= hi])}
+        for k in out["by_kind"]
+    }  # fmt: skip
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the recipe
+def unknown_rate(tokenizer: Tokenizer, text: str) -> dict[str, Any]:
+    """How a text the model never trained on reads: unknown tokens, and words split into pieces."""
+    tokens = tokenizer.tokenize(text)
+    groups = tokenizer.words(tokens)
+    return {
+        "tokens": len(tokens),
+        "words": len(groups),
+        "unknown_tokens": round(sum(t.unknown for t in tokens) / len(tokens), 5),
+        "words_in_pieces": round(sum(len(g) > 1 for g in groups) / len(groups), 4),
+        "tokens_per_word": round(len(tokens) / len(groups), 3),
+    }
+
+
+TRACE_SENTENCE = (
+    "the keys to the cabinet are on the table and the cat that the dogs chase is black , and "
+    "my friend Zoltan , who grew up in Hungary and spent ten years working near the old harbour , "
+    "told me yesterday that he still speaks fluent Hungarian with his mother"
 )
+
+
+def trace_cost(model: Model, repeats: int = 20) -> dict[str, Any]:
+    """CPU time of a 60-token trace with gradients and its document (time.process_time, 20 sentences)."""
+    from ...nn.trace import document, run_trace
+
+    tokens = model.tokenizer.tokenize(TRACE_SENTENCE)[:60]
+    rng = np.random.default_rng(0)
+    texts = [[tokens[k] for k in rng.permutation(len(tokens))] for _ in range(repeats)]
+    document(run_trace(model, texts[0]))
+    start = time.process_time()
+    for t in texts:
+        document(run_trace(model, t))
+    ms = (time.process_time() - start) / repeats * 1e3
+    return {"tokens": len(tokens), "cpu_ms": round(ms, 2), "measured_with": "time.process_time, 20 sentences"}
+
+
+def lecture_eval(model: Model, full: bool) -> dict[str, Any]:
+    if not full:
+        return {"val": generated_eval(model, 300)["logp"]}
+    generated = generated_eval(model)
+    paragraphs, _ = corpus()
+    valid = " ".join(paragraphs[-HELD_OUT_PARAGRAPHS:])
+    return {
+        "val": generated["logp"],
+        "generated_accuracy": round(generated["accuracy"], 4),
+        "wikipedia_valid_loss": round(text_loss(model, valid), 5),
+        "heldout": heldout_eval(model),
+    }
+
+
+def recipe() -> Recipe:
+    vocab = list(lecture_vocab())
+    config = {"kind": "word", "vocab": vocab, "unk": "<unk>", "lowercase": True}
+    paragraphs, news = corpus()
+    tokenizer = tokenizer_from_config(config)
+    data = LectureData(tokenizer, paragraphs[:-HELD_OUT_PARAGRAPHS])
+
+    def extras(model: Model) -> dict[str, Any]:
+        return {"vocabulary": {**unknown_rate(model.tokenizer, news), "measured_on": NEWS, "size": len(vocab)},
+                "trace_cost": trace_cost(model)}  # fmt: skip
+
+    return Recipe(
+        name="lecture",
+        title="The lecturer's own words",
+        task="next word of ordinary English; Spain → Spanish, was/were, he/she/they, brave John",
+        description=(
+            "Word-level language model (3,500 common English words whole, rarer words in pieces) trained on "
+            "Wikipedia text for fluency and on generated stories of wide variety where a cue far back decides "
+            "a word: the country decides the language across long clauses, the subject decides is/are across "
+            "relative clauses and prepositions, a name or noun decides he/she/they and his/her/their, a name "
+            "comes back after a story ('brave John'), and short facts ('the clouds are in the sky'). Measured "
+            "on 150+ hand-written sentences the generator never made."
+        ),
+        tokenizer=config,
+        hidden={"lstm": 128, "gru": 128, "rnn": 128, "irnn": 128, "peephole": 128, "cifg": 128},
+        input_size=64,
+        batch=data.batch,
+        evaluate=lecture_eval,
+        val_name="held-out generated stories: mean log p(answer)",
+        lr=3e-3,
+        max_steps=8000,
+        eval_every=500,
+        patience=12,
+        clip=1.0,
+        minutes=85,
+        provenance={
+            "generator": "app/train/tasks/lecture.py",
+            "vocabulary": WORDFREQ,
+            "text": CORPUS_PROVENANCE,
+            "evaluation": "app/train/eval/lecture_heldout.tsv (hand-written)",
+        },
+        card_extras=extras,
+        example=(
+            "I have been staying in Spain for the last 10 years and I enjoyed the food there although the weather "
+            "was often cold. I can speak fluent",
+            "spanish",
+        ),
+    )
