@@ -16,6 +16,7 @@ from app.api.schemas import _STRICT, ErrorResponse, Text, TraceRequest, TraceTok
 from app.api.tracing import check_request
 from app.nn import Model, TraceInputError
 from app.nn.generate import (
+    GREEDY,
     MAX_CONTINUATION,
     MAX_SEED,
     MAX_TEMPERATURE,
@@ -67,7 +68,7 @@ class ContinueResponse(BaseModel):
     sampling: SamplingUsed = Field(description="how the tokens were chosen, with the seed to write them again")
 
 
-def _continue(model: Model, text: str, length: int, sampling: Sampling) -> dict[str, Any]:
+def _continue(model: Model, text: str, length: int, sampling: Sampling = GREEDY) -> dict[str, Any]:
     tokens = continue_text(model, text, length, sampling)
     return {
         "model": model.id,

@@ -9,6 +9,7 @@ fed back in, so `length` tokens cost `length` steps, not a fresh pass over the g
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +69,21 @@ class Sampling:
 
 
 GREEDY = Sampling()
+STATE_PATTERN = r"^(\d+(?:\.\d+)?):(\d+):(\d+)$"  # the page's and the scenes' `sample`: temperature:top_k:seed
+
+
+def sampling_from_state(sample: str | None) -> Sampling:
+    """The page's `sample` field ('' greedy, or `temperature:top_k:seed`) as a Sampling.
+
+    >>> sampling_from_state("0.8:40:1234")
+    Sampling(temperature=0.8, top_k=40, top_p=1.0, seed=1234)
+    """
+    if not sample:
+        return GREEDY
+    m = re.match(STATE_PATTERN, sample)
+    if m is None:
+        raise TraceInputError("bad_sampling", f"sample must be '' or temperature:top_k:seed, not {sample!r}")
+    return Sampling(float(m[1]), int(m[2]), 1.0, int(m[3]))
 
 
 def default_length(model: Model) -> int:
@@ -117,4 +133,12 @@ def join_tokens(model: Model, tokens: list[Token]) -> str:
     return "".join(tok.text if tok.join else f" {tok.text}" for tok in tokens)
 
 
-__all__ = ["GREEDY", "MAX_CONTINUATION", "Sampling", "continue_text", "default_length", "join_tokens"]
+__all__ = [
+    "GREEDY",
+    "MAX_CONTINUATION",
+    "Sampling",
+    "continue_text",
+    "default_length",
+    "join_tokens",
+    "sampling_from_state",
+]
