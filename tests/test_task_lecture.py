@@ -1,166 +1,191 @@
-"""The lecture task's generator: the properties each kind promises, determinism, and the held-out fillers."""
+"""The lecture task: the generator's stories keep their promise (only the cue decides the answer), its words
+are whole words of the vocabulary, the vocabulary is rebuilt exactly from wordfreq, the Wikipedia cleaner
+keeps prose, and the hand-written set is well formed and scored as the card says."""
 
 from __future__ import annotations
 
 import doctest
+from collections import Counter
 
 import numpy as np
 import pytest
 
-from app.train.tasks import lecture as data
+from app.nn import random_model
+from app.train import vocab as vocab_module
+from app.train.tasks import lecture
 from app.train.tasks.lecture import (
     COUNTRY_LANGUAGE,
-    FILLER_LENGTHS,
-    HELDOUT_FILLERS,
-    LECTURE_KINDS,
-    TRAIN_FILLERS,
-    LectureExample,
-    lecture_batch,
-    lecture_sentence,
-    lecture_vocab,
-    word_tokenize,
+    FEMALE_NAMES,
+    GENDER_NOUNS,
+    KINDS,
+    LANGUAGES,
+    MALE_NAMES,
+    NAMES,
+    NOUNS,
+    VERBS,
+    Story,
+    generator_words,
+    heldout_eval,
+    plural,
+    read_heldout,
+    story,
+    wiki_paragraphs,
 )
+from app.train.vocab import learn_pieces, word_piece_vocab
 
-GENDER_WORDS = set(data._GENDER_WORDS)
-SUBJECT_NOUNS = {w for pair in data._SUBJECTS for w in pair}
-PLACE_WORDS = set(COUNTRY_LANGUAGE) | set(COUNTRY_LANGUAGE.values())
-
-
-def test_docstring_examples_hold():
-    result = doctest.testmod(data)
-    assert result.attempted > 0 and result.failed == 0
+FEMALE = set(FEMALE_NAMES) | {f for f, _ in GENDER_NOUNS} | {"she", "her", "herself"}
+MALE = set(MALE_NAMES) | {m for _, m in GENDER_NOUNS} | {"he", "him", "his", "himself"}
 
 
-# ---------------------------------------------------------------------------------------------------------
-# lecture
-# ---------------------------------------------------------------------------------------------------------
+def test_docstring_examples_hold() -> None:
+    for module in (lecture, vocab_module):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
 @pytest.fixture(scope="module")
-def examples() -> dict[str, list[LectureExample]]:
-    rng = np.random.default_rng(4)
-    return {split: [lecture_sentence(rng, split) for _ in range(1500)] for split in ("train", "heldout")}
+def stories() -> dict[str, list[Story]]:
+    rng = np.random.default_rng(2024)
+    return {kind: [story(rng, kind) for _ in range(400)] for kind in KINDS}
 
 
-def test_lecture_vocab_is_closed_sorted_and_a_few_hundred_words():
-    vocab = lecture_vocab()
-    assert vocab[0] == "<unk>" and vocab[1:] == sorted(vocab[1:]) and len(set(vocab)) == len(vocab)
-    assert 200 <= len(vocab) <= 600
+def test_every_story_has_its_answer_after_its_cue_and_rivals_that_differ(stories: dict[str, list[Story]]) -> None:
+    for kind, found in stories.items():
+        for s in found:
+            assert s.kind == kind and 0 <= s.cue < s.answer < len(s.tokens), s
+            assert s.tokens[s.answer] not in s.choices
+            if kind != "fact":
+                assert s.choices, s
 
 
-def test_every_generated_token_is_in_the_vocab_and_the_vocab_is_all_used(examples):
-    vocab = set(lecture_vocab())
-    seen = {tok for split in examples.values() for ex in split for tok in ex.tokens}
-    assert seen <= vocab, seen - vocab
-    assert vocab - seen == {"<unk>"}, "no vocabulary word is dead weight"
+def test_the_country_alone_decides_the_language(stories: dict[str, list[Story]]) -> None:
+    for s in stories["language"]:
+        assert s.tokens[s.answer] == COUNTRY_LANGUAGE[s.tokens[s.cue]]
+        before = s.tokens[: s.answer]
+        assert [w for w in before if w in COUNTRY_LANGUAGE] == [s.tokens[s.cue]], " ".join(s.tokens)
+        assert not [w for w in before if w in LANGUAGES], " ".join(s.tokens)
+        assert set(s.choices) == set(LANGUAGES) - {s.tokens[s.answer]}
+    assert len({s.tokens[s.cue] for s in stories["language"]}) >= 15
+    assert max(s.answer - s.cue for s in stories["language"]) > 40  # long distractor clauses
 
 
-def test_every_kind_appears(examples):
-    for split in examples.values():
-        assert {ex.kind for ex in split} == set(LECTURE_KINDS)
+def test_the_head_noun_decides_the_verb_across_attractors(stories: dict[str, list[Story]]) -> None:
+    plural_heads = 0
+    for s in stories["agreement"]:
+        head, verb, (other,) = s.tokens[s.cue], s.tokens[s.answer], s.choices
+        is_plural = head not in NOUNS
+        assert head in NOUNS or head in {plural(n) for n in NOUNS}
+        singular, plural_form = (other, verb) if is_plural else (verb, other)
+        assert dict(VERBS)[singular] == plural_form, " ".join(s.tokens)
+        plural_heads += is_plural
+    assert 0.35 < plural_heads / len(stories["agreement"]) < 0.65
 
 
-def between(ex: LectureExample) -> list[str]:
-    return ex.tokens[ex.cue_index + 1 : ex.answer_index]
+def test_the_referent_decides_the_pronoun(stories: dict[str, list[Story]]) -> None:
+    seen = Counter()
+    for s in stories["pronoun"]:
+        answer, cue = s.tokens[s.answer], s.tokens[s.cue]
+        before = set(s.tokens[: s.answer])
+        if answer in ("she", "her"):
+            assert cue in FEMALE and not before & MALE, " ".join(s.tokens)
+        elif answer in ("he", "his"):
+            assert cue in MALE and not before & FEMALE, " ".join(s.tokens)
+        else:
+            assert answer in ("they", "their") and cue.endswith(("s", "children", "people")), " ".join(s.tokens)
+            assert not before & (FEMALE | MALE) - {"her", "his"}, " ".join(s.tokens)
+        seen[answer] += 1
+    assert set(seen) == {"she", "he", "they", "her", "his", "their"}
 
 
-def test_language_answer_follows_from_the_country_alone(examples):
-    for ex in (ex for split in examples.values() for ex in split if ex.kind == "language"):
-        country = ex.tokens[ex.cue_index]
-        assert ex.tokens[ex.answer_index] == COUNTRY_LANGUAGE[country]
-        assert not PLACE_WORDS & set(between(ex)), " ".join(ex.tokens)
-        assert [t for t in ex.tokens if t in PLACE_WORDS] == [country, COUNTRY_LANGUAGE[country]]
+def test_a_name_said_again_is_the_first_name_and_no_other(stories: dict[str, list[Story]]) -> None:
+    for s in stories["name"]:
+        assert s.tokens[s.answer] == s.tokens[s.cue] == s.tokens[0]
+        assert [w for w in s.tokens[: s.answer] if w in NAMES] == [s.tokens[0]], " ".join(s.tokens)
+        assert len(s.choices) == len(NAMES) - 1
 
 
-def test_agreement_verb_follows_the_subject_number(examples):
-    number_of = {w: n for pair in data._SUBJECTS for n, w in enumerate(pair)}
-    verbs = {"was": 0, "is": 0, "has": 0, "were": 1, "are": 1, "have": 1}
-    for ex in (ex for split in examples.values() for ex in split if ex.kind == "agreement"):
-        assert ex.tokens[ex.answer_index - 1] == ","
-        assert verbs[ex.tokens[ex.answer_index]] == number_of[ex.tokens[ex.cue_index]], " ".join(ex.tokens)
-        assert not (SUBJECT_NOUNS | set(verbs)) & set(between(ex)), " ".join(ex.tokens)
-
-
-def test_gender_pronoun_follows_the_latest_gender_word(examples):
-    gender_of = data._GENDER_WORDS
-    for ex in (ex for split in examples.values() for ex in split if ex.kind == "gender"):
-        cue, answer = ex.tokens[ex.cue_index], ex.tokens[ex.answer_index]
-        assert answer in {"he", "she", "his", "her"}
-        assert gender_of[cue] == gender_of[answer], " ".join(ex.tokens)
-        assert not GENDER_WORDS & set(between(ex)), " ".join(ex.tokens)
-        names = [t for t in ex.tokens if t in gender_of and t not in {"he", "she", "his", "her"}]
-        assert {gender_of[t] for t in names} == {gender_of[answer]}, "one person throughout"
-
-
-def test_facts_are_short_range(examples):
-    facts = [ex for ex in examples["train"] if ex.kind == "fact"]
-    sentences = {" ".join(ex.tokens) for ex in facts}
-    assert {"the clouds are in the sky .", "the fish swim in the sea ."} <= sentences
-    for ex in facts:
-        assert ex.answer_index == len(ex.tokens) - 2 and 0 < ex.answer_index - ex.cue_index <= 5
-
-
-def test_filler_lengths_are_exact_and_in_range(examples):
-    for split, exs in examples.items():
-        low, high = FILLER_LENGTHS[split]
-        lengths = {ex.filler_len for ex in exs if ex.kind != "fact"}
-        assert lengths == set(range(low, high + 1)), split
-    rng = np.random.default_rng(5)
-    for n in (0, 1, 2, 3, 13, 25):
-        for kind in ("language", "agreement", "gender"):
-            ex = lecture_sentence(rng, "heldout", kind=kind, filler_len=n)
-            assert ex.filler_len == n and ex.kind == kind
-            assert ex.answer_index - ex.cue_index > n, "the filler lies between cue and answer"
-
-
-def filler_units(pool: tuple[str, ...]) -> list[list[str]]:
-    return [word_tokenize(u) for u in pool]
-
-
-def test_fillers_are_neutral():
-    banned = PLACE_WORDS | GENDER_WORDS | SUBJECT_NOUNS | {"is", "are", "was", "were", "has", "have"}
-    banned |= {"speak", "fluent", ",", "."} | {str(n) for n in range(100)}
-    for unit in filler_units(TRAIN_FILLERS + HELDOUT_FILLERS):
-        assert not banned & set(unit), unit
-
-
-def test_heldout_fillers_are_unseen_clauses_of_training_words(examples):
-    assert not set(TRAIN_FILLERS) & set(HELDOUT_FILLERS)
-    train_words = data._vocab_set(with_heldout=False)
-    for unit in filler_units(HELDOUT_FILLERS):
-        assert set(unit) <= train_words, unit
-    train_text = [f" {' '.join(ex.tokens)} " for ex in examples["train"]]
-    for unit in HELDOUT_FILLERS:
-        if " " in unit:  # a lone word is bound to occur somewhere; a clause must not
-            assert not any(f" {unit} " in text for text in train_text), unit
-
-
-def test_lecture_is_deterministic_for_a_seed():
-    a = [lecture_sentence(np.random.default_rng(7), "heldout") for _ in range(3)]
-    b = [lecture_sentence(np.random.default_rng(7), "heldout") for _ in range(3)]
+def test_a_seed_fixes_the_stories() -> None:
+    a = [story(np.random.default_rng(5)).tokens for _ in range(3)]
+    b = [story(np.random.default_rng(5)).tokens for _ in range(3)]
     assert a == b
-    for make in (lambda r: lecture_batch(r, 8),):
-        for x, y in zip(make(np.random.default_rng(9)), make(np.random.default_rng(9)), strict=True):
-            np.testing.assert_array_equal(x, y)
+    with pytest.raises(ValueError, match="kind"):
+        story(np.random.default_rng(0), "poetry")
 
 
-def test_lecture_batch_weights_the_answer_and_hides_padding():
-    vocab = lecture_vocab()
-    inputs, targets, mask = lecture_batch(np.random.default_rng(8), 32, split="heldout", answer_weight=5.0)
-    rng = np.random.default_rng(8)  # the same draws, one sentence at a time
-    expected = [lecture_sentence(rng, "heldout") for _ in range(32)]
-    assert inputs.shape == targets.shape == mask.shape == (32, max(len(ex.tokens) for ex in expected) - 1)
-    for b, ex in enumerate(expected):
-        n = len(ex.tokens) - 1
-        assert [vocab[k] for k in inputs[b, :n]] == ex.tokens[:-1]
-        assert [vocab[k] for k in targets[b, :n]] == ex.tokens[1:]
-        assert vocab[targets[b, ex.answer_index - 1]] == ex.tokens[ex.answer_index]
-        assert mask[b, ex.answer_index - 1] == 5.0
-        assert np.sum(mask[b] == 1.0) == n - 1 and np.all(mask[b, n:] == 0) and np.all(inputs[b, n:] == 0)
+def test_every_generated_word_is_a_whole_word_of_the_vocabulary(stories: dict[str, list[Story]]) -> None:
+    index = set(lecture.lecture_vocab())
+    assert generator_words() <= index
+    for found in stories.values():
+        for s in found:
+            assert set(s.tokens) <= index, set(s.tokens) - index
 
 
-def test_lecture_rejects_unknown_split_and_kind():
-    with pytest.raises(ValueError):
-        lecture_sentence(np.random.default_rng(0), "test")
-    with pytest.raises(ValueError):
-        lecture_sentence(np.random.default_rng(0), kind="poetry")
+def test_byte_pair_pieces_are_deterministic_and_cover_any_word() -> None:
+    freq = {"walking": 5.0, "talking": 4.0, "walked": 3.0, "talked": 2.0, "zebra": 1.0}
+    assert learn_pieces(freq, 6) == learn_pieces(dict(freq), 6)
+    vocab = word_piece_vocab(freq, n_words=0, n_merges=8)
+    model = random_model("lstm", vocab=vocab, tokenizer="word", hidden_size=4)
+    for word in ("walking", "quizzically", "zoltan"):
+        pieces = model.tokenizer.tokenize(word)
+        assert "".join(t.text for t in pieces) == word and not any(t.unknown for t in pieces)
+        assert [t.join for t in pieces] == [False] + [True] * (len(pieces) - 1)
+    assert len(model.tokenizer.tokenize("walking")) < len("walking")  # merges were learned and used
+
+
+def test_the_vocabulary_is_rebuilt_exactly_from_wordfreq() -> None:
+    """The shipped lecture models' vocabulary comes from wordfreq 3.1.1 and our generator, nothing else."""
+    import json
+
+    from app.nn import shipped_models_dir
+
+    card = json.loads((shipped_models_dir() / "lecture-lstm" / "model.json").read_text())
+    lecture.lecture_vocab.cache_clear()
+    assert list(lecture.lecture_vocab()) == card["tokenizer"]["vocab"]
+    assert len(card["tokenizer"]["vocab"]) <= 8000
+
+
+def test_wiki_paragraphs_keep_prose_and_drop_markup() -> None:
+    xml = (
+        "<page><text>#REDIRECT [[Elsewhere]]</text></page>"
+        "<page><text>{{Infobox|a={{b}}}}\n== History ==\n* a list item that is long enough to count as prose here\n"
+        "'''Anna''' was born in [[Vienna|the capital]] and lived there for many years before she moved away "
+        "to work.&lt;ref&gt;cite&lt;/ref&gt;\n[[File:x.jpg|thumb|a picture]]\n{| class=x\n| cell |}\n"
+        "Short line.</text></page>"
+    )
+    assert wiki_paragraphs(xml) == [
+        "Anna was born in the capital and lived there for many years before she moved away to work."
+    ]
+
+
+def test_the_hand_written_set_is_well_formed() -> None:
+    items = read_heldout()
+    assert len(items) >= 150
+    kinds = Counter(it.kind for it in items)
+    assert set(kinds) == {"language", "agreement", "pronoun", "name", "fact"} and min(kinds.values()) >= 20
+    assert len({it.cue for it in items if it.kind == "language"}) >= 10
+    assert len({it.text for it in items}) == len(items)  # no sentence twice
+    for it in items:
+        assert it.answer not in it.choices and (it.choices or it.kind == "fact")
+
+
+def test_the_hand_written_score_is_the_share_whose_answer_beats_its_rivals() -> None:
+    """On a model whose decoder prefers one word, the score counts exactly the items it answers."""
+    vocab = ["<unk>", "i", "lived", "in", "spain", "speak", "spanish", "french", "the", "keys", "are", "is", "z",
+             "##ol", "##tan", "he", "she", "."]  # fmt: skip
+    model = random_model("lstm", vocab=vocab, tokenizer="word", hidden_size=4, seed=1)
+    model.params["decoder.weight"][:] = 0.0
+    model.params["decoder.bias"][:] = 0.0
+    model.params["decoder.bias"][vocab.index("spanish")] = 3.0
+    model.params["decoder.bias"][vocab.index("z")] = 1.0
+    items = [
+        lecture.Item("language", "I lived in Spain . I speak", "spanish", ("french",), "spain"),
+        lecture.Item("agreement", "the keys", "are", ("is",), "keys"),  # are and is tie: not right
+        lecture.Item("name", "Zoltan lived in Spain . I speak", "zoltan", ("spanish",), "zoltan"),
+    ]
+    out = heldout_eval(model, items)
+    assert out["count"] == 3
+    assert out["accuracy"] == pytest.approx(1 / 3, abs=1e-4) and out["top1"] == pytest.approx(1 / 3, abs=1e-4)
+    assert out["by_kind"]["language"]["accuracy"] == 1.0 and out["by_kind"]["name"]["accuracy"] == 0.0
+    # zoltan = z ##ol ##tan: p(z)·p(ol|z)·p(tan|z ol) < p(spanish), although z alone is its top-1
+    assert out["by_distance"]["1-3"]["count"] == 1  # keys → are: 1 word
+    assert out["by_distance"]["4-8"]["count"] == 2  # spain → spanish: 4 words; zoltan → zoltan: 7
