@@ -93,3 +93,18 @@ def test_shipped_model_reproduces_its_card(path: Path) -> None:
         return
     recipe = get_recipe(card["provenance"]["recipe"])
     assert recipe.evaluate(model, True)["val"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_training_goes_on_from_a_saved_model(tmp_path: Path) -> None:
+    """--start: the weights it begins from are the saved model's, and the card keeps both runs' story."""
+    from app.nn import save_model
+
+    first, info = train(tiny_recall(max_steps=20), "lstm", seed=0, log=io.StringIO())
+    first.card["provenance"] = info
+    save_model(first, tmp_path / "first")
+    again, _ = train(tiny_recall(max_steps=1), "lstm", seed=5, log=io.StringIO(), start=load_model(tmp_path / "first"),
+                     lr=1e-9)  # fmt: skip
+    for k, v in first.params.items():
+        np.testing.assert_allclose(again.params[k], v, atol=1e-6, err_msg=k)  # one step of size ~1e-9
+    with pytest.raises(SystemExit, match="cannot be trained on"):
+        train(tiny_recall(max_steps=1), "gru", log=io.StringIO(), start=load_model(tmp_path / "first"))

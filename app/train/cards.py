@@ -52,9 +52,11 @@ def trained_card(model: Model, recipe: Recipe, info: dict[str, Any]) -> dict[str
         card.update(recipe.card_extras(model))
     card["parameters"] = model.n_params()
     card["provenance"] = {
-        "trained_with": f"lstm-explainer train {recipe.name} --arch {model.arch} --seed {info['seed']}",
+        "trained_with": info.get(
+            "command", f"lstm-explainer train {recipe.name} --arch {model.arch} --seed {info['seed']}"
+        ),
         "data": recipe.provenance or {"generator": f"app/train/tasks/{recipe.name}.py"},
-        **{k: v for k, v in info.items() if k != "train_loss"},
+        **{k: v for k, v in info.items() if k not in ("train_loss", "command")},
     }
     return card
 

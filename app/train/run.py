@@ -58,15 +58,24 @@ def train(
     hidden: int | None = None,
     max_steps: int | None = None,
     log: Any = sys.stderr,
+    start: Model | None = None,
+    lr: float | None = None,
 ) -> tuple[Model, dict[str, Any]]:
-    """Train a model on `recipe`. Deterministic for a seed as long as the step count is the same (the
-    time budget only cuts a run short, and the card says so)."""
+    """Train a model on `recipe`, from fresh weights or on from `start`'s (a model of this recipe's shape).
+    Deterministic for a seed as long as the step count is the same (the time budget only cuts a run short,
+    and the card says so)."""
     rng = np.random.default_rng(seed)
-    H = hidden or recipe.hidden[arch]
+    H = start.hidden_size if start is not None else hidden or recipe.hidden[arch]
     V = len(recipe.vocab)
     params = init_params(arch, recipe.layers, V, recipe.input_size, H, rng, forget_bias=1.0, dtype=np.float32)
+    if start is not None:
+        if start.arch != arch or start.vocab != recipe.vocab or set(start.params) != set(params):
+            raise SystemExit(f"{start.id} is not a {recipe.name} {arch} model: it cannot be trained on")
+        for k in params:
+            params[k][...] = start.params[k]
     model = Model(new_card(recipe, arch, H), params, tokenizer_from_config(recipe.tokenizer))
-    opt = Adam(params, recipe.lr)
+    lr = lr if lr is not None else recipe.lr
+    opt = Adam(params, lr)
     steps = max_steps or recipe.max_steps
     budget = 60 * (minutes if minutes is not None else recipe.minutes)
     progress = Progress(steps, budget, log)
@@ -80,13 +89,13 @@ def train(
     history: list[dict[str, float]] = []
     for step in range(1, steps + 1):
         # cosine decay to a tenth of the rate, by step so a seed reproduces a run
-        lr = recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        step_lr = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         batch = recipe.batch(rng, recipe.levels[level_k])
         loss, grads, tape = recipe.loss(model, batch, state)
         if recipe.stream:
             state = Model.final_state(tape)
         clip_by_global_norm(grads.params, recipe.clip)
-        opt.step(grads.params, lr)
+        opt.step(grads.params, step_lr)
         tokens_seen += int(tape.tokens.size)  # positions processed, scored or not
         loss_ema = loss if math.isnan(loss_ema) else 0.95 * loss_ema + 0.05 * loss
         if step % recipe.eval_every == 0 or step == steps:
@@ -122,7 +131,7 @@ def train(
     info = {
         "recipe": recipe.name, "seed": seed, "steps": step, "best_step": best_step, "stopped_by": stopped,
         "train_seconds": round(elapsed, 1), "tokens_per_second": round(tokens_seen / elapsed, 1),
-        "train_loss": round(loss_ema, 5), "lr": recipe.lr, "clip": recipe.clip,
+        "train_loss": round(loss_ema, 5), "lr": lr, "clip": recipe.clip,
         "batch": "see recipe", "curriculum_level": recipe.levels[level_k], "history": history,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "numpy": np.__version__,
     }  # fmt: skip
@@ -146,10 +155,20 @@ def train_recipe(
     seed: int = 0,
     minutes: float | None = None,
     hidden: int | None = None,
+    steps: int | None = None,
+    lr: float | None = None,
+    start: Path | None = None,
 ) -> Path:
     recipe = get_recipe(name)
     arch = arch or "lstm"
-    model, info = train(recipe, arch, seed, minutes, hidden)
+    begun = load_model(start, dtype=np.float32) if start is not None else None
+    model, info = train(recipe, arch, seed, minutes, hidden, steps, start=begun, lr=lr)
+    if begun is not None:  # the card tells the whole story: this run, and the one it went on from
+        info["continued_from"] = begun.card.get("provenance", {})
+    flags = "".join(f" --{k} {v}" for k, v in (("steps", steps), ("lr", lr)) if v is not None)
+    info["command"] = f"lstm-explainer train {name} --arch {arch} --seed {seed}{flags}" + (
+        f" --start {start}" if start is not None else ""
+    )
     out = out or Path("models") / model.id
     model.card["provenance"] = info  # kept even if the evaluation below fails: the run can be re-carded
     save_model(model, out)
