@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
+from typing import Any
 
 from ..recipe import Recipe
 
@@ -30,4 +31,12 @@ def get_recipe(name: str) -> Recipe:
     return found.RECIPE
 
 
-__all__ = ["RECIPES", "get_recipe"]
+def get_evaluate(name: str) -> Callable[[Any, bool], dict[str, Any]] | None:
+    """A recipe's evaluation without building the recipe (which may fetch a corpus): the module's RECIPE's,
+    or its EVALUATE; None for a task whose evaluation needs its corpus (its card carries a check sample)."""
+    module, _, builder = RECIPES[name].partition(":")
+    found = import_module(f"{__name__}.{module}")
+    return getattr(found, "EVALUATE", None) if builder else found.RECIPE.evaluate
+
+
+__all__ = ["RECIPES", "get_evaluate", "get_recipe"]

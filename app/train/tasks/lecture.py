@@ -804,17 +804,16 @@ def trace_cost(model: Model, repeats: int = 20) -> dict[str, Any]:
 
 
 def lecture_eval(model: Model, full: bool) -> dict[str, Any]:
+    """The generator's held-out stories and the hand-written set: no corpus needed, so a card's figures can
+    be checked anywhere (the Wikipedia figures are in the card's extras and its check sample)."""
     if not full:
         return {"val": generated_eval(model, 300)["logp"]}
     generated = generated_eval(model)
-    paragraphs, _ = corpus()
-    valid = " ".join(paragraphs[-HELD_OUT_PARAGRAPHS:])
-    return {
-        "val": generated["logp"],
-        "generated_accuracy": round(generated["accuracy"], 4),
-        "wikipedia_valid_loss": round(text_loss(model, valid), 5),
-        "heldout": heldout_eval(model),
-    }
+    return {"val": generated["logp"], "generated_accuracy": round(generated["accuracy"], 4),
+            "heldout": heldout_eval(model)}  # fmt: skip
+
+
+EVALUATE = lecture_eval  # what tests/test_train.py checks a shipped card against, without building the recipe
 
 
 def recipe() -> Recipe:
@@ -824,9 +823,17 @@ def recipe() -> Recipe:
     tokenizer = tokenizer_from_config(config)
     data = LectureData(tokenizer, paragraphs[:-HELD_OUT_PARAGRAPHS])
 
+    valid = " ".join(paragraphs[-HELD_OUT_PARAGRAPHS:])
+
     def extras(model: Model) -> dict[str, Any]:
-        return {"vocabulary": {**unknown_rate(model.tokenizer, news), "measured_on": NEWS, "size": len(vocab)},
-                "trace_cost": trace_cost(model)}  # fmt: skip
+        return {
+            "vocabulary": {**unknown_rate(model.tokenizer, news), "measured_on": NEWS, "size": len(vocab)},
+            "wikipedia_valid_loss": {
+                "nats_per_token": round(text_loss(model, valid), 5),
+                "paragraphs": HELD_OUT_PARAGRAPHS,
+            },
+            "trace_cost": trace_cost(model),
+        }
 
     return Recipe(
         name="lecture",
@@ -859,6 +866,7 @@ def recipe() -> Recipe:
             "evaluation": "app/train/eval/lecture_heldout.tsv (hand-written)",
         },
         card_extras=extras,
+        check_sample=lambda: valid[:3000],
         example=(
             "I have been staying in Spain for the last 10 years and I enjoyed the food there although the weather "
             "was often cold. I can speak fluent",
