@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from app.nn.files import MAX_LAYERS, MAX_SIZE
+from app.nn.files import MAX_LAYERS, MAX_SIZE, MAX_STEPS
 
 # Strict: JSON `true` is not the integer 1 and "0.5" is not a number; unknown fields are a mistake.
 _STRICT = ConfigDict(extra="forbid", strict=True)
@@ -31,7 +31,6 @@ def _whole(value: Any) -> Any:
 
 
 # Every integer is bounded: a client's 2**64 is a 422 that names the limit, never an overflow further in.
-MAX_STEPS = 100_000  # well past any text the server accepts (LSTM_EXPLAINER_MAX_CHARS is at most this)
 MAX_MESSAGE_ID = 2**53 - 1  # the largest integer JavaScript holds exactly
 
 

@@ -168,6 +168,7 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 ID_RULE = "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"
 MAX_LAYERS = 4
 MAX_SIZE = 65536  # input and hidden sizes: far beyond anything a trace could show, small enough to check
+MAX_STEPS = 100_000  # token indices wherever a client or a scene names one: past any text a trace accepts
 
 
 def _type_name(value: Any) -> str:
