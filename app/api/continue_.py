@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import SettingsDep, TracePoolDep, ZooDep
 from app.api.errors import BAD_BODY_RESPONSE, ApiError
-from app.api.schemas import _STRICT, MAX_STEPS, ErrorResponse, TraceRequest, TraceToken, bounded_int, bounded_text
+from app.api.schemas import _STRICT, MAX_TEXT, ErrorResponse, TraceRequest, TraceToken, bounded_int, bounded_text
 from app.api.tracing import check_request
 from app.nn import Model, TraceInputError
 from app.nn.generate import MAX_CONTINUATION, continue_text, default_length, join_tokens
@@ -26,7 +26,7 @@ class ContinueRequest(BaseModel):
     )
 
     model: bounded_text(1, 200)  # type: ignore[valid-type]
-    text: bounded_text(1, MAX_STEPS) = Field(  # type: ignore[valid-type]
+    text: bounded_text(1, MAX_TEXT) = Field(  # type: ignore[valid-type]
         description="limited like a trace's text (LSTM_EXPLAINER_MAX_CHARS, _MAX_WORD_TOKENS)"
     )
     length: bounded_int(1, MAX_CONTINUATION) | None = Field(  # type: ignore[valid-type]

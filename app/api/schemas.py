@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from app.config import MAX_TEXT
 from app.nn.files import MAX_LAYERS, MAX_SIZE, MAX_STEPS
 
 # Strict: JSON `true` is not the integer 1 and "0.5" is not a number; unknown fields are a mistake.
@@ -35,7 +36,7 @@ MAX_MESSAGE_ID = 2**53 - 1  # the largest integer JavaScript holds exactly
 
 
 def bounded_int(low: int, high: int) -> Any:
-    return Annotated[int, BeforeValidator(_whole), Field(ge=low, le=high)]
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole)]  # bounds first: they reach the schema
 
 
 def bounded_text(min_length: int, max_length: int | None = None) -> Any:
@@ -71,7 +72,7 @@ class TraceRequest(BaseModel):
     )
 
     model: bounded_text(1, 200)  # type: ignore[valid-type]
-    text: bounded_text(1, MAX_STEPS) = Field(  # type: ignore[valid-type]
+    text: bounded_text(1, MAX_TEXT) = Field(  # type: ignore[valid-type]
         description="limited by LSTM_EXPLAINER_MAX_CHARS and, for word models, _MAX_WORD_TOKENS"
     )
     target: bounded_text(0, 200) | None = Field(None, description="a token scored after the last step; '' = none")  # type: ignore[valid-type]
@@ -86,7 +87,7 @@ class TraceMessage(TraceRequest):
 
     type: Literal["trace"]
     # A page sends what is in its text box, empty included, and shows the core's empty_text error.
-    text: bounded_text(0, MAX_STEPS)  # type: ignore[valid-type]
+    text: bounded_text(0, MAX_TEXT)  # type: ignore[valid-type]
     id: bounded_text(0, 128) | bounded_int(-MAX_MESSAGE_ID, MAX_MESSAGE_ID)  # type: ignore[valid-type]
 
 
