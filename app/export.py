@@ -43,7 +43,7 @@ from app.api.cards import default_model_id, public_card
 from app.api.errors import ApiError, describe_validation_errors
 from app.api.pages import page_config
 from app.api.schemas import TraceRequest
-from app.api.tracing import _document, check_request
+from app.api.tracing import check_request, document_for
 from app.config import Settings, get_settings
 from app.nn import TraceInputError, Zoo, load_zoo
 from app.nn.files import env_model_dirs
@@ -81,7 +81,7 @@ def trace_for(request: TraceRequest, zoo: Zoo, settings: Settings) -> dict[str, 
         checked = check_request(request, zoo, settings)
     except ApiError as e:
         raise ExportError(e.code, e.message) from None
-    return _document(checked, request)
+    return document_for(checked, request)
 
 
 class TraceTable:

@@ -18,6 +18,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from app.nn.document import parse_frame
+
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE = 4096
 SLIDES = "https://slides.example.org"
@@ -86,11 +88,17 @@ def open_socket(url: str, **kwargs: Any) -> ClientConnection:
 def test_trace_over_a_real_socket(server: str) -> None:
     with open_socket(server, origin=SLIDES) as ws:
         ws.send(json.dumps({"type": "trace", "id": "r1", "model": "tiny-char", "text": "hello there"}))
-        frames = []
-        while not frames or frames[-1]["type"] != "done":
-            frames.append(json.loads(ws.recv(timeout=10)))
-    assert [f["type"] for f in frames] == ["meta"] + ["step"] * 11 + ["gradients", "done"]
-    assert {f["id"] for f in frames} == {"r1"}
+        frames: list[Any] = []
+        while not frames or not isinstance(frames[-1], dict) or frames[-1]["type"] != "done":
+            message = ws.recv(timeout=10)
+            frames.append(message if isinstance(message, bytes) else json.loads(message))
+    meta = frames[0]
+    assert meta["type"] == "meta" and len(meta["tokens"]) == 11
+    binary = [parse_frame(f) for f in frames if isinstance(f, bytes)]
+    assert {stream for stream, *_ in binary} == {meta["stream"]}
+    assert sum(count for _, kind, _, count, _ in binary if kind == 1) == 11  # every step, in binary frames
+    assert [f["type"] for f in frames if isinstance(f, dict)] == ["meta", "params", "done"]
+    assert {f["id"] for f in frames if isinstance(f, dict)} == {"r1"}
 
 
 def test_page_and_headers_over_http(server: str) -> None:
