@@ -459,3 +459,71 @@ def test_failed_gradients_are_an_error_frame_and_not_kept(client: TestClient, mo
         assert frames[-1]["code"] == "internal_error"
         ws.send_json(trace(2, text=FLAKY))  # the same request again: the rows are computed this time
         assert types(receive_until_done(ws, 2))[-3:] == ["rows", "params", "done"]
+
+
+# -- incremental traces over the socket -----------------------------------------------------------------------
+
+
+def test_an_incremental_trace_sends_only_what_changed_and_equals_the_fresh_one(client: TestClient) -> None:
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    clamp = [{"gate": "forget", "value": 0.0, "start": 3}]
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, interventions=clamp))
+        held = assemble(receive_until_done(ws, 1), 1)
+        for rid, (text, target) in enumerate(
+            [(TEXT + "x", None), (TEXT + "xy", "a"), (TEXT[:9] + "Q" + TEXT[10:], "a")], 2
+        ):
+            ws.send_json(trace(rid, text=text, target=target, interventions=clamp, base=rid - 1))
+            frames = receive_until_done(ws, rid)
+            meta = frames[0]
+            assert meta["base"] == rid - 1 and meta["keep"] > 0
+            sent = [
+                t
+                for f in frames
+                if f["type"] == "binary" and f["kind"] == 1
+                for t in range(f["first"], f["first"] + f["count"])
+            ]
+            assert sent == list(range(meta["keep"], len(meta["tokens"])))  # only the steps after the change
+            held = assemble(frames, rid, held)
+            doc = orjson.loads(orjson.dumps(trace_document(model, text, target, clamp)))
+            assert_same_numbers(held.document(), doc)
+
+
+def test_a_base_the_server_no_longer_has_gets_a_whole_trace(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1))
+        receive_until_done(ws, 1)
+        ws.send_json(trace(2, text=TEXT + "s", base=99))  # never traced on this socket
+        meta = receive_until_done(ws, 2)[0]
+        assert (meta["base"], meta["keep"]) == (None, 0)
+
+
+@pytest.mark.parametrize("garbage", ["{not json", json.dumps({"type": "trace", "id": 3, "model": "tiny-char"}), "[]"])
+def test_garbage_in_an_incremental_sequence_is_an_error_and_the_next_trace_is_whole(
+    client: TestClient, garbage: str
+) -> None:
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1))
+        receive_until_done(ws, 1)
+        ws.send_json(trace(2, text=TEXT + "a", base=1))
+        assert receive_until_done(ws, 2)[0]["keep"] > 0
+        ws.send_text(garbage)
+        assert receive(ws)["type"] == "error"
+        ws.send_json(trace(4, text=TEXT + "ab", base=2))
+        frames = receive_until_done(ws, 4)
+    assert (frames[0]["base"], frames[0]["keep"]) == (None, 0)
+    doc = orjson.loads(orjson.dumps(trace_document(model, TEXT + "ab")))
+    assert_same_numbers(assemble(frames, 4).document(), doc)
+
+
+def test_a_view_for_an_older_trace_is_ignored(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, view={"rows": [], "pre": []}))
+        receive_until_done(ws, 1)
+        ws.send_json(trace(2, text="short", view={"rows": [], "pre": []}))
+        receive_until_done(ws, 2)
+        ws.send_json({"type": "view", "id": 1, "rows": "all"})  # crossed the newer request: nothing comes
+        ws.send_json({"type": "view", "id": 2, "rows": [1]})
+        frames = receive_until_done(ws, 2)
+    assert types(frames) == ["rows", "done"] and frames[0]["first"] == 1
