@@ -38,7 +38,7 @@ import orjson
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from app.api.assets import PLOTLY_JS, STATIC_DIR, asset_version, template_environment
+from app.api.assets import IMPORT_RE, PLOTLY_JS, STATIC_DIR, asset_version, template_environment
 from app.api.cards import default_model_id, public_card
 from app.api.errors import ApiError, describe_validation_errors
 from app.api.pages import page_config
@@ -52,13 +52,6 @@ MAX_BYTES = 6_000_000  # the budget the issue sets: the page must stay under 6 M
 TRACES_ELEMENT = "offline-traces"
 NUMBERS_ELEMENT = "offline-numbers"
 PLOTLY_ELEMENT = "offline-plotly"
-
-# A static import or re-export (`import x from '…'`, `import '…'`, `export { a } from '…'`) or a dynamic
-# `import('…')` of a relative module.
-IMPORT_RE = re.compile(
-    r"""(?P<head>\bimport\s*\(\s*|\bimport\s+(?:[\w*{}\s,$]+?\s+from\s+)?|\bexport\s+[\w*{}\s,$]+?\s+from\s+)"""
-    r"""(?P<quote>['"])(?P<spec>\.{1,2}/[^'"]+)(?P=quote)"""
-)
 
 
 class ExportError(TraceInputError):

@@ -10,6 +10,7 @@ memory traces take: a socket keeps only the key of its trace between frames, nev
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from app.nn import document as nn_document
 from app.nn import trace as nn_trace
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 # A trace costs about T² (every loss against every earlier step); texts longer than this count as long.
@@ -159,6 +161,7 @@ class TraceCache:
         self.size = 0
         self._done: OrderedDict[bytes, Entry] = OrderedDict()
         self._running: dict[bytes, asyncio.Task[Entry]] = {}
+        self._prefetching: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
 
     @staticmethod
     def key(model: Model, request: TraceRequest) -> bytes:
@@ -191,6 +194,26 @@ class TraceCache:
         entry.size = trace_bytes(trace)
         self._keep(entry)
         return entry
+
+    def prefetch(self, checked: Checked, request: TraceRequest) -> None:
+        """Start a trace, and all its gradient rows, that a page being loaded is about to ask for: the
+        socket's request then finds it computed (or computing) instead of starting it."""
+        key = self.key(checked.model, request)
+        if key in self._done or key in self._running:
+            return
+        task = asyncio.ensure_future(self._prefetch(checked, request))
+        self._prefetching.add(task)
+        task.add_done_callback(self._prefetching.discard)
+
+    async def _prefetch(self, checked: Checked, request: TraceRequest) -> None:
+        try:
+            entry = await self.get(checked, request)
+            if request.gradients and entry.gradients:
+                await self.rows(entry, range(entry.trace.steps))
+        except TraceInputError:
+            pass  # the page's own request gets the error, with its id
+        except Exception:
+            log.exception("prefetching a trace for model %s failed", checked.model.id)
 
     async def rows(self, entry: Entry, steps: Iterable[int]) -> None:
         """Compute the gradient rows of the losses at `steps` that are not computed yet."""
