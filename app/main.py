@@ -18,6 +18,7 @@ from app.api.assets import STATIC_DIR, CachedStaticFiles, package_version, plotl
 from app.api.errors import install_error_handlers
 from app.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from app.api.tracing import TraceCache, TracePool
+from app.api.ws import SocketLimit
 from app.config import Settings, get_settings
 from app.nn import load_zoo
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.zoo = zoo
         app.state.trace_pool = pool = TracePool(settings.trace_concurrency)
         app.state.trace_cache = TraceCache(settings.trace_cache_bytes, pool)
+        app.state.socket_limit = SocketLimit(settings.ws_max_per_client)
         await anyio.to_thread.run_sync(plotly_gzipped)  # warm the cache before the first student asks
         # Concurrency comes from the trace threads and workers; BLAS threads on top of them spin against
         # each other over matrices this small (measured: 5x slower with 20 concurrent traces on 2 cores).

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from starlette import status
 from starlette.websockets import WebSocketDisconnect
 
-from app.api.deps import SettingsDep, TraceCacheDep, ZooDep
+from app.api.deps import SettingsDep, SocketLimitDep, TraceCacheDep, ZooDep
 from app.api.errors import ApiError, describe_validation_errors
 from app.api.schemas import TraceMessage, View, ViewMessage
 from app.api.security import origin_allowed
@@ -68,16 +68,45 @@ class Held:
 
 @dataclass
 class Sent:
-    """The newest trace this socket sent a meta for: what an incremental request may build on."""
+    """The newest trace this socket sent a meta for: what an incremental request may build on. Only its
+    cache key is kept, not its arrays (the cache's budget bounds those), unless the trace was too big for
+    the cache (`own`)."""
 
     rid: MessageId
     stream: int
     key: bytes
-    model: str
+    checked: Checked
+    request: TraceMessage
     held: Held
     gradients: bool
     view: View
     started: float
+    own: Entry | None = None
+
+
+class Stalled(Exception):
+    """The client has not taken a frame for `ws_send_timeout` seconds."""
+
+
+class SocketLimit:
+    """Open sockets per client address, so one address cannot hold every socket (and its memory)."""
+
+    def __init__(self, per_client: int) -> None:
+        self.per_client = per_client
+        self.open: dict[str, int] = {}
+
+    def acquire(self, address: str) -> bool:
+        if self.open.get(address, 0) >= self.per_client:
+            return False
+        self.open[address] = self.open.get(address, 0) + 1
+        return True
+
+    def release(self, address: str) -> None:
+        left = self.open.get(address, 1) - 1
+        if left:
+            self.open[address] = left
+        else:
+            self.open.pop(address, None)
 
 
 def _steps(which: Any, T: int) -> list[int]:
@@ -201,8 +230,12 @@ class TraceSession:
         rid, request = job.request.id, job.request
         sent = self.sent
         base: Entry | None = None
-        if request.base is not None and sent is not None and (sent.rid, sent.model) == (request.base, request.model):
-            base = self.cache.peek(sent.key)
+        if (
+            request.base is not None
+            and sent is not None
+            and (sent.rid, sent.request.model) == (request.base, request.model)
+        ):
+            base = self.cache.peek(sent.key) or sent.own
         try:
             entry = await self.cache.get(job.checked, request, base)
         except TraceInputError as e:
@@ -220,44 +253,60 @@ class TraceSession:
         if base is not None and sent is not None:
             keep = min(kept_steps(base.trace, entry.trace), sent.held.steps)
             held = Held(keep, {t for t in sent.held.pre if t < keep}, {t for t in sent.held.rows if t < keep})
+        based = base is not None
+        del base
         self.streams = (self.streams + 1) % 2**32
         gradients = request.gradients and entry.gradients
         meta = entry.frames.meta()
         if entry.notice:
             meta["notices"] = [*meta["notices"], entry.notice]
-        self.sent = Sent(rid, self.streams, entry.key, request.model, held, gradients, request.view, job.started)
+        own = None if self.cache.peek(entry.key) is entry else entry
+        self.sent = Sent(rid, self.streams, entry.key, job.checked, request, held, gradients, request.view,
+                         job.started, own)  # fmt: skip
+        T, step_size = entry.trace.steps, entry.frames.layout.step_size
+        del entry  # from here on looked up for every frame: a slow socket does not hold a trace the cache let go
         await self._send_json({
             "type": "meta", "id": rid, "stream": self.streams, **meta, "gradients": gradients,
-            "base": request.base if base is not None else None, "keep": keep,
+            "base": request.base if based else None, "keep": keep,
         })  # fmt: skip
-        trace, T = entry.trace, entry.trace.steps
-        per_frame = max(1, FRAME_BYTES // (4 * entry.frames.layout.step_size))
+        sent = self.sent
+        per_frame = max(1, FRAME_BYTES // (4 * step_size))
         for first in range(keep, T, per_frame):
             count = min(per_frame, T - first)
-            if not await self._frame(job.generation, entry.frames.steps(self.streams, first, count)):
+            data = (await self._entry(sent)).frames.steps(sent.stream, first, count)
+            if not await self._frame(job.generation, data):
                 return
             held.steps = first + count
-        if trace.steps == held.steps:
-            await self._more(self.sent, job.generation, entry)
+        if held.steps == T:
+            await self._more(sent, job.generation)
 
-    async def _more(self, sent: Sent, generation: int, entry: Entry | None = None) -> None:
-        """Send what the view asks for and the client does not hold yet, then `done`."""
-        entry = entry or self.cache.peek(sent.key)
+    async def _entry(self, sent: Sent) -> Entry:
+        """The trace `sent` describes: from the cache, or this socket's own, or traced again (to the same
+        numbers) when the cache let it go while a slow client read."""
+        entry = self.cache.peek(sent.key) or sent.own
         if entry is None:
-            await self._refuse(sent.rid, "trace_expired", "the server no longer holds this trace; trace it again")
-            return
-        held, T = sent.held, entry.trace.steps
+            entry = await self.cache.get(sent.checked, sent.request)
+            if self.cache.peek(sent.key) is not entry:
+                sent.own = entry
+        return entry
+
+    async def _more(self, sent: Sent, generation: int) -> None:
+        """Send what the view asks for and the client does not hold yet, then `done`."""
+        entry = await self._entry(sent)
+        held, T, pre_size = sent.held, entry.trace.steps, max(1, entry.frames.layout.pre_size)
+        del entry
         missing = [t for t in _steps(sent.view.pre, T) if t not in held.pre]
-        per_frame = max(1, FRAME_BYTES // (4 * max(1, entry.frames.layout.pre_size)))
+        per_frame = max(1, FRAME_BYTES // (4 * pre_size))
         for first, count in _runs(missing):
             for a in range(first, first + count, per_frame):
                 n = min(per_frame, first + count - a)
-                if not await self._frame(generation, entry.frames.pre(sent.stream, a, n)):
+                data = (await self._entry(sent)).frames.pre(sent.stream, a, n)
+                if not await self._frame(generation, data):
                     return
                 held.pre.update(range(a, a + n))
-        if sent.gradients and not await self._rows(sent, generation, entry):
+        if sent.gradients and not await self._rows(sent, generation):
             return
-        complete = len(held.pre) == T and (not sent.gradients or self._all_rows(entry, held))
+        complete = len(held.pre) == T and (not sent.gradients or self._all_rows(await self._entry(sent), held))
         ms = round((time.perf_counter() - sent.started) * 1000, 1)
         if generation == self.generation:
             await self._send_json({"type": "done", "id": sent.rid, "ms": ms, "complete": complete})
@@ -267,21 +316,24 @@ class TraceSession:
         losses = [t for t, e in enumerate(entry.trace.expected) if e is not None]
         return all(t in held.rows for t in losses) and (held.params or not losses)
 
-    async def _rows(self, sent: Sent, generation: int, entry: Entry) -> bool:
+    async def _rows(self, sent: Sent, generation: int) -> bool:
         """The gradient rows the view asks for, block by block (the newest losses first for "all")."""
-        trace, held = entry.trace, sent.held
-        losses = [t for t, e in enumerate(trace.expected) if e is not None]
-        wanted = losses[::-1] if sent.view.rows == "all" else [t for t in _steps(sent.view.rows, trace.steps)]
-        wanted = [t for t in wanted if t not in held.rows and trace.expected[t] is not None]
+        held = sent.held
+        entry = await self._entry(sent)
+        expected, T = entry.trace.expected, entry.trace.steps
+        del entry
+        losses = [t for t, e in enumerate(expected) if e is not None]
+        wanted = losses[::-1] if sent.view.rows == "all" else _steps(sent.view.rows, T)
+        wanted = [t for t in wanted if t not in held.rows and expected[t] is not None]
         blocks: dict[int, list[int]] = {}
         for t in wanted:
             blocks.setdefault(t // ROW_BLOCK, []).append(t)
         last = losses[-1] if losses else None
         for steps in blocks.values():
             try:
-                await self.cache.rows(entry, steps)
+                await self.cache.rows(await self._entry(sent), steps)
             except Exception:
-                log.exception("gradients failed for model %s", trace.model.id)
+                log.exception("gradients failed for model %s", sent.checked.model.id)
                 if generation == self.generation:
                     await self._refuse(
                         sent.rid, "internal_error", "the server failed to compute the gradients; the error is logged"
@@ -290,14 +342,18 @@ class TraceSession:
             if generation != self.generation:
                 return False
             for first, count in _runs(sorted(steps)):
-                if not await self._frame(generation, entry.frames.rows(sent.stream, first, count)):
+                entry = await self._entry(sent)
+                await self.cache.rows(entry, range(first, first + count))  # at once unless traced again meanwhile
+                data = entry.frames.rows(sent.stream, first, count)
+                del entry
+                if not await self._frame(generation, data):
                     return False
                 held.rows.update(range(first, first + count))
-            tri = trace.triangle
-            if last in held.rows and not held.params and tri is not None and tri.params is not None:
-                params = entry.frames.params()
-                await self._send_json({"type": "params", "id": sent.rid, "params": params})
-                held.params = True
+            if last in held.rows and not held.params:
+                params = (await self._entry(sent)).frames.params()
+                if params is not None:
+                    await self._send_json({"type": "params", "id": sent.rid, "params": params})
+                    held.params = True
         return True
 
     async def _frame(self, generation: int, data: bytes) -> bool:
@@ -309,7 +365,7 @@ class TraceSession:
         async with self.send_lock:
             if self.closed:
                 return False
-            await self.websocket.send_bytes(data)
+            await self._timed(self.websocket.send_bytes(data))
         return True
 
     # -- sending ---------------------------------------------------------------------------------------------
@@ -318,7 +374,15 @@ class TraceSession:
         # Awaiting each send is the backpressure: a slow client slows its own stream, nothing piles up.
         async with self.send_lock:
             if not self.closed:
-                await self.websocket.send_text(dumps(frame).decode())
+                await self._timed(self.websocket.send_text(dumps(frame).decode()))
+
+    async def _timed(self, send: Any) -> None:
+        """A send, or Stalled when the client has not taken it in `ws_send_timeout` seconds."""
+        try:
+            with anyio.fail_after(self.settings.ws_send_timeout):
+                await send
+        except TimeoutError:
+            raise Stalled from None
 
     async def _refuse(self, rid: MessageId, code: str, message: str) -> None:
         """An error frame; the server also forgets what the client holds, so the next trace is whole."""
@@ -332,13 +396,27 @@ class TraceSession:
 
 
 @router.websocket("/ws/trace")
-async def trace_socket(websocket: WebSocket, zoo: ZooDep, settings: SettingsDep, cache: TraceCacheDep) -> None:
+async def trace_socket(
+    websocket: WebSocket, zoo: ZooDep, settings: SettingsDep, cache: TraceCacheDep, limit: SocketLimitDep
+) -> None:
     # Accept before refusing: a browser reports a close code (1008) but hides why a handshake failed.
     await websocket.accept()
     if not origin_allowed(websocket.headers, settings.allowed_origins):
         await websocket.close(status.WS_1008_POLICY_VIOLATION, "this page's origin may not open the socket")
         return
+    address = websocket.client.host if websocket.client else ""
+    if not limit.acquire(address):
+        reason = f"this address already has {limit.per_client} sockets open (LSTM_EXPLAINER_WS_MAX_PER_CLIENT)"
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, reason)
+        return
     try:
         await TraceSession(websocket, zoo, settings, cache).run()
     except* WebSocketDisconnect:
         pass  # the client left mid-send; nothing to clean up
+    except* Stalled:
+        # It is not reading, so the close frame may never reach it: try briefly, then let go of the socket.
+        with anyio.move_on_after(1):
+            reason = f"the client took no frame for {settings.ws_send_timeout:g} s; closed to free the server"
+            await websocket.close(status.WS_1013_TRY_AGAIN_LATER, reason)
+    finally:
+        limit.release(address)
