@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
 from threadpoolctl import threadpool_limits
 
+from app import allocator
 from app.api import continue_ as continuation
 from app.api import docs, health, models, pages, scenes, trace, ws
 from app.api.assets import STATIC_DIR, CachedStaticFiles, package_version, plotly_gzipped, template_environment
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        allocator.tune()  # before the zoo and the first trace allocate (app/allocator.py says why)
         # Loaded once per process and shared read-only by every request and socket.
         zoo = await anyio.to_thread.run_sync(load_zoo, settings.model_dirs, settings.shipped_models)
         for failure in zoo.failed:

@@ -386,3 +386,13 @@ def test_the_pages_first_trace_is_computed_while_it_loads(client: TestClient) ->
     # a page whose state its own code decides is not guessed at
     client.get("/", params={"model": "tiny-char", "text": "not this one", "clamps": "x"})
     assert cache.peek(cache.key(model, TraceRequest(model="tiny-char", text="not this one"))) is None
+
+
+def test_the_allocator_is_tuned_where_it_is_glibc() -> None:
+    import platform
+
+    from app import allocator
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert allocator.tune()

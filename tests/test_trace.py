@@ -144,3 +144,18 @@ def test_a_binary_frame_is_what_docs_protocol_md_says() -> None:
     assert (kind, first, count, vals.dtype) == (3, 2, 2, np.dtype("<f8"))
     assert len(vals) == (3 + 4) * 2 * 2  # rows 2 and 3: t + 1 numbers for h and c of each layer
     np.testing.assert_array_equal(vals[:3], trace.triangle.hidden[0, 2, :3])  # type: ignore[union-attr]
+
+
+def test_a_lean_trace_sends_the_same_frames_and_extends_exactly() -> None:
+    model = random_model("lstm", layers=2, hidden_size=7, seed=4)
+    exact, lean = run_trace(model, TEXT, gradients=False), run_trace(model, TEXT, gradients=False, lean=True)
+    assert lean.columns[0].act["forget"].dtype == np.float32 and lean.columns[0].tanh_c is None
+    for kind in ("steps", "pre"):
+        assert getattr(Frames(lean), kind)(1, 0, lean.steps) == getattr(Frames(exact), kind)(1, 0, exact.steps)
+    grown = run_trace(model, TEXT + "s", gradients=False, base=lean, lean=True)
+    assert grown.keep == len(TEXT) - 1
+    assert_identical(grown, run_trace(model, TEXT + "s", gradients=False, lean=True))
+    # an exact trace never builds on a lean one (its activations are not exact)
+    assert run_trace(model, TEXT + "s", gradients=False, base=lean).keep == 0
+    with pytest.raises(ValueError, match="lean"):
+        gradient_triangle(lean)

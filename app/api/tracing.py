@@ -95,10 +95,10 @@ class TracePool:
 
 
 def _run(
-    checked: Checked, request: TraceRequest, gradients: bool, base: nn_trace.Trace | None = None
+    checked: Checked, request: TraceRequest, gradients: bool, base: nn_trace.Trace | None = None, lean: bool = False
 ) -> nn_trace.Trace:
     interventions = [iv.model_dump() for iv in request.interventions]
-    return nn_trace.run_trace(checked.model, request.text, request.target, interventions, gradients, base)
+    return nn_trace.run_trace(checked.model, request.text, request.target, interventions, gradients, base, lean)
 
 
 def document_for(checked: Checked, request: TraceRequest) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def trace_bytes(trace: nn_trace.Trace) -> int:
     """The memory a trace's arrays take (what the cache's budget counts)."""
     n = trace.logits.nbytes + trace.logp.nbytes
     for c in trace.columns:
-        n += sum(a.nbytes for a in (*c.pre.values(), *c.act.values(), c.c, c.tanh_c, c.h, c.hw_n) if a is not None)
+        n += sum(a.nbytes for a in c.arrays())
     tri = trace.triangle
     if tri is not None:
         n += tri.hidden.nbytes + (tri.cell.nbytes if tri.cell is not None else 0)
@@ -189,7 +189,9 @@ class TraceCache:
 
     async def _compute(self, key: bytes, checked: Checked, request: TraceRequest, base: Entry | None) -> Entry:
         base_trace = base.trace if base is not None and base.trace.model is checked.model else None
-        trace = await self.pool.run(partial(_run, checked, request, False, base_trace), checked.tokens)
+        # A text past the gradient limit never has gradients: its shown quantities are kept in float32.
+        job = partial(_run, checked, request, False, base_trace, not checked.gradients)
+        trace = await self.pool.run(job, checked.tokens)
         entry = Entry(key, trace, nn_document.Frames(trace), checked.gradients, checked.notice)
         entry.size = trace_bytes(trace)
         self._keep(entry)

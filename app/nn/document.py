@@ -98,7 +98,7 @@ def step_records(trace: Trace) -> list[dict[str, Any]]:
             "gates": {g: _rows(c.act[g]) for g in model.spec.gates},
             "preactivations": {g: _rows(a) for g, a in c.pre.items()},
             "cell": _rows(c.c) if c.c is not None else None,
-            "tanh_cell": _rows(c.tanh_c) if c.tanh_c is not None else None,
+            "tanh_cell": _rows(tanh) if (tanh := c.tanh_cell()) is not None else None,
             "hidden": _rows(c.h),
         })  # fmt: skip
     top, top_p = top_k(trace)

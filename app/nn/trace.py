@@ -71,40 +71,61 @@ class Stepper:
 
 @dataclass
 class Columns:
-    """One layer's record over T steps: every quantity a (T, H) array (a step is a row)."""
+    """One layer's record over T steps: every quantity a (T, H) array (a step is a row), filled as the
+    steps are taken (no per-step arrays are kept). A `lean` record, for a trace that will never run a
+    backward pass, keeps what is only displayed (activations, pre-activations) in float32 and no tanh(c);
+    the states stay exact, so a later trace can go on from them."""
 
     pre: dict[str, Array]  # gate (or "hidden" for a plain RNN) -> pre-activations
     act: dict[str, Array]  # gate -> activations
     c: Array | None  # cell state, LSTM family
-    tanh_c: Array | None
+    tanh_c: Array | None  # None in a lean record
     h: Array  # hidden state
     hw_n: Array | None = None  # GRU: the candidate's recurrent part, which its backward needs
+    lean: bool = False
 
     @classmethod
-    def stack(cls, caches: list[dict[str, Any]]) -> Columns:
-        cat = lambda key: None if caches[0][key] is None else np.concatenate([c[key] for c in caches])  # noqa: E731
+    def like(cls, cache: dict[str, Any], T: int, lean: bool) -> Columns:
+        """Empty columns for T steps of caches shaped like `cache`."""
+        exact, H = cache["h"].dtype, cache["h"].shape[-1]
+        shown = np.float32 if lean else exact
+        new = lambda dtype: np.empty((T, H), dtype)  # noqa: E731
         return cls(
-            pre={g: np.concatenate([c["pre"][g] for c in caches]) for g in caches[0]["pre"]},
-            act={g: np.concatenate([c["act"][g] for c in caches]) for g in caches[0]["act"]},
-            c=cat("c"), tanh_c=cat("tanh_c"), h=cat("h"), hw_n=cat("hw_n") if "hw_n" in caches[0] else None,
+            pre={g: new(shown) for g in cache["pre"]}, act={g: new(shown) for g in cache["act"]},
+            c=None if cache["c"] is None else new(exact),
+            tanh_c=None if cache["tanh_c"] is None or lean else new(exact),
+            h=new(exact), hw_n=new(exact) if "hw_n" in cache and not lean else None, lean=lean,
         )  # fmt: skip
 
-    def joined(self, n: int, more: Columns | None) -> Columns:
-        """The first `n` steps of these columns followed by `more`'s."""
-        if more is None:
-            return self if n == len(self.h) else self.cut(n)
-        cat = lambda a, b: None if a is None else np.concatenate([a[:n], b])  # noqa: E731
-        return Columns(
-            pre={g: cat(a, more.pre[g]) for g, a in self.pre.items()},
-            act={g: cat(a, more.act[g]) for g, a in self.act.items()},
-            c=cat(self.c, more.c), tanh_c=cat(self.tanh_c, more.tanh_c), h=cat(self.h, more.h),
-            hw_n=cat(self.hw_n, more.hw_n),
-        )  # fmt: skip
+    def arrays(self) -> list[Array]:
+        return [a for a in (*self.pre.values(), *self.act.values(), self.c, self.tanh_c, self.h, self.hw_n)
+                if a is not None]  # fmt: skip
+
+    def record(self, t: int, cache: dict[str, Any]) -> None:
+        for g, a in self.pre.items():
+            a[t] = cache["pre"][g][0]
+        for g, a in self.act.items():
+            a[t] = cache["act"][g][0]
+        self.h[t] = cache["h"][0]
+        if self.c is not None:
+            self.c[t] = cache["c"][0]
+        if self.tanh_c is not None:
+            self.tanh_c[t] = cache["tanh_c"][0]
+        if self.hw_n is not None:
+            self.hw_n[t] = cache["hw_n"][0]
+
+    def take(self, other: Columns, n: int) -> None:
+        """Steps 0 … n−1 from `other`, a record of the same kind."""
+        for a, b in zip(self.arrays(), other.arrays(), strict=True):
+            a[:n] = b[:n]
 
     def cut(self, n: int) -> Columns:
         cut = lambda a: None if a is None else a[:n].copy()  # noqa: E731
         return Columns({g: cut(a) for g, a in self.pre.items()}, {g: cut(a) for g, a in self.act.items()},
-                       cut(self.c), cut(self.tanh_c), cut(self.h), cut(self.hw_n))  # fmt: skip
+                       cut(self.c), cut(self.tanh_c), cut(self.h), cut(self.hw_n), self.lean)  # fmt: skip
+
+    def tanh_cell(self) -> Array | None:
+        return self.tanh_c if self.tanh_c is not None or self.c is None else np.tanh(self.c)
 
 
 class LayerSteps(Sequence[dict[str, Any]]):
@@ -254,7 +275,7 @@ def _kept(base: Trace, expected: list[int | None], p: int) -> int:
 
 def kept_steps(base: Trace, trace: Trace) -> int:
     """How many leading steps (and gradient rows) of `trace` are exactly `base`'s."""
-    if base.model is not trace.model:
+    if base.model is not trace.model or base.columns[0].lean != trace.columns[0].lean:
         return 0
     return _kept(base, trace.expected, shared_prefix(base, trace.ids, trace.clamps))
 
@@ -266,11 +287,13 @@ def run_trace(
     interventions: Any = None,
     gradients: bool = True,
     base: Trace | None = None,
+    lean: bool = False,
 ) -> Trace:
     """Trace `text` through `model`; `interventions` is a list of intervention dicts (validated here).
 
     With `base` (an earlier trace of the same model) the steps it shares are taken from it, not computed;
-    `trace.keep` says how many steps and gradient rows are the base's."""
+    `trace.keep` says how many steps and gradient rows are the base's. `lean`: the trace will never have
+    gradients (its text is past the gradient limit), so what is only shown is kept in float32."""
     tokens = model.tokenizer.tokenize(text) if isinstance(text, str) else text
     if not tokens:
         raise TraceInputError("empty_text", "there is nothing to trace: type some text")
@@ -279,26 +302,29 @@ def run_trace(
     T = len(tokens)
     ids = np.array([tok.id for tok in tokens])
     clamps = step_clamps(ivs, model.layers, T, model.hidden_size, model.dtype)
-    p = shared_prefix(base, ids, clamps) if base is not None and base.model is model else 0
+    usable = base is not None and base.model is model and base.columns[0].lean == lean
+    p = shared_prefix(base, ids, clamps) if usable else 0  # type: ignore[arg-type]
     if p:
         state = ([c.h[p - 1 : p].copy() for c in base.columns], [None if c.c is None else c.c[p - 1 : p].copy()
                                                                   for c in base.columns])  # fmt: skip
         stepper = Stepper(model, clamps, state, t=p)
     else:
         stepper = Stepper(model, clamps)
-    new: list[list[dict[str, Any]]] = [[] for _ in range(model.layers)]
     logits = np.empty((T, len(model.vocab)), model.dtype)
+    columns: list[Columns] = []
     if p:
         logits[:p] = base.logits[:p]  # type: ignore[union-attr]
+        if p == T:
+            columns = [c.cut(T) for c in base.columns]  # type: ignore[union-attr]
     for t in range(p, T):
         step_caches, logits[t] = stepper.step(int(ids[t]))
-        for l, cache in enumerate(step_caches):
-            new[l].append(cache)
-    if p:
-        columns = [base.columns[l].joined(p, Columns.stack(new[l]) if new[l] else None)  # type: ignore[union-attr]
-                   for l in range(model.layers)]  # fmt: skip
-    else:
-        columns = [Columns.stack(new[l]) for l in range(model.layers)]
+        if not columns:
+            columns = [Columns.like(cache, T, lean) for cache in step_caches]
+            if p:
+                for c, b in zip(columns, base.columns, strict=True):  # type: ignore[union-attr]
+                    c.take(b, p)
+        for c, cache in zip(columns, step_caches, strict=True):
+            c.record(t, cache)
     logp = np.empty_like(logits)
     if p:
         logp[:p] = base.logp[:p]  # type: ignore[union-attr]
@@ -311,7 +337,7 @@ def run_trace(
     trace = Trace(model, tokens, target_token, ivs, columns, clamps, logits, logp, expected, losses, keep=keep)
     if base is not None and keep and base.triangle is not None:
         trace.triangle = _kept_rows(trace, base.triangle, keep)
-    if gradients:
+    if gradients and not lean:
         gradient_triangle(trace)
     return trace
 
@@ -346,6 +372,8 @@ def _kept_rows(trace: Trace, base: Triangle, keep: int) -> Triangle:
 def gradient_triangle(trace: Trace, steps: Iterable[int] | None = None) -> Triangle:
     """Compute the rows of the losses at `steps` (all when None) that are not computed yet, and ∂L/∂θ of the
     last defined loss when its row is among them. Returns (and keeps) the trace's triangle."""
+    if trace.columns[0].lean:
+        raise ValueError("a lean trace keeps no exact activations: it has no gradients")
     if trace.triangle is None:
         trace.triangle = empty_triangle(trace)
     tri = trace.triangle
