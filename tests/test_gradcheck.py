@@ -7,6 +7,7 @@ import pytest
 
 from app.nn import ARCHS, Stepper, random_model, run_trace
 from app.nn.cells import step_forward
+from app.nn.document import document, expected_p
 from app.nn.interventions import parse_interventions, step_clamps
 from app.nn.model import Model, log_softmax
 
@@ -215,7 +216,8 @@ def test_a_target_of_pieces_is_scored_as_one_word_and_its_gradients_check(arch: 
     none = np.zeros((1, model.hidden_size))
     want = word_loss(model, ids, pieces, 0, 0, none)
     np.testing.assert_allclose(trace.losses[-1], want, rtol=1e-12)
-    np.testing.assert_allclose(trace.expected_p[-1], np.exp(-want), rtol=1e-12)
+    np.testing.assert_allclose(expected_p(trace)[-1], np.exp(-want), rtol=1e-12)
+    assert document(trace)["steps"][-1]["expected"]["token"] == "bcab"
     tri = trace.triangle
     assert tri is not None and tri.hidden.shape[-1] == len(ids)
     T = len(ids)

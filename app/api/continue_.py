@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import secrets
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import SettingsDep, TracePoolDep, ZooDep
 from app.api.errors import BAD_BODY_RESPONSE, ApiError
-from app.api.schemas import _STRICT, ErrorResponse, Text, TraceRequest, TraceToken
+from app.api.schemas import _STRICT, MAX_TEXT, ErrorResponse, TraceRequest, TraceToken, bounded_int, bounded_text
 from app.api.tracing import check_request
 from app.nn import Model, TraceInputError
 from app.nn.generate import (
@@ -35,13 +35,12 @@ class ContinueRequest(BaseModel):
         json_schema_extra={"examples": [{"model": "shakespeare-lstm", "text": "To be, or not to be", "length": 80}]},
     )
 
-    model: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
-    text: Text = Field(description="limited like a trace's text (LSTM_EXPLAINER_MAX_CHARS, _MAX_WORD_TOKENS)")
-    length: int | None = Field(
-        None,
-        ge=1,
-        le=MAX_CONTINUATION,
-        description="tokens to write; default 200 for character models, 20 for word models",
+    model: bounded_text(1, 200)  # type: ignore[valid-type]
+    text: bounded_text(1, MAX_TEXT) = Field(  # type: ignore[valid-type]
+        description="limited like a trace's text (LSTM_EXPLAINER_MAX_CHARS, _MAX_WORD_TOKENS)"
+    )
+    length: bounded_int(1, MAX_CONTINUATION) | None = Field(  # type: ignore[valid-type]
+        None, description="tokens to write; default 200 for character models, 20 for word models"
     )
     temperature: float = Field(
         0.0, ge=0.0, le=MAX_TEMPERATURE, description="0: greedy (always the likeliest token); above 0: sample"
@@ -102,8 +101,6 @@ async def continue_(body: ContinueRequest, zoo: ZooDep, settings: SettingsDep, p
     likeliest tokens or the `top_p` nucleus); the `seed` fixes the draw, and one left out is picked and
     returned, so the same request with that seed writes the same text again."""
     checked = check_request(TraceRequest(model=body.model, text=body.text, gradients=False), zoo, settings)
-    if not body.text:
-        raise ApiError(422, "empty_text", "there is nothing to continue: type some text")
     length = body.length if body.length is not None else default_length(checked.model)
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
     sampling = Sampling(body.temperature, body.top_k, body.top_p, seed if body.temperature > 0 else 0)

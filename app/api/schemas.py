@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from app.config import MAX_TEXT
+from app.nn.files import MAX_LAYERS, MAX_SIZE, MAX_STEPS
 
 # Strict: JSON `true` is not the integer 1 and "0.5" is not a number; unknown fields are a mistake.
 _STRICT = ConfigDict(extra="forbid", strict=True)
@@ -23,6 +26,29 @@ def _encodable(value: str) -> str:
 Text = Annotated[str, AfterValidator(_encodable)]
 
 
+def _whole(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer, so a client following the schema may send it; 3.5 stays refused.
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+# Every integer is bounded: a client's 2**64 is a 422 that names the limit, never an overflow further in.
+MAX_MESSAGE_ID = 2**53 - 1  # the largest integer JavaScript holds exactly
+
+
+def bounded_int(low: int, high: int) -> Any:
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole)]  # bounds first: they reach the schema
+
+
+def bounded_text(min_length: int, max_length: int | None = None) -> Any:
+    # The length first, then the encoding check, so a too-long text is described as a string, not a list.
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_encodable)]
+
+
+Layer = bounded_int(0, MAX_LAYERS - 1)
+Unit = bounded_int(0, MAX_SIZE - 1)
+Step = bounded_int(0, MAX_STEPS)
+
+
 class Intervention(BaseModel):
     """Clamp a gate to a constant on some units over the steps [start, stop). Gate names and ranges are
     checked against the model (`bad_intervention` when they do not fit)."""
@@ -31,12 +57,12 @@ class Intervention(BaseModel):
 
     gate: Text = Field(description="input, forget, candidate or output (LSTM); update, reset or candidate (GRU)")
     value: float = Field(allow_inf_nan=False, description="[0, 1] for sigmoid gates, [-1, 1] for candidate")
-    layer: int = 0
-    units: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = Field(
+    layer: Layer = 0
+    units: Annotated[list[Unit], Field(min_length=1)] | None = Field(
         None, description="unit indices (at least one); null clamps every unit"
     )
-    start: int | None = Field(None, description="first clamped step; null = from the start")
-    stop: int | None = Field(None, description="first step no longer clamped; null = to the end")
+    start: Step | None = Field(None, description="first clamped step; null = from the start")
+    stop: Step | None = Field(None, description="first step no longer clamped; null = to the end")
 
 
 class TraceRequest(BaseModel):
@@ -45,20 +71,47 @@ class TraceRequest(BaseModel):
         json_schema_extra={"examples": [{"model": "lecture-lstm", "text": "The keys to the cabinet are"}]},
     )
 
-    model: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
-    text: Text = Field(description="limited by LSTM_EXPLAINER_MAX_CHARS and, for word models, _MAX_WORD_TOKENS")
-    target: Text | None = Field(None, description="a token scored after the last step")
+    model: bounded_text(1, 200)  # type: ignore[valid-type]
+    text: bounded_text(1, MAX_TEXT) = Field(  # type: ignore[valid-type]
+        description="limited by LSTM_EXPLAINER_MAX_CHARS and, for word models, _MAX_WORD_TOKENS"
+    )
+    target: bounded_text(0, 200) | None = Field(None, description="a token scored after the last step; '' = none")  # type: ignore[valid-type]
     interventions: list[Intervention] = Field(default_factory=list)
     gradients: bool = Field(True, description="include ‖∂L_t/∂h_k‖ and the weight gradients")
 
 
+MessageId = bounded_text(0, 128) | bounded_int(-MAX_MESSAGE_ID, MAX_MESSAGE_ID)
+Steps = Literal["all"] | Annotated[list[Step], Field(max_length=4096)]
+
+
+class View(BaseModel):
+    """What the client looks at (docs/protocol.md): gradient rows and pre-activations it wants first."""
+
+    model_config = ConfigDict(**_STRICT)
+
+    rows: Steps = Field("all", description="loss steps t whose gradient rows are wanted; [] for none yet")
+    pre: Steps = Field("all", description="steps whose pre-activations are wanted")
+
+
 class TraceMessage(TraceRequest):
-    """The WebSocket's one client message: a trace request with a type and a client-chosen id."""
+    """The WebSocket's trace request: a trace request with a type, a client-chosen id, and optionally the
+    earlier trace the client keeps (incremental) and what it looks at."""
 
     model_config = ConfigDict(**_STRICT)
 
     type: Literal["trace"]
-    id: Annotated[Text, StringConstraints(max_length=128)] | int
+    # A page sends what is in its text box, empty included, and shows the core's empty_text error.
+    text: bounded_text(0, MAX_TEXT)  # type: ignore[valid-type]
+    id: MessageId  # type: ignore[valid-type]
+    base: MessageId | None = Field(None, description="an earlier trace of this socket the client keeps")
+    view: View = Field(default_factory=View)
+
+
+class ViewMessage(View):
+    """More of the current trace: rows and pre-activations the client now looks at."""
+
+    type: Literal["view"]
+    id: MessageId
 
 
 class ErrorDetail(BaseModel):
@@ -113,7 +166,7 @@ class Health(BaseModel):
     failed: list[LoadFailure]
 
 
-# -- the trace document (built by app.nn.trace_document; floats rounded to 7 significant digits) ----------
+# -- the trace document (built by app.nn.document; floats rounded to 7 significant digits) ----------------
 
 
 class TraceModel(BaseModel):
@@ -189,3 +242,53 @@ class TraceDocument(BaseModel):
     gradients: TraceGradients | None
     interventions: list[Intervention] = Field(description="as applied, normalised")
     notices: list[str] = Field(description="what was left out and why, e.g. gradients past the length limit")
+
+
+# -- the WebSocket's server messages (docs/protocol.md; binary frames are described there) ---------------
+
+
+class LayoutField(BaseModel):
+    name: str = Field(description="a path into the document, e.g. layers.0.gates.forget")
+    size: int | None = Field(None, description="numbers per record (gradient rows: t + 1, so absent)")
+
+
+class FrameLayout(BaseModel):
+    step: list[LayoutField] = Field(description="fields of a step record (binary kind 1), in order")
+    pre: list[LayoutField] = Field(description="fields of a pre-activation record (kind 2)")
+    row: list[LayoutField] = Field(description="fields of a gradient row (kind 3), t + 1 numbers each")
+
+
+class MetaFrame(BaseModel):
+    type: Literal["meta"]
+    id: str | int
+    stream: int = Field(description="this trace's number on the socket, carried by its binary frames")
+    model: TraceModel
+    tokens: list[TraceToken]
+    target: TraceTarget | None
+    interventions: list[Intervention]
+    notices: list[str]
+    gradients: bool = Field(description="whether gradient rows can come")
+    base: str | int | None = Field(description="the trace this one extends, or null")
+    keep: int = Field(description="steps and gradient rows 0 .. keep-1 are the base's")
+    layout: FrameLayout
+    vocab: dict[str, str] = Field(description="token id -> text for the ids the top lists name")
+
+
+class ParamsFrame(BaseModel):
+    type: Literal["params"]
+    id: str | int
+    params: ParamGradients
+
+
+class DoneFrame(BaseModel):
+    type: Literal["done"]
+    id: str | int
+    ms: float = Field(description="since the request arrived")
+    complete: bool = Field(description="the client now holds the whole document")
+
+
+class ErrorFrame(BaseModel):
+    type: Literal["error"]
+    id: str | int | None
+    code: str
+    message: str

@@ -2,14 +2,27 @@
 ‖∂L_t/∂h_k‖ and ‖∂L_t/∂c_k‖ for every loss L_t and every earlier step k — the vanishing gradient, measured.
 
 Losses: L_t = −log p(token_{t+1} | tokens ≤ t) for every step with a next token, and at the last step
-−log p(target) when the caller names a target. All T×T norms come from one reverse sweep in which each
-loss is its own row of a batched backward (O(T) Python iterations, each a matrix product).
+−log p(target) when the caller names a target. A target of several word pieces is one word: the model reads
+its pieces but the last on after the text (the trace's `tail`, not steps of the trace), the last loss is −log
+of the product of the pieces' probabilities, and its gradients flow back through those steps.
+
+A trace keeps each recorded quantity as one (T, H) array per layer (`Columns`); the per-step caches the
+backward reads are views into them, made when asked for. A trace can be extended from an earlier one
+(`run_trace(..., base=earlier)`): the steps before the first changed token or clamp are the earlier trace's,
+and so are the gradient rows of the losses before the change, bit for bit.
+
+The gradient triangle is computed in blocks of `ROW_BLOCK` loss rows, each block a reverse sweep with the
+same number of rows whatever the text's length. A BLAS matrix product gives a row the same bits whatever
+the other rows hold, but not whatever their number: with blocks of a fixed size a row's numbers depend on
+its own loss only, so rows can be computed lazily, in any order, or kept from an earlier trace, and always
+equal a fresh computation of the whole triangle to the last bit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -20,24 +33,35 @@ from .model import Grads, Model, Tape, log_softmax, softmax
 from .tokenizer import Token
 
 Array = np.ndarray
-TOP_K = 10
+ROW_BLOCK = 32  # loss rows per backward sweep; any fixed number keeps a row's bits independent of the others
 
 
 class Stepper:
     """Feeds a model one token at a time, keeping the recurrent state. A whole-sequence trace is a loop
-    over `advance`, so a stream of steps and a finished trace hold the very same states (the trace then
-    decodes all steps in one matrix product, equal to `step`'s logits up to the last bits)."""
+    over `advance`, so a stream of steps and a finished trace hold the very same states (the trace decodes
+    all its steps in one product: the same logits as `step`'s up to the last bits)."""
 
-    def __init__(self, model: Model, clamps: list[list[StepClamp | None]] | None = None):
+    def __init__(
+        self,
+        model: Model,
+        clamps: list[list[StepClamp | None]] | None = None,
+        state: tuple[list[Array], list[Array | None]] | None = None,
+        t: int = 0,
+    ):
         self.model = model
         self.clamps = clamps
         self.params = [model.layer(l) for l in range(model.layers)]
         self.table = model.xw_table()  # (V, G·H) layer 0's input projection, looked up per token
-        self.h, self.c = model.zero_state(1)
-        self.t = 0
+        self.h, self.c = state if state is not None else model.zero_state(1)
+        self.t = t
+
+    def step(self, token_id: int) -> tuple[list[dict[str, Any]], Array]:
+        """Advance one token. Returns each layer's cache (every intermediate) and the decoder's logits (V,)."""
+        caches = self.advance(token_id)
+        return caches, decode(self.model, caches[-1]["h"])[0]
 
     def advance(self, token_id: int) -> list[dict[str, Any]]:
-        """Advance one token. Returns each layer's cache (every intermediate)."""
+        """Advance one token without the decoder (a trace decodes all its steps in one product)."""
         m, t = self.model, self.t
         caches = []
         xw = self.table[token_id][None]  # (1, G·H)
@@ -51,64 +75,208 @@ class Stepper:
         self.t += 1
         return caches
 
-    def step(self, token_id: int) -> tuple[list[dict[str, Any]], Array]:
-        """Advance one token; also the decoder's logits (V,) for the next one."""
-        caches = self.advance(token_id)
-        return caches, decode(self.model, caches[-1]["h"])[0]
-
 
 def decode(model: Model, h: Array) -> Array:
     """The decoder's logits (rows, V) for top-layer hidden states (rows, H)."""
     return np.dot(h, model.params["decoder.weight"].T) + model.params["decoder.bias"]
 
 
+def decode_blocks(model: Model, h: Array, first: int) -> Array:
+    """The logits of steps first … T − 1 (`first` a multiple of ROW_BLOCK), one product per block of
+    ROW_BLOCK steps, the last block padded: a step's bits are then the same in a trace extended from an
+    earlier one as in a fresh one (a BLAS product's rows depend on how many rows it has)."""
+    out = []
+    for s in range(first, len(h), ROW_BLOCK):
+        block = np.zeros((ROW_BLOCK, h.shape[1]), h.dtype)
+        n = min(ROW_BLOCK, len(h) - s)
+        block[:n] = h[s : s + n]
+        out.append(decode(model, block)[:n])
+    return np.concatenate(out) if out else np.empty((0, len(model.vocab)), h.dtype)
+
+
+@dataclass
+class Columns:
+    """One layer's record over T steps: every quantity a (T, H) array (a step is a row), filled as the
+    steps are taken (no per-step arrays are kept). A `lean` record, for a trace that will never run a
+    backward pass, keeps what is only displayed (activations, pre-activations) in float32 and no tanh(c);
+    the states stay exact, so a later trace can go on from them."""
+
+    pre: dict[str, Array]  # gate (or "hidden" for a plain RNN) -> pre-activations
+    act: dict[str, Array]  # gate -> activations
+    c: Array | None  # cell state, LSTM family
+    tanh_c: Array | None  # None in a lean record
+    h: Array  # hidden state
+    hw_n: Array | None = None  # GRU: the candidate's recurrent part, which its backward needs
+    lean: bool = False
+
+    @classmethod
+    def like(cls, cache: dict[str, Any], T: int, lean: bool) -> Columns:
+        """Empty columns for T steps of caches shaped like `cache`."""
+        exact, H = cache["h"].dtype, cache["h"].shape[-1]
+        shown = np.float32 if lean else exact
+        new = lambda dtype: np.empty((T, H), dtype)  # noqa: E731
+        return cls(
+            pre={g: new(shown) for g in cache["pre"]}, act={g: new(shown) for g in cache["act"]},
+            c=None if cache["c"] is None else new(exact),
+            tanh_c=None if cache["tanh_c"] is None or lean else new(exact),
+            h=new(exact), hw_n=new(exact) if "hw_n" in cache and not lean else None, lean=lean,
+        )  # fmt: skip
+
+    def arrays(self) -> list[Array]:
+        return [a for a in (*self.pre.values(), *self.act.values(), self.c, self.tanh_c, self.h, self.hw_n)
+                if a is not None]  # fmt: skip
+
+    def record(self, t: int, cache: dict[str, Any]) -> None:
+        for g, a in self.pre.items():
+            a[t] = cache["pre"][g][0]
+        for g, a in self.act.items():
+            a[t] = cache["act"][g][0]
+        self.h[t] = cache["h"][0]
+        if self.c is not None:
+            self.c[t] = cache["c"][0]
+        if self.tanh_c is not None:
+            self.tanh_c[t] = cache["tanh_c"][0]
+        if self.hw_n is not None:
+            self.hw_n[t] = cache["hw_n"][0]
+
+    def take(self, other: Columns, n: int) -> None:
+        """Steps 0 … n−1 from `other`, a record of the same kind."""
+        for a, b in zip(self.arrays(), other.arrays(), strict=True):
+            a[:n] = b[:n]
+
+    def cut(self, n: int) -> Columns:
+        cut = lambda a: None if a is None else a[:n].copy()  # noqa: E731
+        return Columns({g: cut(a) for g, a in self.pre.items()}, {g: cut(a) for g, a in self.act.items()},
+                       cut(self.c), cut(self.tanh_c), cut(self.h), cut(self.hw_n), self.lean)  # fmt: skip
+
+    def then(self, tail: Columns) -> Columns:
+        """These steps followed by `tail`'s (the record of the steps read after them)."""
+        cat = lambda a, b: None if a is None else np.concatenate([a, b])  # noqa: E731
+        pre = {g: cat(a, tail.pre[g]) for g, a in self.pre.items()}
+        act = {g: cat(a, tail.act[g]) for g, a in self.act.items()}
+        return Columns(pre, act, cat(self.c, tail.c), cat(self.tanh_c, tail.tanh_c), cat(self.h, tail.h),
+                       cat(self.hw_n, tail.hw_n), self.lean)  # fmt: skip
+
+    def tanh_cell(self) -> Array | None:
+        return self.tanh_c if self.tanh_c is not None or self.c is None else np.tanh(self.c)
+
+
+class LayerSteps(Sequence[dict[str, Any]]):
+    """A layer's per-step caches (what `step_backward` reads), as views into its `Columns`."""
+
+    def __init__(self, cols: Columns, clamps: list[StepClamp | None] | None, start: int = 0, stop: int | None = None):
+        self.cols = cols
+        self.clamps = clamps
+        self.start = start
+        self.stop = len(cols.h) if stop is None else stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    @overload
+    def __getitem__(self, t: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, t: slice) -> LayerSteps: ...
+    def __getitem__(self, t: int | slice) -> dict[str, Any] | LayerSteps:
+        if isinstance(t, slice):
+            a, b, step = t.indices(len(self))
+            if step != 1:
+                raise ValueError("layer steps slice with step 1 only")
+            return LayerSteps(self.cols, self.clamps, self.start + a, self.start + max(a, b))
+        if t < 0:
+            t += len(self)
+        if not 0 <= t < len(self):
+            raise IndexError(t)
+        t += self.start
+        cols, row = self.cols, slice(t, t + 1)
+        view = lambda a: None if a is None else a[row]  # noqa: E731
+        clamp = self.clamps[t] if self.clamps is not None else None
+        h_prev = cols.h[t - 1 : t] if t else np.zeros_like(cols.h[:1])
+        c_prev = None if cols.c is None else (cols.c[t - 1 : t] if t else np.zeros_like(cols.c[:1]))
+        cache = {
+            "pre": {g: a[row] for g, a in cols.pre.items()},
+            "act": {g: a[row] for g, a in cols.act.items()},
+            "free": {g: clamp[g][0] if clamp is not None and g in clamp else None for g in cols.act},
+            "h_prev": h_prev, "c_prev": c_prev, "c": view(cols.c), "tanh_c": view(cols.tanh_c), "h": cols.h[row],
+        }  # fmt: skip
+        if cols.hw_n is not None:
+            cache["hw_n"] = cols.hw_n[row]
+        return cache
+
+
 @dataclass
 class Triangle:
-    """Gradient norms of every loss with respect to every earlier state, and one loss's weight gradients."""
+    """Gradient norms of every loss with respect to every earlier state, and one loss's weight gradients.
+
+    Filled block by block (`computed` says which rows are in); NaN where k > t or not computed yet."""
 
     loss_steps: Array  # (R,) the steps t whose loss L_t is defined, ascending
-    hidden: Array  # (L, R, T) ‖∂L_t/∂h_k‖, NaN where k > t
+    hidden: Array  # (L, R, T) ‖∂L_t/∂h_k‖
     cell: Array | None  # (L, R, T) ‖∂L_t/∂c_k‖
-    params: Grads | None  # ∂L_t/∂θ for the last defined loss
-    param_step: int | None
+    params: Grads | None = None  # ∂L_t/∂θ for the last defined loss, once its row is computed
+    param_step: int | None = None
+    computed: Array = field(default_factory=lambda: np.zeros(0, bool))  # (R,)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.computed.all())
+
+    def row_of(self, t: int) -> int | None:
+        r = int(np.searchsorted(self.loss_steps, t))
+        return r if r < len(self.loss_steps) and self.loss_steps[r] == t else None
 
 
 @dataclass
 class Trace:
-    """A traced text. A target of several word pieces is scored as one word: after the text the model
-    also reads the target's pieces but the last (the `tail` of the tape, not steps of the trace), and the
-    last step's loss is −log of the product of the pieces' probabilities."""
-
     model: Model
     tokens: list[Token]
-    target: Token | None  # the target word (its text, and its first piece's id)
+    target: Token | None
     interventions: list[Intervention]
-    tape: Tape  # one row, one step per token of the text
+    columns: list[Columns]  # per layer
+    clamps: list[list[StepClamp | None]] | None
+    logits: Array  # (T, V)
     logp: Array  # (T, V)
-    expected: list[int | None]  # per step, the token whose probability is scored (a target's first piece)
+    expected: list[int | None]  # per step, the token whose probability is scored
     losses: Array  # (T,) NaN where undefined
     triangle: Triangle | None = None
+    keep: int = 0  # steps (and gradient rows) taken from the base trace this one was extended from
     target_pieces: list[Token] = field(default_factory=list)  # the target word's pieces (one for most words)
-    tail: Tape | None = None  # the steps reading the target's pieces after the text (all but the last piece)
+    tail: list[Columns] | None = None  # per layer, the steps reading the target's pieces but the last
     tail_logp: Array | None = None  # (pieces − 1, V) the next-piece distributions after each of them
+
+    @property
+    def steps(self) -> int:
+        return len(self.tokens)
 
     @property
     def probs(self) -> Array:
         return np.exp(self.logp)
 
     @property
-    def expected_p(self) -> Array:
-        """(T,) the probability of each step's expected token; at a target of pieces, the whole word's."""
-        return np.exp(-np.nan_to_num(self.losses, nan=np.inf))
+    def ids(self) -> Array:
+        return np.array([tok.id for tok in self.tokens])
+
+    @property
+    def tape(self) -> Tape:
+        """The forward pass as the backward reads it (one row); its caches are views into the columns. With a
+        target of pieces, the steps reading them follow the text's."""
+        m, ids, columns = self.model, self.ids, self.columns
+        logits = self.logits
+        if self.tail is not None:
+            ids = np.concatenate([ids, [p.id for p in self.target_pieces[:-1]]])
+            columns = [c.then(t) for c, t in zip(columns, self.tail, strict=True)]
+            logits = np.concatenate([logits, np.zeros((len(ids) - self.steps, logits.shape[1]), logits.dtype)])
+        inputs = [m.params["embedding.weight"][ids][:, None, :]]
+        inputs += [columns[l].h[:, None, :] for l in range(m.layers - 1)]
+        caches = [LayerSteps(columns[l], self.clamps[l] if self.clamps else None) for l in range(m.layers)]
+        return Tape(ids[None], inputs, caches, logits[:, None, :], self.clamps)  # type: ignore[arg-type]
 
     def expected_text(self, t: int) -> str | None:
-        """The expected token's text at step t (the whole target word at the last step)."""
+        """The expected token's text at step t: the whole target word at the last step."""
         e = self.expected[t]
         if e is None:
             return None
-        if t == len(self.tokens) - 1 and self.target is not None:
-            return self.target.text
-        return self.model.vocab[e]
+        return self.target.text if t == self.steps - 1 and self.target is not None else self.model.vocab[e]
 
 
 def resolve_target(model: Model, target: str | None) -> list[Token]:
@@ -127,274 +295,238 @@ def resolve_target(model: Model, target: str | None) -> list[Token]:
     return tokens
 
 
+def _same_clamp(a: StepClamp | None, b: StepClamp | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.keys() == b.keys() and all(
+        np.array_equal(a[g][0], b[g][0]) and np.array_equal(a[g][1], b[g][1]) for g in a
+    )
+
+
+def shared_prefix(base: Trace, ids: Array, clamps: list[list[StepClamp | None]] | None) -> int:
+    """How many leading steps `base` computed exactly as a trace of `ids` with `clamps` would."""
+    n = min(len(ids), base.steps)
+    diff = np.flatnonzero(base.ids[:n] != ids[:n])
+    p = int(diff[0]) if len(diff) else n
+    if base.clamps is None and clamps is None:
+        return p
+    for t in range(p):
+        for l in range(base.model.layers):
+            a = base.clamps[l][t] if base.clamps is not None else None
+            b = clamps[l][t] if clamps is not None else None
+            if not _same_clamp(a, b):
+                return t
+    return p
+
+
+def _kept(base: Trace, expected: list[int | None], p: int, pieces: list[Token]) -> int:
+    # The last shared step is the base's too unless what it predicts changed (a token typed after it, or
+    # another target): a step scores its next token, the last step its target's pieces.
+    if not p:
+        return 0
+    new = [expected[p - 1]] if p < len(expected) else [t.id for t in pieces]
+    old = [base.expected[p - 1]] if p < base.steps else [t.id for t in base.target_pieces]
+    return p if new == old else p - 1
+
+
+def kept_steps(base: Trace, trace: Trace) -> int:
+    """How many leading steps (and gradient rows) of `trace` are exactly `base`'s."""
+    if base.model is not trace.model or base.columns[0].lean != trace.columns[0].lean:
+        return 0
+    return _kept(base, trace.expected, shared_prefix(base, trace.ids, trace.clamps), trace.target_pieces)
+
+
+def _same_pieces(a: list[Token], b: list[Token]) -> bool:
+    return [t.id for t in a] == [t.id for t in b]
+
+
 def run_trace(
     model: Model,
     text: str | list[Token],
     target: str | None = None,
     interventions: Any = None,
     gradients: bool = True,
+    base: Trace | None = None,
+    lean: bool = False,
 ) -> Trace:
-    """Trace `text` through `model`; `interventions` is a list of intervention dicts (validated here)."""
+    """Trace `text` through `model`; `interventions` is a list of intervention dicts (validated here).
+
+    With `base` (an earlier trace of the same model) the steps it shares are taken from it, not computed;
+    `trace.keep` says how many steps and gradient rows are the base's. `lean`: the trace will never have
+    gradients (its text is past the gradient limit), so what is only shown is kept in float32."""
     tokens = model.tokenizer.tokenize(text) if isinstance(text, str) else text
     if not tokens:
         raise TraceInputError("empty_text", "there is nothing to trace: type some text")
     pieces = resolve_target(model, target)
     ivs = parse_interventions(interventions, model.spec, model.layers, model.hidden_size)
     T, extra = len(tokens), max(len(pieces) - 1, 0)
-    clamps = step_clamps(ivs, model.layers, T + extra, model.hidden_size, model.dtype)
-    stepper = Stepper(model, clamps)
     ids = np.array([tok.id for tok in tokens])
-    caches = _advance(stepper, ids, model.layers)
-    tape = _tape(model, ids, caches, clamps)
-    logp = log_softmax(tape.logits[:, 0])
+    clamps = step_clamps(ivs, model.layers, T + extra, model.hidden_size, model.dtype)
+    usable = base is not None and base.model is model and base.columns[0].lean == lean
+    p = shared_prefix(base, ids, clamps) if usable else 0  # type: ignore[arg-type]
+    if p:
+        state = ([c.h[p - 1 : p].copy() for c in base.columns], [None if c.c is None else c.c[p - 1 : p].copy()
+                                                                  for c in base.columns])  # fmt: skip
+        stepper = Stepper(model, clamps, state, t=p)
+    else:
+        stepper = Stepper(model, clamps)
+    logits = np.empty((T, len(model.vocab)), model.dtype)
+    columns: list[Columns] = []
+    if p:
+        logits[:p] = base.logits[:p]  # type: ignore[union-attr]
+        if p == T:
+            columns = [c.cut(T) for c in base.columns]  # type: ignore[union-attr]
+    for t in range(p, T):
+        step_caches = stepper.advance(int(ids[t]))
+        if not columns:
+            columns = [Columns.like(cache, T, lean) for cache in step_caches]
+            if p:
+                for c, b in zip(columns, base.columns, strict=True):  # type: ignore[union-attr]
+                    c.take(b, p)
+        for c, cache in zip(columns, step_caches, strict=True):
+            c.record(t, cache)
+    first = p - p % ROW_BLOCK  # decoded in whole blocks, so a step's logits never depend on the text's length
+    logits[first:] = decode_blocks(model, columns[-1].h, first)
+    logp = np.empty_like(logits)
+    if p:
+        logp[:p] = base.logp[:p]  # type: ignore[union-attr]
+    logp[p:] = log_softmax(logits[p:])
     expected: list[int | None] = [int(k) for k in ids[1:]] + [pieces[0].id if pieces else None]
     losses = np.full(T, np.nan)
     scored = [t for t, e in enumerate(expected) if e is not None]
     losses[scored] = -logp[scored, [expected[t] for t in scored]]
-    word = Token("".join(p.text for p in pieces), pieces[0].id, False) if pieces else None
-    trace = Trace(model, tokens, word, ivs, tape, logp, expected, losses, target_pieces=pieces)
-    if extra:  # read the target's pieces on, and score the word as the product of its pieces
-        tail_ids = np.array([p.id for p in pieces[:-1]])
-        tail_caches = _advance(stepper, tail_ids, model.layers)
-        trace.tail = _tape(model, tail_ids, tail_caches, None)
-        trace.tail_logp = log_softmax(trace.tail.logits[:, 0])
-        losses[T - 1] -= sum(trace.tail_logp[j, p.id] for j, p in enumerate(pieces[1:]))
-    if gradients:
-        trace.triangle = gradient_triangle(trace)
+    keep = _kept(base, expected, p, pieces) if base is not None else 0
+    word = Token("".join(t.text for t in pieces), pieces[0].id, False) if pieces else None
+    trace = Trace(model, tokens, word, ivs, columns, clamps, logits, logp, expected, losses, keep=keep,
+                  target_pieces=pieces)  # fmt: skip
+    if extra:  # read the target's pieces on from the text's last state; the word's loss is all its pieces'
+        if p == T and base is not None and base.tail is not None and _same_pieces(base.target_pieces, pieces):
+            trace.tail, trace.tail_logp = base.tail, base.tail_logp
+        else:  # the stepper stands after the text's last step (taken or from the base)
+            tail: list[Columns] = []
+            for j, piece in enumerate(pieces[:-1]):
+                step_caches = stepper.advance(piece.id)
+                tail = tail or [Columns.like(cache, extra, lean) for cache in step_caches]
+                for c, cache in zip(tail, step_caches, strict=True):
+                    c.record(j, cache)
+            trace.tail = tail
+            trace.tail_logp = log_softmax(decode(model, tail[-1].h))
+        losses[T - 1] -= sum(trace.tail_logp[j, piece.id] for j, piece in enumerate(pieces[1:]))
+    if base is not None and keep and base.triangle is not None:
+        trace.triangle = _kept_rows(trace, base.triangle, keep)
+    if gradients and not lean:
+        gradient_triangle(trace)
     return trace
 
 
-def _advance(stepper: Stepper, ids: Array, layers: int) -> list[list[dict[str, Any]]]:
-    caches: list[list[dict[str, Any]]] = [[] for _ in range(layers)]
-    for k in ids:
-        for l, cache in enumerate(stepper.advance(int(k))):
-            caches[l].append(cache)
-    return caches
-
-
-def _tape(model: Model, ids: Array, caches: list[list[dict[str, Any]]], clamps: Any) -> Tape:
-    """A one-row tape of steps already taken; the decoder runs over all of them in one product."""
-    inputs = [model.params["embedding.weight"][ids][:, None, :]]
-    inputs += [np.stack([c["h"] for c in caches[l]]) for l in range(model.layers - 1)]
-    top = np.concatenate([c["h"] for c in caches[-1]])  # (T, H)
-    return Tape(ids[None], inputs, caches, decode(model, top)[:, None, :], clamps)
-
-
-def _joined(trace: Trace) -> tuple[Tape, Array, list[int | None]]:
-    """The text's tape followed by the target's tail: (tape, logp (T', V), expected token per step)."""
-    tape, tail = trace.tape, trace.tail
-    if tail is None or trace.tail_logp is None:
-        return tape, trace.logp, trace.expected
-    L = trace.model.layers
-    joined = Tape(
-        np.concatenate([tape.tokens, tail.tokens], axis=1),
-        [np.concatenate([tape.inputs[l], tail.inputs[l]]) for l in range(L)],
-        [tape.caches[l] + tail.caches[l] for l in range(L)],
-        np.concatenate([tape.logits, tail.logits]),
-        tape.clamps,
-    )
-    expected = [*trace.expected, *(p.id for p in trace.target_pieces[1:])]
-    return joined, np.concatenate([trace.logp, trace.tail_logp]), expected
-
-
-def gradient_triangle(trace: Trace) -> Triangle:
-    """All ‖∂L_t/∂h_k‖ (and ‖∂L_t/∂c_k‖) in one sweep, plus ∂L/∂θ of the last defined loss.
-
-    A target of pieces adds steps after the text that only the last loss reaches: its row takes each
-    piece's loss at the step that predicts it, so ∂L/∂h_k flows back through the target's own steps."""
-    model = trace.model
-    tape, logp, expected = _joined(trace)
-    L, T, Tj = model.layers, trace.tape.steps, tape.steps
+# ------------------------------------------------------------------------------------- the triangle
+def empty_triangle(trace: Trace) -> Triangle:
+    L, T = trace.model.layers, trace.steps
     loss_steps = np.array([t for t, e in enumerate(trace.expected) if e is not None], dtype=int)
     R = len(loss_steps)
-    # row of each scored step of the joined tape: the text's losses, then the tail's into the last row
-    scored = [t for t, e in enumerate(expected) if e is not None]
-    dlogits = np.exp(logp[scored])  # backprop through softmax cross-entropy: p − onehot
-    dlogits[np.arange(len(scored)), [expected[t] for t in scored]] -= 1.0
-    dtop_rows = dlogits @ model.params["decoder.weight"]  # (scored, H) into the top hidden state, one product
-    dtop = dict(zip(scored, dtop_rows, strict=True))
+    cell = np.full((L, R, T), np.nan) if trace.model.spec.has_cell else None
+    return Triangle(loss_steps, np.full((L, R, T), np.nan), cell, computed=np.zeros(R, bool))
 
-    hidden = np.full((L, R, Tj), np.nan)
-    cell = np.full((L, R, Tj), np.nan) if model.spec.has_cell else None
 
-    def inject(t: int, rows: int) -> tuple[int, Array | None]:
-        a = int(np.searchsorted(loss_steps, t)) if t < T else R - 1  # rows a: are the losses at or after t
-        if t not in dtop or a == R:
-            return a, None
-        d = np.zeros((R - a, model.hidden_size), model.dtype)
-        d[0 if t < T else -1] = dtop[t]
-        return a, d
+def _kept_rows(trace: Trace, base: Triangle, keep: int) -> Triangle:
+    """A new triangle holding the base's computed rows of the losses before step `keep`."""
+    tri = empty_triangle(trace)
+    for r, t in enumerate(tri.loss_steps):
+        if t >= keep:
+            break
+        b = base.row_of(int(t))
+        if b is not None and base.computed[b]:
+            tri.hidden[:, r, : t + 1] = base.hidden[:, b, : t + 1]
+            if tri.cell is not None and base.cell is not None:
+                tri.cell[:, r, : t + 1] = base.cell[:, b, : t + 1]
+            tri.computed[r] = True
+    last = int(tri.loss_steps[-1]) if len(tri.loss_steps) else None
+    if last is not None and last < keep and base.param_step == last:
+        tri.params, tri.param_step = base.params, last  # the same loss, on the same steps
+    return tri
+
+
+def gradient_triangle(trace: Trace, steps: Iterable[int] | None = None) -> Triangle:
+    """Compute the rows of the losses at `steps` (all when None) that are not computed yet, and ∂L/∂θ of the
+    last defined loss when its row is among them. Returns (and keeps) the trace's triangle."""
+    if trace.columns[0].lean:
+        raise ValueError("a lean trace keeps no exact activations: it has no gradients")
+    if trace.triangle is None:
+        trace.triangle = empty_triangle(trace)
+    tri = trace.triangle
+    R = len(tri.loss_steps)
+    asked = range(R) if steps is None else [tri.row_of(int(t)) for t in steps if 0 <= int(t) < trace.steps]
+    # The last loss's row also gives ∂L/∂θ: computed again (to the same bits) when a kept row lacks them.
+    todo = {r for r in asked if r is not None and (not tri.computed[r] or (r == R - 1 and tri.params is None))}
+    wanted = np.array(sorted(todo), dtype=int)
+    if not len(wanted):
+        return tri
+    blocks: dict[int, list[int]] = {}
+    for r in wanted.tolist():
+        blocks.setdefault(int(tri.loss_steps[r]) // ROW_BLOCK, []).append(r)
+    tape = trace.tape
+    for b, rows in blocks.items():
+        _sweep(trace, tape, tri, b, rows)
+    return tri
+
+
+def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int]) -> None:
+    """One reverse sweep of block `block`: ROW_BLOCK rows (the loss steps block·B … block·B + B − 1), only
+    `rows` (triangle rows) injected, from their last loss step back to step 0."""
+    model, B = trace.model, ROW_BLOCK
+    first = block * B
+    steps = tri.loss_steps[rows]  # (n,) the loss steps, ascending
+    slot = steps - first  # (n,) each row's place in the block
+    last = int(tri.loss_steps[-1])
+    param_slot = last - first if last in set(steps.tolist()) else None
+    # the last loss of a target of pieces goes on through the steps that read them
+    pieces = trace.target_pieces[1:] if param_slot is not None and trace.tail is not None else []
+    end = int(steps[-1]) + 1 + len(pieces)  # the sweep covers steps 0 … end − 1
+    probs = np.exp(trace.logp[steps])  # (n, V)
+    probs[np.arange(len(rows)), [trace.expected[t] for t in steps]] -= 1.0  # backprop through softmax CE
+    W_dec = model.params["decoder.weight"]
+    at = {int(t): k for k, t in enumerate(steps)}
+    tail_d = np.exp(trace.tail_logp) if pieces else None  # (pieces − 1, V) the same for each piece after the first
+    if tail_d is not None:
+        tail_d[np.arange(len(pieces)), [p.id for p in pieces]] -= 1.0
+
+    def inject(t: int, _rows: int) -> tuple[int, Array | None]:
+        d = np.zeros((B, model.hidden_size), model.dtype)
+        if t > last and tail_d is not None:
+            d[param_slot] = tail_d[t - last - 1] @ W_dec  # a piece of the target, after the text
+            return 0, d
+        k = at.get(t)
+        if k is None:
+            return 0, None
+        d[slot[k]] = probs[k] @ W_dec  # (H,) backprop through the decoder
+        return 0, d
 
     def record(l: int, t: int, a: int, dh: Array, dc: Array | None) -> None:
-        hidden[l, a:, t] = np.sqrt((dh * dh).sum(-1))
-        if cell is not None and dc is not None:
-            cell[l, a:, t] = np.sqrt((dc * dc).sum(-1))
+        if t >= trace.steps:  # the target's own steps are not steps of the trace
+            return
+        live = slot[steps >= t]  # rows injected at or after step t
+        r = np.asarray(rows)[steps >= t]
+        tri.hidden[l, r, t] = np.sqrt((dh * dh).sum(-1))[live]
+        if tri.cell is not None and dc is not None:
+            tri.cell[l, r, t] = np.sqrt((dc * dc).sum(-1))[live]
 
-    # one sweep: every loss is a row; the last loss's row (always the last alive row) also gives ∂L/∂θ
-    params = model.backward(tape, R, inject, params=R > 0, on_step=record, param_rows=slice(-1, None))
-    param_step = int(loss_steps[-1]) if R else None
-    if param_step is not None:
-        last = [t for t in scored if t >= param_step]  # the last loss's scored steps (its pieces)
-        d = dlogits[[scored.index(t) for t in last]]  # (pieces, V)
-        h = np.concatenate([tape.caches[-1][t]["h"] for t in last])  # (pieces, H)
-        params.params["decoder.weight"] = d.T @ h
-        params.params["decoder.bias"] = d.sum(0)
-    else:
-        params = None
-    return Triangle(loss_steps, hidden[:, :, :T], cell[:, :, :T] if cell is not None else None, params, param_step)
-
-
-# ------------------------------------------------------------------------------------------ the document
-def round_sig(a: Array, digits: int = 7) -> Array:
-    """Round to `digits` significant digits so that JSON carries the short decimal, not 17 digits."""
-    a = np.asarray(a, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        e = np.floor(np.log10(np.abs(a)))
-    e = np.where(np.isfinite(e), e, 0.0)
-    k = digits - 1 - e  # decimal places to keep
-    # divide by an exact power of ten (or multiply, for huge values) so the result is the nearest double
-    # to the rounded decimal, whose shortest repr is that decimal
-    small = k >= 0
-    up = 10.0 ** np.where(small, k, 0.0)
-    down = 10.0 ** np.where(small, 0.0, -k)
-    return np.where(small, np.round(a * up) / up, np.round(a / down) * down)
+    sub = Tape(tape.tokens[:, :end], [x[:end] for x in tape.inputs], [c[:end] for c in tape.caches],
+               tape.logits[:end], tape.clamps)  # fmt: skip
+    params = param_slot is not None
+    grads = model.backward(sub, B, inject, params=params, on_step=record,
+                           param_rows=slice(param_slot, param_slot + 1) if params else slice(0))  # fmt: skip
+    tri.computed[rows] = True
+    if params:
+        dlogits = np.exp(trace.logp[last])[None]  # (1, V), then a row per piece after the first
+        dlogits[0, trace.expected[last]] -= 1.0  # type: ignore[index]
+        h = trace.columns[-1].h[last : last + 1]  # (1, H)
+        if tail_d is not None and trace.tail is not None:
+            dlogits, h = np.concatenate([dlogits, tail_d]), np.concatenate([h, trace.tail[-1].h])
+        grads.params["decoder.weight"] = dlogits.T @ h
+        grads.params["decoder.bias"] = dlogits.sum(0)
+        tri.params, tri.param_step = grads, last
 
 
-def _f(x: float) -> float | None:
-    return None if not np.isfinite(x) else float(round_sig(np.array(x)))
-
-
-def _rows(arrays: list[Array]) -> list[list[float]]:
-    """Per-step (1, H) arrays → one rounded list per step; rounding is vectorised over all steps at once."""
-    return round_sig(np.concatenate(arrays)).tolist()
-
-
-def _layer_columns(model: Model, caches: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every recorded quantity of one layer over all steps, rounded in one go per quantity."""
-    first = caches[0]
-    return {
-        "gates": {g: _rows([c["act"][g] for c in caches]) for g in model.spec.gates},
-        "preactivations": {g: _rows([c["pre"][g] for c in caches]) for g in first["pre"]},
-        "cell": _rows([c["c"] for c in caches]) if first["c"] is not None else None,
-        "tanh_cell": _rows([c["tanh_c"] for c in caches]) if first["tanh_c"] is not None else None,
-        "hidden": _rows([c["h"] for c in caches]),
-    }
-
-
-def _clamped(model: Model, cache: dict[str, Any]) -> dict[str, list[int]]:
-    return {
-        g: np.flatnonzero(cache["free"][g] == 0).tolist() for g in model.spec.gates if cache["free"].get(g) is not None
-    }
-
-
-def top_k(probs: Array, k: int) -> Array:
-    """(T, k) the k likeliest ids per row, likeliest first (equal probabilities by id): a partial sort,
-    so the cost does not grow with V log V."""
-    if probs.shape[1] <= k:
-        return np.argsort(-probs, axis=1, kind="stable")
-    part = np.argpartition(-probs, k - 1, axis=1)[:, :k]  # (T, k) unordered
-    order = np.lexsort((part, -np.take_along_axis(probs, part, 1)), axis=1)
-    return np.take_along_axis(part, order, 1)
-
-
-def step_records(trace: Trace) -> list[dict[str, Any]]:
-    """`steps` of the document: each layer's quantities, the top next tokens, the expected token, the loss."""
-    model, T, vocab = trace.model, trace.tape.steps, trace.model.vocab
-    columns = [_layer_columns(model, trace.tape.caches[l]) for l in range(model.layers)]
-    probs = trace.probs
-    top = top_k(probs, TOP_K)  # (T, K)
-    top_p = round_sig(np.take_along_axis(probs, top, 1)).tolist()
-    exp_p = round_sig(trace.expected_p).tolist()
-    losses = round_sig(np.nan_to_num(trace.losses)).tolist()
-    steps = []
-    for t in range(T):
-        layers = []
-        for l, col in enumerate(columns):
-            layers.append({
-                "gates": {g: v[t] for g, v in col["gates"].items()},
-                "preactivations": {g: v[t] for g, v in col["preactivations"].items()},
-                "cell": col["cell"][t] if col["cell"] is not None else None,
-                "tanh_cell": col["tanh_cell"][t] if col["tanh_cell"] is not None else None,
-                "hidden": col["hidden"][t],
-                "clamped": _clamped(model, trace.tape.caches[l][t]) if trace.interventions else {},
-            })  # fmt: skip
-        e = trace.expected[t]
-        steps.append({
-            "layers": layers,
-            "top": [{"token": vocab[k], "p": p} for k, p in zip(top[t].tolist(), top_p[t], strict=True)],
-            "expected": None if e is None else {"token": trace.expected_text(t), "id": e, "p": exp_p[t]},
-            "loss": None if e is None else losses[t],
-        })  # fmt: skip
-    return steps
-
-
-def gradients_record(trace: Trace) -> dict[str, Any] | None:
-    tri = trace.triangle
-    if tri is None:
-        return None
-    model, T = trace.model, trace.tape.steps
-    row = {int(t): r for r, t in enumerate(tri.loss_steps)}
-
-    def rows(a: Array) -> list[list[float] | None]:
-        rounded = round_sig(a).tolist()  # (R, T) in one call; NaN above the diagonal is sliced away
-        return [rounded[row[t]][: t + 1] if t in row else None for t in range(T)]
-
-    layers = [
-        {"hidden": rows(tri.hidden[l]), "cell": rows(tri.cell[l]) if tri.cell is not None else None}
-        for l in range(model.layers)
-    ]
-    return {"layers": layers, "params": param_norms(model, tri)}
-
-
-def param_norms(model: Model, tri: Triangle) -> dict[str, Any] | None:
-    """‖∂L_t/∂W‖ per layer and per gate block (input and recurrent weights, both biases together)."""
-    if tri.params is None:
-        return None
-    g, H = tri.params.params, model.hidden_size
-    norm = lambda a: _f(float(np.sqrt((a * a).sum())))  # noqa: E731
-    layers = []
-    for l in range(model.layers):
-        blocks: dict[str, Any] = {}
-        for k, name in enumerate(model.spec.blocks):
-            rows = slice(k * H, (k + 1) * H)
-            b = np.concatenate([g[f"layers.{l}.bias_ih"][rows], g[f"layers.{l}.bias_hh"][rows]])
-            blocks[name] = {
-                "weight_ih": norm(g[f"layers.{l}.weight_ih"][rows]),
-                "weight_hh": norm(g[f"layers.{l}.weight_hh"][rows]),
-                "bias": norm(b),
-            }
-            if f"layers.{l}.peephole_{name}" in g:
-                blocks[name]["peephole"] = norm(g[f"layers.{l}.peephole_{name}"])
-        layers.append(blocks)
-    return {
-        "step": tri.param_step,
-        "layers": layers,
-        "embedding": norm(g["embedding.weight"]),
-        "decoder": norm(np.concatenate([g["decoder.weight"].ravel(), g["decoder.bias"]])),
-    }
-
-
-def document(trace: Trace) -> dict[str, Any]:
-    """The trace document served by `lstm-explainer trace --json` and the HTTP API."""
-    m = trace.model
-    return {
-        "model": {
-            "id": m.id, "arch": m.arch, "layers": m.layers, "input_size": m.input_size,
-            "hidden_size": m.hidden_size, "tokenizer": m.tokenizer.kind,
-        },
-        "tokens": [{"text": t.text, "id": t.id, "unknown": t.unknown, "join": t.join} for t in trace.tokens],
-        "target": None if trace.target is None else {"text": trace.target.text, "id": trace.target.id},
-        "steps": step_records(trace),
-        "gradients": gradients_record(trace),
-        "interventions": [iv.as_dict() for iv in trace.interventions],
-        "notices": [],  # what the server left out and why (e.g. gradients of a text past its limit)
-    }  # fmt: skip
-
-
-def trace_document(
-    model: Model, text: str, target: str | None = None, interventions: Any = None, gradients: bool = True
-) -> dict[str, Any]:
-    return document(run_trace(model, text, target, interventions, gradients))
-
-
-__all__ = ["Stepper", "Trace", "Triangle", "document", "run_trace", "softmax", "trace_document"]
+__all__ = [
+    "ROW_BLOCK", "Columns", "Stepper", "Trace", "Triangle", "gradient_triangle", "kept_steps", "run_trace", "softmax",
+]  # fmt: skip
