@@ -16,6 +16,7 @@ RECIPES: dict[str, str] = {
     "recall": "recall",
     "counting": "counting",
     "lecture": "lecture:recipe",
+    "grammar": "grammar",
     "shakespeare": "shakespeare:recipe",
 }
 

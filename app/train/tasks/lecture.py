@@ -787,7 +787,8 @@ def trace_cost(model: Model, repeats: int = 20) -> dict[str, Any]:
 
     from threadpoolctl import threadpool_limits
 
-    from ...nn.trace import document, run_trace
+    from ...nn.document import document
+    from ...nn.trace import run_trace
 
     texts = []
     for v in range(repeats):
