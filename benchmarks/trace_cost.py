@@ -17,7 +17,8 @@ import time
 from threadpoolctl import threadpool_limits
 
 from app.nn import Model, load_model, random_model, shipped_models_dir
-from app.nn.trace import document, run_trace
+from app.nn.document import document
+from app.nn.trace import run_trace
 
 BASE = "the keys to the cabinet are on the table and the cat that the dogs chase is black".split()  # noqa: SIM905
 
