@@ -1,4 +1,4 @@
-"""The grammar task's generator (the first lecture models'): the properties each kind promises, determinism, and the held-out fillers."""
+"""The grammar task's generator (the first lecture models'): each kind's promises, determinism, held-out fillers."""
 
 from __future__ import annotations
 

@@ -378,12 +378,14 @@ class Assembler:
                     "clamped": _clamped_from(m["interventions"], l, t, order, model["hidden_size"]),
                 })  # fmt: skip
             nxt = tokens[t + 1] if t + 1 < T else target
+            # the target is a whole word (the product of its pieces'), named by its text
+            said = None if nxt is None else self.vocab[nxt["id"]] if t + 1 < T else nxt["text"]
             p, loss = float(rec["expected.p"][0]), float(rec["loss"][0])
             steps.append({
                 "layers": layers,
                 "top": [{"token": self.vocab[int(k)], "p": float(q)} for k, q in zip(rec["top.id"], rec["top.p"],
                                                                                         strict=True)],
-                "expected": None if nxt is None else {"token": self.vocab[nxt["id"]], "id": nxt["id"],
+                "expected": None if nxt is None else {"token": said, "id": nxt["id"],
                                                       "p": p},
                 "loss": None if np.isnan(loss) else loss,
             })  # fmt: skip

@@ -46,7 +46,7 @@ export class ContinuationPanel extends Figure {
     const picking = html(
       'div',
       { class: 'continuation-length' },
-      html('label', { for: 'continuation-mode' }, 'pick ', this.mode),
+      html('label', { for: 'continuation-mode' }, ' · pick ', this.mode),
       ' ',
       this.seed,
       ' ',
