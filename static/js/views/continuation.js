@@ -45,7 +45,7 @@ export class ContinuationPanel extends Figure {
     this.reseed.addEventListener('click', () => this.emit('sample', `${this.sample.t}:${this.sample.k}:${newSeed()}`));
     const picking = html(
       'div',
-      { class: 'continuation-length' },
+      { class: 'continuation-sampling' },
       html('label', { for: 'continuation-mode' }, ' · pick ', this.mode),
       ' ',
       this.seed,
