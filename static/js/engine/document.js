@@ -7,8 +7,9 @@ import { sumSquares } from './linalg.js';
 
 export const TOP_K = 10;
 
-// 10^k as the nearest double, which is what C's pow(10, k) gives numpy.
-const pow10 = (k) => Number(`1e${k}`);
+// 10^k as the nearest double (what NumPy's power gives up to 10^105), for every k a double can round to.
+const POW10 = Array.from({ length: 700 }, (_, k) => Number(`1e${k - 350}`));
+const pow10 = (k) => POW10[k + 350];
 
 // numpy.round: half to even.
 function roundHalfEven(x) {
@@ -52,11 +53,14 @@ function topK(p, K) {
   return best;
 }
 
+// gate → the units clamped at this step, for the gates clamped at all
 function clamped(spec, cache) {
   const out = {};
   for (const g of spec.gates) {
     const free = cache.free[g];
-    if (free) out[g] = free.reduce((units, x, k) => (x === 0 ? [...units, k] : units), []);
+    if (!free) continue;
+    out[g] = [];
+    free.forEach((x, k) => x === 0 && out[g].push(k));
   }
   return out;
 }

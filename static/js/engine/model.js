@@ -15,7 +15,7 @@
 
 import { ARCHS, SPECS } from './cells.js';
 import { ModelFileError, pyRepr } from './errors.js';
-import { matVec, transpose } from './linalg.js';
+import { addOuter, matVec, transpose } from './linalg.js';
 import { readSafetensors } from './safetensors.js';
 import { tokenizerFromCard } from './tokenizer.js';
 
@@ -118,25 +118,50 @@ export class Model {
     return n;
   }
 
-  // -- input layer: token → layer 0's input projection (G·H,) ------------------------------------------
-  // e = E[id] (I,); xw = W_ih·e + b_ih. The core keeps a table of every token's row; here each row is
-  // made on first use, so loading stays cheap for a large vocabulary.
+  // -- input layer: a token → layer 0's input x (I,) and its projection, and back ---------------------
+  // x = E[id], the embedding's row.
+  input(tokenId) {
+    const I = this.inputSize;
+    return this.params.get('embedding.weight').subarray(tokenId * I, (tokenId + 1) * I);
+  }
+
+  // xw = W_ih·x + b_ih (G·H,). The core keeps a table of every token's row; here each row is made on
+  // first use, so loading stays cheap for a large vocabulary.
   inputProjection(tokenId) {
     let row = this.inputRows.get(tokenId);
     if (!row) {
       const p = this.layerParams[0];
-      const I = this.inputSize;
-      const e = this.params.get('embedding.weight').subarray(tokenId * I, (tokenId + 1) * I);
-      row = matVec(p.weight_ih, p.GH, I, e, p.bias_ih);
+      row = matVec(p.weight_ih, p.GH, p.nIn, this.input(tokenId), p.bias_ih);
       this.inputRows.set(tokenId, row);
     }
     return row;
   }
 
-  // -- head: top hidden state (H,) → logits (V,) ---------------------------------------------------------
+  // backprop into the embedding row that was looked up: ∂L/∂E[id] += dx (I,), in `grads`
+  inputBackward(tokenId, dx, grads) {
+    const I = this.inputSize;
+    const row = grads.get('embedding.weight').subarray(tokenId * I, (tokenId + 1) * I);
+    for (let k = 0; k < I; k++) row[k] += dx[k];
+  }
+
+  // -- head: the top hidden state h (H,) → logits (V,), and back ---------------------------------------
   decode(h) {
     const [W, b] = [this.params.get('decoder.weight'), this.params.get('decoder.bias')];
-    return matVec(W, this.vocab.length, this.hiddenSize, h, b); // (V,) W_dec·h + b_dec
+    return matVec(W, this.vocab.length, this.hiddenSize, h, b); // W_dec·h + b_dec
+  }
+
+  // ∂L/∂logits (V,) → ∂L/∂h = W_decᵀ·dlogits (H,); with `grads`, also the head's own gradients
+  // ∂L/∂W_dec = dlogits ⊗ h and ∂L/∂b_dec = dlogits.
+  decodeBackward(dlogits, h = null, grads = null) {
+    const W = this.params.get('decoder.weight');
+    const H = this.hiddenSize;
+    const dh = new Float64Array(H);
+    for (let v = 0; v < dlogits.length; v++) for (let k = 0; k < H; k++) dh[k] += dlogits[v] * W[v * H + k];
+    if (grads) {
+      addOuter(grads.get('decoder.weight'), dlogits, h);
+      grads.get('decoder.bias').set(dlogits);
+    }
+    return dh;
   }
 }
 

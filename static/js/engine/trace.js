@@ -124,33 +124,23 @@ export function* triangleSweep(trace) {
   const R = lossSteps.length;
   const hidden = Array.from({ length: L }, () => new Float64Array(R * T).fill(NaN));
   const cell = spec.hasCell ? Array.from({ length: L }, () => new Float64Array(R * T).fill(NaN)) : null;
-  const W_dec = model.params.get('decoder.weight');
-  const V = model.vocab.length;
-
-  // backprop through softmax cross-entropy and the decoder: (p − onehot)·W_dec (H,)
+  // backprop through softmax cross-entropy: ∂L_t/∂logits = p − onehot(expected) (V,)
   const dlogitsAt = (t) => {
     const d = probs[t].slice();
     d[expected[t]] -= 1;
     return d;
-  };
-  const dtop = (t) => {
-    const d = dlogitsAt(t);
-    const out = new Float64Array(H);
-    for (let v = 0; v < V; v++) for (let k = 0; k < H; k++) out[k] += d[v] * W_dec[v * H + k];
-    return out;
   };
 
   const dhNext = Array.from({ length: L }, () => new Float64Array(R * H));
   const dcNext = Array.from({ length: L }, () => (spec.hasCell ? new Float64Array(R * H) : null));
   // The last loss's weight gradients, summed over the steps its row is alive.
   const params = R > 0 ? zeroGrads(model) : null;
-  const I = model.inputSize;
-  const emb = model.params.get('embedding.weight');
   let a = R; // first alive row
   for (let t = T - 1; t >= 0; t--) {
     while (a > 0 && lossSteps[a - 1] >= t) a -= 1;
     const n = R - a;
-    let dFromAbove = a < R && lossSteps[a] === t ? dtop(t) : null; // (H,) into row a only, at the top layer
+    // the decoder's share, into row a only at the top layer: (p − onehot)·W_dec (H,)
+    let dFromAbove = a < R && lossSteps[a] === t ? model.decodeBackward(dlogitsAt(t)) : null;
     let aboveRows = 1;
     for (let l = L - 1; l >= 0; l--) {
       const p = layerParams[l];
@@ -165,7 +155,8 @@ export function* triangleSweep(trace) {
       dhNext[l].set(g.dhPrev, a * H);
       if (g.dcPrev !== null) dcNext[l].set(g.dcPrev, a * H);
       if (l > 0) {
-        dFromAbove = mulAdd(new Float64Array(n * p.nIn), g.dIh, n, p.GH, p.weight_ih_T, p.nIn); // into the layer below
+        // backprop into the layer below: d_pre·W_ih (n, H)
+        dFromAbove = mulAdd(new Float64Array(n * p.nIn), g.dIh, n, p.GH, p.weight_ih_T, p.nIn);
         aboveRows = n;
       }
       if (params !== null && n > 0) {
@@ -173,8 +164,7 @@ export function* triangleSweep(trace) {
         const last = (n - 1) * p.GH;
         const dIh = g.dIh.subarray(last, last + p.GH);
         const dHh = g.dHh.subarray(last, last + p.GH);
-        const id = tokens[t].id;
-        const x = l === 0 ? emb.subarray(id * I, (id + 1) * I) : caches[l - 1][t].h;
+        const x = l === 0 ? model.input(tokens[t].id) : caches[l - 1][t].h;
         addOuter(params.get(`layers.${l}.weight_ih`), dIh, x);
         addOuter(params.get(`layers.${l}.weight_hh`), dHh, caches[l][t].hPrev);
         addInto(params.get(`layers.${l}.bias_ih`), dIh);
@@ -183,20 +173,15 @@ export function* triangleSweep(trace) {
           addInto(params.get(`layers.${l}.${name}`), d.subarray((n - 1) * H, n * H));
         }
         if (l === 0) {
-          const dx = new Float64Array(I); // backprop into the embedding: d_pre · W_ih (I,)
-          mulAdd(dx, dIh, 1, p.GH, p.weight_ih_T, I);
-          addInto(params.get('embedding.weight').subarray(id * I, (id + 1) * I), dx);
+          const dx = mulAdd(new Float64Array(p.nIn), dIh, 1, p.GH, p.weight_ih_T, p.nIn); // d_pre·W_ih (I,)
+          model.inputBackward(tokens[t].id, dx, params);
         }
       }
     }
     yield t;
   }
   const paramStep = R > 0 ? lossSteps[R - 1] : null;
-  if (params !== null) {
-    const dlogits = dlogitsAt(paramStep);
-    params.set('decoder.weight', addOuter(new Float64Array(V * H), dlogits, caches[L - 1][paramStep].h));
-    params.set('decoder.bias', dlogits);
-  }
+  if (params !== null) model.decodeBackward(dlogitsAt(paramStep), caches[L - 1][paramStep].h, params);
   return { lossSteps, hidden, cell, params, paramStep };
 }
 
