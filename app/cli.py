@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -29,11 +29,16 @@ def _json_arg(raw: str) -> Any:
         raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from e
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (what was wrong and where to look) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lstm-explainer", description="Watch a real, trained LSTM read your sentence."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="lstm-explainer", description="Watch a real, trained LSTM read your sentence.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("serve", help="start the web app (http://127.0.0.1:8000 by default)")
     p.add_argument("--host", default=None, help="default 127.0.0.1")
@@ -57,14 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="import weights trained with PyTorch or Keras into a model directory")
     p.add_argument("format", choices=["pytorch", "keras"])
-    p.add_argument("weights", type=Path, help=".safetensors or .npz (pickle files are refused)")
-    p.add_argument("--vocab", type=Path, required=True, help="JSON list of tokens in index order")
+    p.add_argument("weights", type=Path, help="PyTorch: .safetensors or .npz; Keras: .keras, .weights.h5 or .npz "
+                   "(pickle files are refused)")  # fmt: skip
+    p.add_argument("--vocab", type=Path, required=True, help="JSON list of tokens in index order, or {token: index}")
     p.add_argument("--tokenizer", choices=["char", "word"], required=True)
-    p.add_argument("--id", required=True, dest="model_id")
+    p.add_argument("--id", required=True, dest="model_id", help="the model's id and directory name")
     p.add_argument("--out", type=Path, required=True, help="writes OUT/ID/")
     p.add_argument("--unk", default=None, help="the vocabulary's unknown token, if it has one")
     p.add_argument("--lowercase", action="store_true", help="lowercase text before tokenizing")
-    p.add_argument("--arch", choices=ARCHS, default=None, help="e.g. irnn for a ReLU nn.RNN")
+    p.add_argument("--nonlinearity", choices=["tanh", "relu"], default=None,
+                   help="a plain RNN's (nn.RNN, SimpleRNN): the weights do not record it")  # fmt: skip
+    p.add_argument("--ignore", action="append", default=[], metavar="PATTERN",
+                   help="leave out tensors matching this glob on purpose, e.g. 'drop.mask' (repeatable)")  # fmt: skip
 
     p = sub.add_parser("train", help="train a model from a recipe")
     p.add_argument("recipe")
@@ -138,9 +147,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     out = import_to_dir(
         args.out, fmt=args.format, weights=args.weights, vocab=read_vocab(args.vocab), tokenizer=args.tokenizer,
-        model_id=args.model_id, unk=args.unk, lowercase=args.lowercase, arch=args.arch,
+        model_id=args.model_id, unk=args.unk, lowercase=args.lowercase, nonlinearity=args.nonlinearity,
+        ignore=args.ignore,
     )  # fmt: skip
     print(f"wrote {out}")
+    for note in json.loads((out / "model.json").read_text(encoding="utf-8"))["provenance"]["notes"]:
+        print(f"note: {note}")
     return 0
 
 
@@ -177,6 +189,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.scene is None and (args.model is None or args.text is None):
         print('error: lstm-explainer export needs MODEL and "TEXT", or --scene NAME', file=sys.stderr)
         return 2
+    if args.out.is_dir():
+        print(f"error: --out {args.out} is a directory; give the page's file name, e.g. {args.out / 'page.html'}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     out = export_page(args.model, args.text, args.target, args.intervene, args.scene, args.out, args.models)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
@@ -194,4 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except (TraceInputError, ModelFileError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path the user gave that cannot be read or written
+        print(f"error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
         return 2

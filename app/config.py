@@ -17,6 +17,10 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The most characters LSTM_EXPLAINER_MAX_CHARS may allow, and what the API schema promises: 5,000 characters
+# fit the default 64 KiB body however they are escaped (an astral character is 12 bytes of JSON).
+MAX_TEXT = 5000
+
 # A CSP source or an origin: no whitespace, separators or stray quotes that could break the header.
 _SOURCE = re.compile(r"^('self'|'none'|[^\s;,'\"]+)$")
 
@@ -48,7 +52,7 @@ class Settings(BaseSettings):
         default_factory=list,
         validation_alias=AliasChoices("scene_dirs", "LSTM_EXPLAINER_SCENE_DIRS", "LSTM_EXPLAINER_SCENES"),
     )
-    max_chars: int = Field(2000, ge=1)
+    max_chars: int = Field(2000, ge=1, le=MAX_TEXT)
     max_word_tokens: int = Field(500, ge=1)
     max_interventions: int = Field(32, ge=0)
     # Gradients through time cost T²·H²·layers; past this the trace comes without them, with a notice.

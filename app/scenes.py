@@ -15,12 +15,13 @@ docs/scenes.md is the lecturer's manual for the format.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from app.nn.files import MAX_LAYERS, MAX_SIZE, MAX_STEPS, parse_json
 
 SHIPPED_SCENES = Path(__file__).resolve().parent / "scenes"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -36,10 +37,10 @@ class Clamp(BaseModel):
     model_config = _STRICT
     gate: Literal[GATES]  # type: ignore[valid-type]
     value: float
-    layer: int = Field(0, ge=0)
-    units: list[Annotated[int, Field(ge=0)]] | None = None
-    start: int | None = Field(None, ge=0)
-    stop: int | None = Field(None, ge=0)
+    layer: int = Field(0, ge=0, le=MAX_LAYERS - 1)
+    units: list[Annotated[int, Field(ge=0, le=MAX_SIZE - 1)]] | None = None
+    start: int | None = Field(None, ge=0, le=MAX_STEPS)
+    stop: int | None = Field(None, ge=0, le=MAX_STEPS)
 
 
 class ExplorerView(BaseModel):
@@ -50,9 +51,9 @@ class ExplorerView(BaseModel):
     model: str | None = Field(None, min_length=1, max_length=200)
     text: str | None = Field(None, max_length=20000)
     target: str | None = Field(None, max_length=200)
-    step: int | None = Field(None, ge=-1, description="token index; -1 follows the last token")
-    layer: int | None = Field(None, ge=0)
-    units: list[Annotated[int, Field(ge=0)]] | None = None
+    step: int | None = Field(None, ge=-1, le=MAX_STEPS, description="token index; -1 follows the last token")
+    layer: int | None = Field(None, ge=0, le=MAX_LAYERS - 1)
+    units: list[Annotated[int, Field(ge=0, le=MAX_SIZE - 1)]] | None = None
     clamps: list[Clamp] | None = None
     panels: list[Literal[PANELS]] | None = None  # type: ignore[valid-type]
     heat: str | None = Field(None, max_length=40)
@@ -83,11 +84,15 @@ class Expectation(BaseModel):
     not_top: str | None = None
     p_above: float | None = Field(None, ge=0, le=1, description="with top: its probability is above this")
     p_below: float | None = Field(None, ge=0, le=1, description="with not_top: its probability is below this")
-    kept_from: str | int | None = Field(None, description="a token (its first occurrence) or an index")
+    kept_from: str | Annotated[int, Field(ge=-MAX_STEPS, le=MAX_STEPS)] | None = Field(
+        None, description="a token (its first occurrence) or an index"
+    )
     kept_above: float | None = Field(None, ge=0)
     kept_below: float | None = Field(None, ge=0)
-    forget_unit: int | None = Field(None, ge=0, description="this unit's forget gate stays open ...")
-    forget_from: str | int | None = Field(None, description="... from this token to the end ...")
+    forget_unit: int | None = Field(None, ge=0, le=MAX_SIZE - 1, description="this unit's forget gate stays open ...")
+    forget_from: str | Annotated[int, Field(ge=-MAX_STEPS, le=MAX_STEPS)] | None = Field(
+        None, description="... from this token to the end ..."
+    )
     forget_above: float | None = Field(None, ge=0, le=1, description="... above this value")
 
     @model_validator(mode="after")
@@ -119,7 +124,7 @@ class Scene(BaseModel):
     title: str = Field(min_length=1, max_length=120)
     summary: str = Field("", max_length=300)
     kind: Literal["explorer", "lab"] = "explorer"
-    order: int = Field(100, description="the gallery shows scenes by this number, then by name")
+    order: int = Field(100, ge=-(10**6), le=10**6, description="the gallery shows scenes by this number, then by name")
     states: list[SceneState] = Field(min_length=1, max_length=50)
 
     @model_validator(mode="after")
@@ -174,11 +179,11 @@ def _describe(exc: ValidationError, prefix: str = "") -> str:
 def load_scene_file(path: Path) -> Scene:
     """One scene file, validated; raises SceneError naming the file and the field."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SceneError(path, f"cannot read it: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise SceneError(path, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raw = parse_json(path.read_bytes())
+    except OSError as exc:
+        raise SceneError(path, f"cannot read it: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # not JSON, or JSON that would break a page later
+        raise SceneError(path, str(exc)) from None
     if not isinstance(raw, dict):
         raise SceneError(path, "the file must hold one JSON object with name, title, kind and states")
     raw.setdefault("name", path.stem)

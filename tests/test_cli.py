@@ -95,3 +95,90 @@ def test_the_readme_pytorch_example_end_to_end(tmp_path: Path) -> None:
     out = run("trace", "my-lstm", "hello world, hello lect", "--target", "u", "--models", str(tmp_path / "models"))
     doc = json.loads(out.stdout)
     assert doc["steps"][-1]["top"][0]["token"] == "u"  # it learned its text
+
+
+# -- import and export mistakes: one line on stderr and exit status 2, never a traceback -------------------
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from app.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as e:  # argparse's own exit
+        code = int(e.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def vocab_file(tmp_path: Path) -> Path:
+    path = tmp_path / "vocab.json"
+    path.write_text(json.dumps(json.loads((GOLDEN / "manifest.json").read_text())["vocab"]))
+    return path
+
+
+def _broken_npz(tmp_path: Path) -> Path:
+    np.savez(tmp_path / "w.npz", a=np.zeros(100))
+    (tmp_path / "broken.npz").write_bytes((tmp_path / "w.npz").read_bytes()[:150])
+    return tmp_path / "broken.npz"
+
+
+def _renamed_npy(tmp_path: Path) -> Path:
+    np.save(tmp_path / "w.npy", np.zeros(3))
+    return (tmp_path / "w.npy").rename(tmp_path / "w.npz")
+
+
+@pytest.mark.parametrize(
+    ("weights", "extra", "message"),
+    [
+        (lambda d: GOLDEN / "rnn-relu-2.safetensors", [], "--nonlinearity tanh or --nonlinearity relu"),
+        (lambda d: GOLDEN / "lstm-1.safetensors", ["--id", "../x"], "the model id '../x' must be 1 to 100 letters"),
+        (lambda d: GOLDEN / "lstm-1.safetensors", ["--id", "/tmp/abs"], "the model id '/tmp/abs' must be"),
+        (_broken_npz, [], "broken.npz: not readable as an .npz archive of arrays"),
+        (_renamed_npy, [], "w.npz: this is a single .npy array, not an .npz archive"),
+        (lambda d: d / "missing.safetensors", [], "missing.safetensors: no such file"),
+        (lambda d: GOLDEN / "lstm-1.safetensors", ["--ignore", "nope*"], "--ignore 'nope*' matches no tensor"),
+        (lambda d: GOLDEN / "lstm-1.safetensors", ["--nonlinearity", "sigmoid"], "argument --nonlinearity: invalid"),
+    ],
+)
+def test_import_mistakes_are_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, vocab_file: Path, weights, extra: list[str], message: str
+) -> None:
+    args = ["import", "pytorch", str(weights(tmp_path)), "--vocab", str(vocab_file), "--tokenizer", "char",
+            "--id", "mine", "--out", str(tmp_path / "out"), *extra]  # fmt: skip
+    code, _, err = in_process(capsys, *args)
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert not (tmp_path / "out").exists() and not Path("/tmp/abs").exists() and not (tmp_path / "x").exists()
+
+
+def test_import_prints_what_it_assumed(capsys: pytest.CaptureFixture[str], tmp_path: Path, vocab_file: Path) -> None:
+    code, out, err = in_process(
+        capsys, "import", "pytorch", str(GOLDEN / "rnn-relu-2.safetensors"), "--vocab", str(vocab_file),
+        "--tokenizer", "char", "--id", "relu", "--out", str(tmp_path), "--unk", "<unk>", "--nonlinearity", "relu",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.splitlines() == [f"wrote {tmp_path / 'relu'}", "note: relu nonlinearity"]
+    assert json.loads((tmp_path / "relu" / "model.json").read_text())["arch"] == "irnn"
+
+
+def test_import_with_an_empty_vocabulary_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "v.json").write_text("")
+    args = ["import", "pytorch", str(GOLDEN / "lstm-1.safetensors"), "--vocab", str(tmp_path / "v.json"),
+            "--tokenizer", "char", "--id", "x", "--out", str(tmp_path)]  # fmt: skip
+    code, _, err = in_process(capsys, *args)
+    assert code == 2 and err == f"error: {tmp_path / 'v.json'}: the vocabulary file is empty\n"
+
+
+def test_export_out_a_directory_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = in_process(capsys, "export", "recall-lstm", "c12=", "--out", str(tmp_path))
+    assert code == 2
+    assert err == f"error: --out {tmp_path} is a directory; give the page's file name, e.g. {tmp_path / 'page.html'}\n"
+
+
+def test_argument_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = in_process(capsys, "import", "tensorflow", "w.npz")
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: lstm-explainer import: argument format: invalid choice: 'tensorflow'"), err

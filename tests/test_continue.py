@@ -65,7 +65,7 @@ def test_unknown_model_is_404_with_the_list(client: TestClient) -> None:
         ({"model": "tiny-char"}, "invalid_request", ["text"]),
         ({"text": "abc"}, "invalid_request", ["model"]),
         ({"model": "", "text": "abc"}, "invalid_request", ["model"]),
-        ({"model": "tiny-char", "text": ""}, "empty_text", ["nothing to continue"]),
+        ({"model": "tiny-char", "text": ""}, "invalid_request", ["text: must not be empty"]),
         ({"model": "tiny-char", "text": "x" * 301}, "text_too_long", ["301", "300"]),
         ({"model": "tiny-word", "text": "the " * 21}, "text_too_long", ["21 word tokens", "20"]),
     ],
@@ -76,9 +76,9 @@ def test_bad_requests_are_422_with_a_message(
     assert_error(client.post("/api/continue", json=body), 422, code, *words)
 
 
-def test_not_json_and_an_unpaired_surrogate_are_422(client: TestClient) -> None:
+def test_not_json_is_400_and_an_unpaired_surrogate_422(client: TestClient) -> None:
     r = client.post("/api/continue", content=b"{not json", headers={"Content-Type": "application/json"})
-    assert_error(r, 422, "invalid_request")
+    assert_error(r, 400, "bad_body")
     r = client.post(
         "/api/continue",
         content=b'{"model": "tiny-char", "text": "a\\ud800b"}',

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,11 @@ import pytest
 from safetensors.numpy import save_file
 
 from app.nn import ModelFileError, load_model, load_zoo, random_model, run_trace, save_model
-from app.nn.importers import _keras_gru_order, import_model, import_to_dir
+from app.nn.files import read_tensors
+from app.nn.importers import import_model
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN_VOCAB = json.loads((GOLDEN / "manifest.json").read_text())["vocab"]
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -25,9 +30,9 @@ def test_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(a.probs, b.probs)
 
 
-def write(tmp_path: Path, card_change: dict | None = None, tensor_change: dict | None = None) -> Path:
+def write(tmp_path: Path, card_change: dict | None = None, tensor_change: dict | None = None, name: str = "m") -> Path:
     model = random_model("lstm", hidden_size=4, model_id="m")
-    d = save_model(model, tmp_path / "m")
+    d = save_model(model, tmp_path / name)
     if card_change:
         card = json.loads((d / "model.json").read_text())
         card.update(card_change)
@@ -53,8 +58,8 @@ def write(tmp_path: Path, card_change: dict | None = None, tensor_change: dict |
         (None, {"decoder.bias": np.full(30, np.nan, np.float32)}, "NaN or infinite"),
         (None, {"extra": np.zeros(3, np.float32)}, "unexpected tensor 'extra'"),
         ({"arch": "transformer"}, None, r"unknown arch 'transformer'"),
-        ({"hidden_size": 0}, None, "'hidden_size' must be a positive integer"),
-        ({"layers": 5}, None, "1 to 4 layers"),
+        ({"hidden_size": 0}, None, "'hidden_size' must be 1 to 65536, not 0"),
+        ({"layers": 5}, None, "'layers' must be 1 to 4, not 5"),
         ({"tokenizer": {"kind": "char", "vocab": ["<unk>", "a"], "unk": "<unk>"}}, None,
          r"'embedding.weight' has shape \(30, 6\); expected \(2, 6\) \(the vocabulary has 2 entries\)"),
     ],
@@ -68,7 +73,7 @@ def test_bad_model_directories_name_the_problem(tmp_path: Path, card, tensors, m
 def test_bad_json_and_garbage_weights(tmp_path: Path) -> None:
     d = write(tmp_path)
     (d / "weights.safetensors").write_bytes(b"\x00garbage" * 10)
-    with pytest.raises(ModelFileError, match="not readable as a safetensors file"):
+    with pytest.raises(ModelFileError, match="not a safetensors file"):
         load_model(d)
     (d / "model.json").write_text("{not json")
     with pytest.raises(ModelFileError, match="not valid JSON"):
@@ -101,89 +106,95 @@ def test_zoo_skips_broken_models_and_keeps_the_rest(tmp_path: Path) -> None:
     assert zoo.failed[0]["path"].endswith("bad") and "safetensors" in zoo.failed[0]["error"]
 
 
-# -------------------------------------------------------------------------------------------- importers
-def torch_style(model, names=("emb", "rnn", "fc")) -> dict[str, np.ndarray]:
-    e, r, o = names
-    out = {f"{e}.weight": model.params["embedding.weight"], f"{o}.weight": model.params["decoder.weight"],
-           f"{o}.bias": model.params["decoder.bias"]}  # fmt: skip
-    for l in range(model.layers):
-        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            out[f"{r}.{kind}_l{l}"] = model.params[f"layers.{l}.{kind}"]
-    return out
-
-
-@pytest.mark.parametrize("arch", ["lstm", "gru", "rnn"])
-def test_pytorch_import_round_trip_through_the_cli_path(tmp_path: Path, arch: str) -> None:
-    model = random_model(arch, layers=2, hidden_size=6, input_size=6)  # I == H: shapes alone can't tell
-    save_file(torch_style(model, ("model.tok_emb", "model.core", "model.lm_head")), str(tmp_path / "w.safetensors"))
-    out = import_to_dir(tmp_path / "out", fmt="pytorch", weights=tmp_path / "w.safetensors", vocab=model.vocab,
-                        tokenizer="char", model_id="mine", unk="<unk>")  # fmt: skip
-    loaded = load_model(out)
-    assert loaded.arch == arch and loaded.layers == 2
-    np.testing.assert_allclose(run_trace(loaded, "hello").probs, run_trace(model, "hello").probs, rtol=1e-12)
-
-
-def test_pytorch_import_from_npz(tmp_path: Path) -> None:
-    model = random_model("lstm", hidden_size=5)
-    np.savez(tmp_path / "w.npz", **torch_style(model))
-    loaded = import_model("pytorch", tmp_path / "w.npz", model.vocab, "char", "x", unk="<unk>")
-    np.testing.assert_allclose(loaded.params["layers.0.weight_hh"], model.params["layers.0.weight_hh"])
-
-
+# -- the card's schema and what a hand-edited or hostile model.json may hold --------------------------------
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"rnn.weight_ih_l0_reverse": np.zeros((20, 6))}, "bidirectional"),
-        ({"rnn.weight_hr_l0": np.zeros((3, 5))}, "proj_size"),
-        ({"other.weight_ih_l0": np.zeros((20, 6))}, "ambiguous"),
-        ({"fc.bias": None}, "linear head"),
-        ({"emb.weight": None}, "no embedding"),
-        ({"rnn.bias_hh_l0": None}, "bias=False"),
+        ({"title": 5}, "'title' must be a string, not an integer"),
+        ({"id": ["a"]}, "'id' must be a string, not a list"),
+        ({"id": 7}, "'id' must be a string, not an integer"),
+        ({"id": "../elsewhere"}, "'id' '../elsewhere' must be 1 to 100 letters"),
+        ({"metrics": "good"}, "'metrics' must be an object, not a string"),
+        ({"metrics": {"validation": {"name": "acc", "value": "high"}}}, "'metrics.validation' must be an object"),
+        ({"layers": True}, "'layers' must be a positive integer, not true/false"),
+        ({"tokenizer": {"kind": "char", "vocab": [{"t": 1}] * 30}}, "'tokenizer.vocab' entry 0 is an object"),
+        ({"tokenizer": {"kind": "char", "vocab": []}}, "'tokenizer.vocab' must be a non-empty list"),
+        ({"tokenizer": {"kind": "bpe", "vocab": list("abcdefghijklmnopqrstuvwxyz0123")}}, "tokenizer kind"),
+        ({"provenance": {"deep": 2**70}}, "larger than 64 bits"),
     ],
 )
-def test_pytorch_import_errors_say_what_was_found(tmp_path: Path, change: dict, message: str) -> None:
-    model = random_model("lstm", hidden_size=5)
-    tensors = torch_style(model)
-    for k, v in change.items():
-        if v is None:
-            tensors.pop(k)
-        else:
-            tensors[k] = v
-    save_file(tensors, str(tmp_path / "w.safetensors"))
+def test_the_card_is_checked_against_its_schema(tmp_path: Path, change: dict, message: str) -> None:
+    with pytest.raises(ModelFileError, match=re.escape(message)):
+        load_model(write(tmp_path, change))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"id": 1' + "0" * 5000 + "}", "an integer with thousands of digits"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"a":' * 40 + "1" + "}" * 40, "nested more than 32 levels"),
+        ('{"metrics": {"loss": NaN}}', "NaN is not a JSON number"),
+        ('{"metrics": {"loss": 1e999}}', "too large for a float"),
+        ("\xc3\x28", "utf-8"),
+    ],
+)
+def test_a_hostile_card_is_a_model_file_error(tmp_path: Path, text: str, message: str) -> None:
+    d = write(tmp_path)
+    (d / "model.json").write_bytes(text.encode("latin-1" if text == "\xc3\x28" else "utf-8"))
+    with pytest.raises(ModelFileError, match=re.escape(message)):
+        load_model(d)
+
+
+def test_bf16_and_f16_weights_are_widened(tmp_path: Path) -> None:
+    """A real bf16 state_dict (torch wrote it) loads; the same model stored as float16 loads too."""
+    imported = import_model("pytorch", GOLDEN / "lstm-bf16.safetensors", GOLDEN_VOCAB, "char", "b", unk="<unk>")
+    d = save_model(imported, tmp_path / "bf16")
+    assert load_model(d).params["decoder.weight"].dtype == np.float64
+    f16 = {k: v.astype(np.float16) for k, v in imported.params.items()}
+    save_file(f16, str(d / "weights.safetensors"))
+    loaded = load_model(d)
+    for k, v in f16.items():
+        np.testing.assert_array_equal(loaded.params[k], v.astype(np.float64), err_msg=k)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (b'{"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 400]}}', "broken entry"),
+        (b'{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 16]}}', "does not match its shape"),
+        (b'{"a": {"dtype": "F8_E4M3", "shape": [16], "data_offsets": [0, 16]}}', "stored as F8_E4M3"),
+        (b'{"a": {"dtype": "F32", "shape": "x", "data_offsets": [0, 16]}}', "broken entry"),
+        (b"[1, 2]", "not a JSON object"),
+    ],
+)
+def test_a_broken_safetensors_header_is_named(tmp_path: Path, header: bytes, message: str) -> None:
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(len(header).to_bytes(8, "little") + header + bytes(16))
     with pytest.raises(ModelFileError, match=message):
-        import_model("pytorch", tmp_path / "w.safetensors", model.vocab, "char", "x", unk="<unk>")
+        read_tensors(path)
 
 
-def keras_style(model) -> dict[str, np.ndarray]:
-    H = model.hidden_size
-    out = {"embedding/embeddings": model.params["embedding.weight"]}
-    for l in range(model.layers):
-        p = model.layer(l)
-        w_ih, w_hh, b_ih, b_hh = p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"]
-        if model.arch == "gru":
-            # our r, z, n → Keras z, r, h (the same swap of the first two blocks)
-            w_ih, w_hh = _keras_gru_order(w_ih, H), _keras_gru_order(w_hh, H)
-            bias = np.stack([_keras_gru_order(b_ih, H), _keras_gru_order(b_hh, H)])
-        else:
-            bias = b_ih + b_hh
-        name = f"{model.arch}_{l}/cell"
-        out[f"{name}/kernel"], out[f"{name}/recurrent_kernel"], out[f"{name}/bias"] = w_ih.T, w_hh.T, bias
-    out["dense/kernel"], out["dense/bias"] = model.params["decoder.weight"].T, model.params["decoder.bias"]
-    return out
-
-
-@pytest.mark.parametrize("arch", ["lstm", "gru", "rnn"])
-def test_keras_import(tmp_path: Path, arch: str) -> None:
-    model = random_model(arch, layers=2, hidden_size=5)
-    np.savez(tmp_path / "k.npz", **keras_style(model))
-    loaded = import_model("keras", tmp_path / "k.npz", model.vocab, "char", "k", unk="<unk>")
-    np.testing.assert_allclose(run_trace(loaded, "keras").probs, run_trace(model, "keras").probs, rtol=1e-12)
-
-
-def test_keras_gru_without_reset_after_is_refused(tmp_path: Path) -> None:
-    model = random_model("gru", hidden_size=5)
-    tensors = keras_style(model)
-    tensors["gru_0/cell/bias"] = np.zeros(15)
-    np.savez(tmp_path / "k.npz", **tensors)
-    with pytest.raises(ModelFileError, match="reset_after=True"):
-        import_model("keras", tmp_path / "k.npz", model.vocab, "char", "k", unk="<unk>")
+def test_every_bad_directory_is_reported_and_the_good_ones_serve(tmp_path: Path, caplog) -> None:
+    """The crashes of issue 10: each of these stopped the server starting; now each fails alone."""
+    save_model(random_model("gru", model_id="good"), tmp_path / "good")
+    bad_cards = {
+        "title-int": {"title": 5},
+        "id-list": {"id": ["x"]},
+        "vocab-objects": {"tokenizer": {"kind": "char", "vocab": [{}] * 30, "unk": None}},
+    }
+    for name, change in bad_cards.items():
+        write(tmp_path, change, name=name)
+    huge = write(tmp_path, name="huge-int")
+    (huge / "model.json").write_text('{"id": ' + "9" * 5000 + "}")
+    deep = write(tmp_path, name="deep")
+    (deep / "model.json").write_text("[" * 100_000 + "]" * 100_000)
+    bf16 = save_model(random_model("lstm", model_id="bf16", input_size=5, hidden_size=6), tmp_path / "bf16")
+    raw = (GOLDEN / "lstm-bf16.safetensors").read_bytes()  # a bf16 file with other names: refused, not a crash
+    (bf16 / "weights.safetensors").write_bytes(raw)
+    zoo = load_zoo([tmp_path], include_shipped=False)
+    assert list(zoo.models) == ["good"]
+    failed = {Path(f["path"]).name: f["error"] for f in zoo.failed}
+    assert set(failed) == {*bad_cards, "huge-int", "deep", "bf16"}, failed
+    assert "unexpected tensor 'embed.weight'" in failed["bf16"]
+    assert all("could not be loaded" not in e for e in failed.values()), failed  # each has its own message

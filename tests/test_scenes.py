@@ -162,6 +162,17 @@ GOOD = {"name": "mine", "title": "Mine", "summary": "s", "kind": "explorer",
          "states.0.state.clamps.0.gate"),
         ({**GOOD, "states": [{"caption": "c", "state": {}, "expect": {"model": "x"}}]}, "states.0.expect"),
         ({**GOOD, "kind": "lab", "states": [{"caption": "c", "state": {"w": -1}}]}, "states.0.state.w"),
+        # each of these made every scenes page a 500 (issue 10)
+        ('{"name": "mine", "order": 1' + "0" * 5000 + "}", "an integer with thousands of digits"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ({**GOOD, "order": 10**15}, "order"),
+        ({**GOOD, "states": [{"caption": "c", "state": {"step": 10**9}}]}, "states.0.state.step"),
+        ({**GOOD, "states": [{"caption": "c", "state": {"clamps": [{"gate": "forget", "value": 0, "stop": 10**9}]}}]},
+         "states.0.state.clamps.0.stop"),
+        ({**GOOD, "states": [{"caption": "c", "state": {}, "expect": {"top": "a", "kept_from": 10**9,
+                                                                          "kept_above": 0}}]}, "kept_from"),
+        ('{"name": "mine", "summary": NaN}', "NaN is not a JSON number"),
+        ('{"name": "mine", "order": 18446744073709551616}', "larger than 64 bits"),
     ],
 )  # fmt: skip
 def test_a_bad_scene_file_is_refused_naming_the_file_and_the_field(tmp_path: Path, doc: Any, says: str) -> None:
@@ -216,9 +227,15 @@ def test_extra_directory_and_a_bad_file_through_the_settings(
 ) -> None:
     write(tmp_path, "mine", GOOD)
     bad = write(tmp_path, "broken", {**GOOD, "name": "broken", "states": [{"caption": "", "state": {}}]})
+    write(tmp_path, "huge", '{"name": "huge", "order": 1' + "0" * 5000 + "}")
+    write(tmp_path, "deep", "[" * 100_000 + "]" * 100_000)
     client = make_client(settings.model_copy(update={"scene_dirs": [tmp_path]}))
     names = [r["name"] for r in client.get("/api/scenes").json()]
     assert "mine" in names and "broken" not in names and "long-context" in names
+    assert {"huge", "deep"}.isdisjoint(names)
+    for name, words in (("huge", "thousands of digits"), ("deep", "nested too deeply")):
+        r = client.get(f"/api/scenes/{name}")
+        assert r.status_code == 422 and words in r.json()["detail"]["message"], r.text
     mine = client.get("/api/scenes/mine").json()
     assert mine["problems"] == [] and mine["states"][0]["state"] == {"model": "tiny-word", "text": "the cat"}
     r = client.get("/api/scenes/broken")

@@ -1,4 +1,5 @@
-"""Parity with PyTorch's nn.LSTM / nn.GRU / nn.RNN through the real import path.
+"""Parity with PyTorch's nn.LSTM / nn.GRU / nn.RNN (tanh and ReLU) through the real import path, for the
+layouts training scripts write: bf16 weights, bias=False, a tied or bias-less head, an nn.LSTMCell.
 
 The golden vectors in tests/golden/ were written by tests/golden/make_torch_golden.py with torch autograd,
 so this runs where torch is not installed. Where torch is installed, a second test regenerates them live.
@@ -33,9 +34,11 @@ def our_name(case: dict, torch_name: str) -> str:
 
 
 def check_case(case: dict, golden: dict[str, np.ndarray], weights_dir: Path = GOLDEN) -> None:
-    model = import_model(
-        "pytorch", weights_dir / f"{case['name']}.safetensors", MANIFEST["vocab"], "char", case["name"], unk="<unk>"
-    )
+    nonlinearity = case.get("nonlinearity", "tanh") if case["kind"] == "RNN" else None
+    path = weights_dir / f"{case['name']}.safetensors"
+    model = import_model("pytorch", path, MANIFEST["vocab"], "char", case["name"], "<unk>", nonlinearity=nonlinearity)
+    rnn = "irnn" if nonlinearity == "relu" else "rnn"
+    assert model.arch == {"LSTM": "lstm", "GRU": "gru", "RNN": rnn}[case["kind"]]
     trace = run_trace(model, MANIFEST["text"], target=MANIFEST["target"], interventions=case["clamps"])
     name = case["name"]
     np.testing.assert_allclose(trace.probs, golden["probs"], **TOL, err_msg=f"{name} probabilities")
@@ -61,6 +64,8 @@ def check_case(case: dict, golden: dict[str, np.ndarray], weights_dir: Path = GO
         np.testing.assert_allclose(tri.cell, golden["triangle_cell"], **TOL, err_msg=f"{name} ‖∂L/∂c‖")
     for key in (k for k in golden if k.startswith("param_grad.")):
         ours = tri.params.params[our_name(case, key[len("param_grad.") :])]
+        if case.get("tied") and key.endswith(f"{case['names'][0]}.weight"):  # torch sums a shared weight's uses
+            ours = ours + tri.params.params["decoder.weight"]
         np.testing.assert_allclose(ours, golden[key], **TOL, err_msg=f"{name} {key}")
 
 

@@ -17,7 +17,7 @@ from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from app.api import tracing
-from app.api.schemas import TraceRequest
+from app.api.schemas import TraceMessage, TraceRequest
 from app.api.tracing import LONG_TRACE_TOKENS, Checked, TraceCache, TracePool
 from app.config import Settings
 from app.nn import TraceInputError, random_model, trace_document
@@ -215,7 +215,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def cache_request(text: str) -> TraceRequest:
-    return TraceRequest(model="m", text=text)
+    return TraceMessage(type="trace", id=1, model="m", text=text)  # what the socket hands the cache
 
 
 def test_concurrent_identical_requests_are_traced_once(counted: list[str]) -> None:

@@ -4,14 +4,14 @@ LSTM on the same line). Same limits and error shape as POST /api/trace."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import SettingsDep, TracePoolDep, ZooDep
 from app.api.errors import BAD_BODY_RESPONSE, ApiError
-from app.api.schemas import _STRICT, ErrorResponse, Text, TraceRequest, TraceToken
+from app.api.schemas import _STRICT, MAX_TEXT, ErrorResponse, TraceRequest, TraceToken, bounded_int, bounded_text
 from app.api.tracing import check_request
 from app.nn import Model, TraceInputError
 from app.nn.generate import MAX_CONTINUATION, continue_text, default_length, join_tokens
@@ -25,13 +25,12 @@ class ContinueRequest(BaseModel):
         json_schema_extra={"examples": [{"model": "shakespeare-lstm", "text": "To be, or not to be", "length": 80}]},
     )
 
-    model: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
-    text: Text = Field(description="limited like a trace's text (LSTM_EXPLAINER_MAX_CHARS, _MAX_WORD_TOKENS)")
-    length: int | None = Field(
-        None,
-        ge=1,
-        le=MAX_CONTINUATION,
-        description="tokens to write; default 200 for character models, 20 for word models",
+    model: bounded_text(1, 200)  # type: ignore[valid-type]
+    text: bounded_text(1, MAX_TEXT) = Field(  # type: ignore[valid-type]
+        description="limited like a trace's text (LSTM_EXPLAINER_MAX_CHARS, _MAX_WORD_TOKENS)"
+    )
+    length: bounded_int(1, MAX_CONTINUATION) | None = Field(  # type: ignore[valid-type]
+        None, description="tokens to write; default 200 for character models, 20 for word models"
     )
 
 
@@ -68,8 +67,6 @@ async def continue_(body: ContinueRequest, zoo: ZooDep, settings: SettingsDep, p
     next token (never the unknown token) and reading it back in. Deterministic: the same request always
     gets the same continuation."""
     checked = check_request(TraceRequest(model=body.model, text=body.text, gradients=False), zoo, settings)
-    if not body.text:
-        raise ApiError(422, "empty_text", "there is nothing to continue: type some text")
     length = body.length if body.length is not None else default_length(checked.model)
     try:
         return await pool.run(partial(_continue, checked.model, body.text, length), checked.tokens + length)

@@ -6,6 +6,7 @@ code and message in its ``error`` envelope.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,20 +31,74 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"detail": {"code": code, "message": message, **extra}}
 
 
+# Pydantic's error types as rules in words; `{...}` are filled from the error's context.
+RULES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this request",
+    "string_type": "must be a string",
+    "string_unicode": "contains an unpaired surrogate (\\ud800-\\udfff), which is not text",
+    "int_type": "must be an integer",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "none_required": "must be null",
+    "finite_number": "must be a finite number",
+    "string_too_short": "must have at least {min_length} character(s)",
+    "string_too_long": "must have at most {max_length} characters",
+    "too_short": "must have at least {min_length} item(s)",
+    "too_long": "must have at most {max_length} items",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "greater_than": "must be greater than {gt}",
+    "less_than": "must be less than {lt}",
+    "literal_error": "must be {expected}",
+    "string_pattern_mismatch": "must match the pattern {pattern}",
+}
+# Where a value may take several forms (`id`: a string or an integer), pydantic's location names the form
+# it tried, e.g. `function-after[...]` or `int`; those are types, not fields, and the user never wrote them.
+_FORM = re.compile(r"^(str|int|float|bool|list|dict|none|constrained-\w+|[\w-]+\[.*\]|[\w-]*-\w+)$")
+
+
+def _loc(err: Any) -> list[str | int]:
+    return [p for p in err.get("loc", ()) if p != "body" and not (isinstance(p, str) and _FORM.match(p))]
+
+
+def _rule(err: Any) -> str:
+    kind = err.get("type", "")
+    if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
+        return "must not be empty"
+    if kind in RULES:
+        try:
+            return RULES[kind].format(**err.get("ctx", {}))
+        except (KeyError, IndexError):
+            pass
+    return str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+
+
 def describe_validation_errors(errors: list[Any]) -> str:
-    """Pydantic's errors as one sentence: ``text: Field required; gradients: Input should be ...``."""
-    parts = []
+    """Pydantic's errors as one sentence that names each field and its rule in words, never a repr:
+    ``text: is required; interventions.0.layer: must be at most 3; id: must be a string or an integer``."""
+    rules: dict[str, list[str]] = {}
     for err in errors:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        rule = _rule(err)
+        said = rules.setdefault(".".join(map(str, _loc(err))), [])
+        if rule not in said:
+            said.append(rule)
+    parts = [f"{loc}: {' or '.join(said)}" if loc else " or ".join(said) for loc, said in rules.items()]
     return "; ".join(parts) or "the request is not valid"
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):  # not JSON at all: the same answer as unreadable
+        return JSONResponse(error_body("bad_body", UNREADABLE_BODY), status_code=400)
     # The pydantic errors ride along for tools; `input` and `ctx` may hold non-JSON values, so keep the rest.
-    slim = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in errors]
+    slim = [{"type": e.get("type"), "loc": _loc(e), "msg": _rule(e)} for e in errors]
     body = error_body("invalid_request", describe_validation_errors(errors), errors=slim)
     return JSONResponse(body, status_code=422)
 
@@ -54,7 +109,7 @@ async def _trace_input_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 UNREADABLE_BODY = (
-    'the request body could not be read as JSON (is it UTF-8 text?); send an object like {"model": '
+    'the request body is not readable JSON (is it complete, UTF-8 text?); send an object like {"model": '
     '"lecture-lstm", "text": "the clouds are in the"}'
 )
 # The status every JSON-body route may answer when the body is not even readable.

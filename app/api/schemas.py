@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from app.config import MAX_TEXT
+from app.nn.files import MAX_LAYERS, MAX_SIZE, MAX_STEPS
 
 # Strict: JSON `true` is not the integer 1 and "0.5" is not a number; unknown fields are a mistake.
 _STRICT = ConfigDict(extra="forbid", strict=True)
@@ -23,6 +26,29 @@ def _encodable(value: str) -> str:
 Text = Annotated[str, AfterValidator(_encodable)]
 
 
+def _whole(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer, so a client following the schema may send it; 3.5 stays refused.
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+# Every integer is bounded: a client's 2**64 is a 422 that names the limit, never an overflow further in.
+MAX_MESSAGE_ID = 2**53 - 1  # the largest integer JavaScript holds exactly
+
+
+def bounded_int(low: int, high: int) -> Any:
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole)]  # bounds first: they reach the schema
+
+
+def bounded_text(min_length: int, max_length: int | None = None) -> Any:
+    # The length first, then the encoding check, so a too-long text is described as a string, not a list.
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_encodable)]
+
+
+Layer = bounded_int(0, MAX_LAYERS - 1)
+Unit = bounded_int(0, MAX_SIZE - 1)
+Step = bounded_int(0, MAX_STEPS)
+
+
 class Intervention(BaseModel):
     """Clamp a gate to a constant on some units over the steps [start, stop). Gate names and ranges are
     checked against the model (`bad_intervention` when they do not fit)."""
@@ -31,12 +57,12 @@ class Intervention(BaseModel):
 
     gate: Text = Field(description="input, forget, candidate or output (LSTM); update, reset or candidate (GRU)")
     value: float = Field(allow_inf_nan=False, description="[0, 1] for sigmoid gates, [-1, 1] for candidate")
-    layer: int = 0
-    units: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = Field(
+    layer: Layer = 0
+    units: Annotated[list[Unit], Field(min_length=1)] | None = Field(
         None, description="unit indices (at least one); null clamps every unit"
     )
-    start: int | None = Field(None, description="first clamped step; null = from the start")
-    stop: int | None = Field(None, description="first step no longer clamped; null = to the end")
+    start: Step | None = Field(None, description="first clamped step; null = from the start")
+    stop: Step | None = Field(None, description="first step no longer clamped; null = to the end")
 
 
 class TraceRequest(BaseModel):
@@ -45,9 +71,11 @@ class TraceRequest(BaseModel):
         json_schema_extra={"examples": [{"model": "lecture-lstm", "text": "The keys to the cabinet are"}]},
     )
 
-    model: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
-    text: Text = Field(description="limited by LSTM_EXPLAINER_MAX_CHARS and, for word models, _MAX_WORD_TOKENS")
-    target: Text | None = Field(None, description="a token scored after the last step")
+    model: bounded_text(1, 200)  # type: ignore[valid-type]
+    text: bounded_text(1, MAX_TEXT) = Field(  # type: ignore[valid-type]
+        description="limited by LSTM_EXPLAINER_MAX_CHARS and, for word models, _MAX_WORD_TOKENS"
+    )
+    target: bounded_text(0, 200) | None = Field(None, description="a token scored after the last step; '' = none")  # type: ignore[valid-type]
     interventions: list[Intervention] = Field(default_factory=list)
     gradients: bool = Field(True, description="include ‖∂L_t/∂h_k‖ and the weight gradients")
 
@@ -58,7 +86,9 @@ class TraceMessage(TraceRequest):
     model_config = ConfigDict(**_STRICT)
 
     type: Literal["trace"]
-    id: Annotated[Text, StringConstraints(max_length=128)] | int
+    # A page sends what is in its text box, empty included, and shows the core's empty_text error.
+    text: bounded_text(0, MAX_TEXT)  # type: ignore[valid-type]
+    id: bounded_text(0, 128) | bounded_int(-MAX_MESSAGE_ID, MAX_MESSAGE_ID)  # type: ignore[valid-type]
 
 
 class ErrorDetail(BaseModel):

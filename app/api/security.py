@@ -3,6 +3,7 @@ they cost nothing on the WebSocket path and never buffer a response)."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import orjson
@@ -13,47 +14,77 @@ from app.api.errors import ApiError, error_body
 from app.config import Settings
 
 
-def content_security_policy(settings: Settings) -> str:
-    # Every page, the API docs included (Swagger UI is served from the installed package), runs only its
-    # own scripts; styles may be inline because plotly and Swagger UI set them.
-    return "; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data: blob:",
-            "connect-src 'self' ws: wss:",
-            "object-src 'none'",
-            "base-uri 'self'",
-            f"frame-ancestors {' '.join(settings.frame_ancestors)}",
-        ]
-    )
+def content_security_policy(settings: Settings, ws_origin: str | None = None) -> str:
+    """Every page, the API docs included (Swagger UI is served from the installed package), runs only its
+    own scripts; styles may be inline because plotly and Swagger UI set them. The socket may go to the
+    app's own origin only (`ws_origin`, named because older browsers do not count ws: as 'self')."""
+    directives = [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        " ".join(["connect-src 'self'", *([ws_origin] if ws_origin else [])]),
+        "object-src 'none'",
+        "base-uri 'self'",
+    ]
+    # frame-ancestors * does not match file: or about: parents, so a deck opened from disk could not embed
+    # the pages; when anyone may embed them, say nothing (the setting still restricts when it is narrower).
+    if "*" not in settings.frame_ancestors:
+        directives.append(f"frame-ancestors {' '.join(settings.frame_ancestors)}")
+    return "; ".join(directives)
+
+
+# A Host header that could break the CSP header (or smuggle a source into it) names no origin.
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+def ws_origin(scope: Scope) -> str | None:
+    host = Headers(scope=scope).get("host", "")
+    if not _HOST.match(host):
+        return None
+    return f"{'wss' if scope.get('scheme') == 'https' else 'ws'}://{host}"
+
+
+INTERNAL_ERROR = error_body("internal_error", "the server failed to answer this request; the error is logged")
 
 
 class SecurityHeadersMiddleware:
-    """Adds CSP, nosniff and Referrer-Policy to every HTTP response."""
+    """Adds CSP, nosniff and Referrer-Policy to every HTTP response, and answers a request whose handler
+    crashed with a JSON 500 that carries them too (Starlette's own 500 comes from outside every middleware)."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        common = [
+        self.settings = settings
+        self.common = [
             ("X-Content-Type-Options", "nosniff"),
             ("Referrer-Policy", "strict-origin-when-cross-origin"),
         ]
-        self.headers = [("Content-Security-Policy", content_security_policy(settings)), *common]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = [("Content-Security-Policy", content_security_policy(self.settings, ws_origin(scope))), *self.common]
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers:
-                    headers.setdefault(name, value)
+                started = True
+                response_headers = MutableHeaders(scope=message)
+                for name, value in headers:
+                    response_headers.setdefault(name, value)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not started:
+                body = orjson.dumps(INTERNAL_ERROR)
+                raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                await send_with_headers({"type": "http.response.start", "status": 500, "headers": raw})
+                await send_with_headers({"type": "http.response.body", "body": body})
+            raise  # for the server's log
 
 
 def body_too_large(limit: int) -> ApiError:

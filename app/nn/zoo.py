@@ -35,6 +35,10 @@ def load_zoo(extra_dirs: list[Path] | None = None, include_shipped: bool = True)
                 log.warning("skipping model %s: %s", path, e)
                 zoo.failed.append({"path": str(path), "error": str(e)})
                 continue
+            except Exception as e:  # a check we lack: still only this directory fails, never the server
+                log.exception("skipping model %s", path)
+                zoo.failed.append({"path": str(path), "error": f"could not be loaded ({type(e).__name__}: {e})"})
+                continue
             zoo.models[model.id] = model  # later directories override shipped models of the same id
     return zoo
 

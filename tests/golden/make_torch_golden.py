@@ -2,23 +2,29 @@
 
 Run by hand where torch is installed (torch is never a dependency of the app):
 
-    python tests/golden/make_torch_golden.py
+    python tests/golden/make_torch_golden.py [CASE ...]
 
 For each case it builds a random module holding nn.Embedding → nn.LSTM/GRU/RNN → nn.Linear under
 deliberately unusual attribute names, saves its state_dict with safetensors, and records what torch
 autograd says: gates, states, probabilities, losses and every ‖∂L_t/∂h_k‖, ‖∂L_t/∂c_k‖. The gates come
 from a step-by-step torch cell that is first checked against the module's own output.
+
+The later cases are the layouts real training scripts produce and the importer must get right: a ReLU
+nn.RNN (its nonlinearity is not in the state_dict), weights stored in bfloat16, bias=False layers and a
+head without bias, a head tied to the embedding (saved once, by `safetensors.torch.save_model`), and a
+model built around an nn.LSTMCell.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save_file, save_model
 from torch import nn
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +48,16 @@ CASES = [
     ]},
     {"name": "rnn-1", "kind": "RNN", "layers": 1, "names": ("e", "r", "o"), "clamps": []},
     {"name": "rnn-2", "kind": "RNN", "layers": 2, "names": ("emb", "cell", "proj"), "clamps": []},
+    {"name": "rnn-relu-2", "kind": "RNN", "layers": 2, "names": ("emb", "rnn", "fc"), "clamps": [],
+     "nonlinearity": "relu"},
+    {"name": "lstm-bf16", "kind": "LSTM", "layers": 1, "names": ("embed", "lstm", "fc"), "clamps": [],
+     "dtype": "bfloat16"},
+    {"name": "gru-nobias", "kind": "GRU", "layers": 2, "names": ("emb", "gru", "head"), "clamps": [],
+     "bias": False, "head_bias": False},
+    {"name": "lstm-tied", "kind": "LSTM", "layers": 1, "names": ("encoder", "rnn", "decoder"), "clamps": [],
+     "tied": True, "head_bias": False},
+    {"name": "lstmcell-1", "kind": "LSTM", "layers": 1, "names": ("emb", "cell", "out"), "clamps": [],
+     "cell": True},
 ]  # fmt: skip
 
 LSTM_ORDER = ("input", "forget", "candidate", "output")
@@ -63,10 +79,18 @@ def run_case(case: dict) -> dict[str, np.ndarray]:
     e_name, r_name, o_name = case["names"]
     rnn_cls = getattr(nn, case["kind"])
     module = nn.Module()
-    setattr(module, e_name, nn.Embedding(len(VOCAB), I))
-    setattr(module, r_name, rnn_cls(I, H, num_layers=case["layers"]))
-    setattr(module, o_name, nn.Linear(H, len(VOCAB)))
+    n_in = H if case.get("tied") else I  # a tied head needs the embedding's width to be the hidden size
+    extra = {"nonlinearity": case["nonlinearity"]} if "nonlinearity" in case else {}
+    setattr(module, e_name, nn.Embedding(len(VOCAB), n_in))
+    setattr(module, r_name, rnn_cls(n_in, H, num_layers=case["layers"], bias=case.get("bias", True), **extra))
+    setattr(module, o_name, nn.Linear(H, len(VOCAB), bias=case.get("head_bias", True)))
+    if case.get("tied"):
+        getattr(module, o_name).weight = getattr(module, e_name).weight
     module = module.double()
+    if case.get("dtype") == "bfloat16":  # the weights as stored: rounded to bf16, then computed in float64
+        with torch.no_grad():
+            for param in module.parameters():
+                param.copy_(param.to(torch.bfloat16).double())
     rnn = getattr(module, r_name)
     ids = torch.tensor([VOCAB.index(ch) for ch in TEXT])
     T, L = len(ids), case["layers"]
@@ -82,8 +106,9 @@ def run_case(case: dict) -> dict[str, np.ndarray]:
         inp = x[t]
         for l in range(L):
             w_ih, w_hh = getattr(rnn, f"weight_ih_l{l}"), getattr(rnn, f"weight_hh_l{l}")
-            b_ih, b_hh = getattr(rnn, f"bias_ih_l{l}"), getattr(rnn, f"bias_hh_l{l}")
-            xw, hw = w_ih @ inp + b_ih, w_hh @ h[l] + b_hh
+            xw, hw = w_ih @ inp, w_hh @ h[l]
+            if case.get("bias", True):
+                xw, hw = xw + getattr(rnn, f"bias_ih_l{l}"), hw + getattr(rnn, f"bias_hh_l{l}")
             if case["kind"] == "LSTM":
                 a = (xw + hw).split(H)
                 i = clamp("input", torch.sigmoid(a[0]), l, t, case["clamps"])
@@ -105,6 +130,8 @@ def run_case(case: dict) -> dict[str, np.ndarray]:
                 h_new = (1 - z) * n + z * h[l]
                 for name, v in zip(GRU_ORDER, (r, z, n), strict=True):
                     gates[(l, name)].append(v)
+            elif case.get("nonlinearity") == "relu":
+                h_new = torch.relu(xw + hw)
             else:
                 h_new = torch.tanh(xw + hw)
             h_new.retain_grad()
@@ -151,17 +178,36 @@ def run_case(case: dict) -> dict[str, np.ndarray]:
     for (pname, _), g in zip(named.items(), pgrads, strict=True):
         out[f"param_grad.{pname}"] = g.numpy()
 
-    state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
-    save_file(state, str(HERE / f"{case['name']}.safetensors"))
+    save_weights(case, module)
     return out
+
+
+def save_weights(case: dict, module: nn.Module) -> None:
+    path = str(HERE / f"{case['name']}.safetensors")
+    r_name = case["names"][1]
+    if case.get("tied"):
+        save_model(module, path)  # what safetensors offers for shared tensors: each is saved once
+        return
+    if case.get("cell"):  # the same weights in an nn.LSTMCell, the module a hand-written time loop holds
+        rnn = getattr(module, r_name)
+        cell = nn.LSTMCell(rnn.input_size, rnn.hidden_size).double()
+        with torch.no_grad():
+            for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(cell, kind).copy_(getattr(rnn, f"{kind}_l0"))
+        setattr(module, r_name, cell)
+    dtype = torch.bfloat16 if case.get("dtype") == "bfloat16" else torch.float64
+    state = {k: v.detach().to(dtype).contiguous() for k, v in module.state_dict().items()}
+    save_file(state, path)
 
 
 def main() -> None:
     manifest = {"vocab": VOCAB, "text": TEXT, "target": TARGET, "cases": CASES, "torch": torch.__version__}
-    for case in CASES:
+    only = set(sys.argv[1:])  # case names to regenerate; default all
+    cases = [case for case in CASES if not only or case["name"] in only]
+    for case in cases:
         np.savez(HERE / f"{case['name']}.npz", **run_case(case))
     (HERE / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"wrote {len(CASES)} cases to {HERE}")
+    print(f"wrote {len(cases)} cases to {HERE}")
 
 
 if __name__ == "__main__":
