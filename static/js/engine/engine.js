@@ -8,7 +8,8 @@ import { runTrace } from './trace.js';
 export { ARCHS, SPECS } from './cells.js';
 export { buildDocument, roundSig } from './document.js';
 export { ModelFileError, TraceInputError } from './errors.js';
-export { Model, fetchModel, loadModel } from './model.js';
+export { fetchModel, loadModel } from './files.js';
+export { Model } from './model.js';
 export { TOKENIZERS, tokenizerFromCard } from './tokenizer.js';
 export { gradientTriangle, runTrace } from './trace.js';
 

@@ -1,5 +1,5 @@
-// A loaded model, as app/nn/model.py and app/nn/files.py: its card (model.json), its tokenizer and its
-// parameters, read straight from a model directory's two files and checked as the core checks them.
+// A loaded model, as app/nn/model.py: its card (model.json), its tokenizer and its parameters (files.js
+// reads and checks a model directory's two files).
 //
 // Shapes: V vocabulary, I embedding size, H hidden size, G gate blocks (4 LSTM, 3 GRU/CIFG, 1 RNN).
 // Parameter names follow PyTorch's nn.LSTM with a layer prefix:
@@ -13,15 +13,9 @@
 // Every tensor is held as a float64 Float64Array, whatever the file's dtype: the core traces in float64
 // too, so the two compute the same numbers.
 
-import { ARCHS, SPECS } from './cells.js';
-import { ModelFileError, pyRepr } from './errors.js';
+import { SPECS } from './cells.js';
 import { addOuter, matVec, transpose } from './linalg.js';
-import { readSafetensors } from './safetensors.js';
-import { tokenizerFromCard } from './tokenizer.js';
 
-export const CARD = 'model.json';
-export const WEIGHTS = 'weights.safetensors';
-const CARD_FIELDS = ['id', 'title', 'arch', 'layers', 'input_size', 'hidden_size', 'tokenizer', 'task', 'description'];
 const PEEPHOLES = ['peephole_input', 'peephole_forget', 'peephole_output'];
 
 // Every tensor a model of this shape holds, with its shape (app/nn/model.py param_shapes).
@@ -39,51 +33,6 @@ export function paramShapes(arch, layers, vocabSize, inputSize, hiddenSize) {
   shapes.set('decoder.weight', [vocabSize, hiddenSize]);
   shapes.set('decoder.bias', [vocabSize]);
   return shapes;
-}
-
-// The NumPy name of a safetensors dtype, as the core's messages say it.
-const NUMPY_DTYPES = {
-  BOOL: 'bool', U8: 'uint8', I8: 'int8', U16: 'uint16', I16: 'int16',
-  U32: 'uint32', I32: 'int32', U64: 'uint64', I64: 'int64',
-}; // prettier-ignore
-const pyShape = (shape) => `(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`;
-
-// Check names, shapes, dtypes and finiteness; messages name the tensor and the expected shape.
-function validate(card, tensors) {
-  const missing = CARD_FIELDS.filter((f) => !(f in card));
-  if (missing.length) throw new ModelFileError(`model.json: missing field(s) ${pyRepr(missing)}`);
-  if (!ARCHS.includes(card.arch)) {
-    throw new ModelFileError(`model.json: unknown arch ${pyRepr(card.arch)}; expected one of ${pyRepr(ARCHS)}`);
-  }
-  for (const key of ['layers', 'input_size', 'hidden_size']) {
-    if (!Number.isInteger(card[key]) || card[key] < 1) {
-      throw new ModelFileError(`model.json: ${pyRepr(key)} must be a positive integer, not ${pyRepr(card[key])}`);
-    }
-  }
-  if (card.layers > 4) throw new ModelFileError(`model.json: 1 to 4 layers are supported, not ${card.layers}`);
-  const vocab = card.tokenizer.vocab;
-  const shapes = paramShapes(card.arch, card.layers, vocab.length, card.input_size, card.hidden_size);
-  const unexpected = [...tensors.keys()].filter((k) => !shapes.has(k)).sort();
-  if (unexpected.length) {
-    throw new ModelFileError(`${WEIGHTS}: unexpected tensor ${pyRepr(unexpected[0])} for a ${card.arch} model`);
-  }
-  for (const [name, shape] of shapes) {
-    const t = tensors.get(name);
-    if (!t) throw new ModelFileError(`${WEIGHTS}: missing tensor ${pyRepr(name)} (expected shape ${pyShape(shape)})`);
-    if (t.data === null) {
-      const dtype = NUMPY_DTYPES[t.dtype] ?? t.dtype;
-      throw new ModelFileError(`${WEIGHTS}: tensor ${pyRepr(name)} has dtype ${dtype}; expected a float type`);
-    }
-    if (t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k])) {
-      const hint = /^(emb|dec)/.test(name) ? ` (the vocabulary has ${vocab.length} entries)` : '';
-      throw new ModelFileError(
-        `${WEIGHTS}: tensor ${pyRepr(name)} has shape ${pyShape(t.shape)}; expected ${pyShape(shape)}${hint}`,
-      );
-    }
-    if (!t.data.every(Number.isFinite)) {
-      throw new ModelFileError(`${WEIGHTS}: tensor ${pyRepr(name)} holds NaN or infinite values`);
-    }
-  }
 }
 
 export class Model {
@@ -163,38 +112,4 @@ export class Model {
     }
     return dh;
   }
-}
-
-// A model from its card (the parsed model.json) and the bytes of its weights.safetensors.
-export function loadModel(card, weights) {
-  if (!card || typeof card !== 'object' || Array.isArray(card)) {
-    throw new ModelFileError('model.json: expected a JSON object');
-  }
-  const tokenizer = tokenizerFromCard(card);
-  let tensors;
-  try {
-    tensors = readSafetensors(weights, WEIGHTS);
-  } catch (err) {
-    throw new ModelFileError(err.message);
-  }
-  validate(card, tensors);
-  return new Model(card, tensors, tokenizer);
-}
-
-// A model directory served over HTTP (or from a file: URL): `base` is its URL, with or without a slash.
-export async function fetchModel(base) {
-  const dir = base.endsWith('/') ? base : `${base}/`;
-  const get = async (name) => {
-    const response = await fetch(new URL(name, new URL(dir, globalThis.location?.href)));
-    if (!response.ok) throw new ModelFileError(`${dir}${name}: HTTP ${response.status}`);
-    return response;
-  };
-  const [cardResponse, weightsResponse] = await Promise.all([get(CARD), get(WEIGHTS)]);
-  let card;
-  try {
-    card = await cardResponse.json();
-  } catch (err) {
-    throw new ModelFileError(`${dir}${CARD}: not valid JSON (${err.message})`);
-  }
-  return loadModel(card, await weightsResponse.arrayBuffer());
 }

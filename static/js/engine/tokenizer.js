@@ -69,15 +69,13 @@ export class WordTokenizer extends Tokenizer {
 
 export const TOKENIZERS = { char: CharTokenizer, word: WordTokenizer };
 
-// The card's `tokenizer` object → a tokenizer; errors as app/nn/files.py's tokenizer_from_card.
+// The card's `tokenizer` object (already checked against the card's schema) → a tokenizer; errors as
+// app/nn/files.py's tokenizer_from_card.
 export function tokenizerFromCard(card) {
   const tok = card.tokenizer;
-  if (!tok || typeof tok !== 'object' || !Array.isArray(tok.vocab)) {
-    throw new ModelFileError("model.json: 'tokenizer' must be an object with 'kind' and a 'vocab' list");
-  }
   const kind = tok.kind ?? '';
-  const Kind = TOKENIZERS[kind];
   try {
+    const Kind = TOKENIZERS[kind];
     if (!Kind) {
       const kinds = Object.keys(TOKENIZERS).map(pyRepr).join(' or ');
       throw new Error(`tokenizer kind must be ${kinds}, not ${pyRepr(kind)}`);

@@ -17,7 +17,7 @@
 
 import { buildDocument, gradientsRecord, rounder } from './document.js';
 import { pyRepr } from './errors.js';
-import { fetchModel, loadModel } from './model.js';
+import { fetchModel, loadModel } from './files.js';
 import { runTrace, triangleSweep } from './trace.js';
 
 const SLICE_MS = 10; // the sweep looks for newer messages this often
