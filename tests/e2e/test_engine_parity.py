@@ -8,7 +8,8 @@ Both sides compare at full precision (the engine with `digits: null`, the core w
 switched off); one more test checks that the rounded documents agree too.
 
 Models: every shipped model; the torch golden vectors (also compared with torch's own numbers); random
-models of every arch the core supports at one to four layers; weights stored as F16 and BF16.
+models of every arch the core supports at one to four layers; weights stored as F16 and BF16; and model
+directories broken in each way the core refuses, which the engine must refuse in the same words.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from app.nn.errors import ModelFileError, TraceInputError
 from app.nn.files import model_dirs
 from app.nn.importers import import_model
 
-from .engine_harness import EngineServer, call, engine_page, trace_in_page
+from .engine_harness import ENGINE_DIR, EngineServer, call, engine_page, trace_in_page
 
 # The engine computes in float64, as the core does, so the two differ only by the order of rounding
 # (BLAS sums a dot product in another order than a loop does). Every number is held to RTOL of itself,
@@ -91,6 +92,60 @@ def _bf16_file(params: dict[str, np.ndarray]) -> bytes:
     return _safetensors_bytes(header, b"".join(blobs))
 
 
+# Model directories the core refuses, each for another reason: (name, what to do to a good one).
+WEIGHT_FAULTS = {
+    "bytes": b"not safetensors",
+    "short": b"abc",
+    "header": struct.pack("<Q", 4) + b"{{{{",
+    "list": _safetensors_bytes([], b""),
+    "entry": _safetensors_bytes({"decoder.bias": {"dtype": "F32", "shape": [2], "data_offsets": [0, 9]}}, bytes(8)),
+    "stored": _safetensors_bytes(
+        {"decoder.bias": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}}, bytes(2)
+    ),
+    "range": _safetensors_bytes({"decoder.bias": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, bytes(8)),
+}
+TENSOR_FAULTS = ["missing", "unexpected", "shape", "dtype", "nan"]
+CARD_FAULTS: dict[str, dict[str, Any]] = {
+    "arch": {"arch": "transformer"},
+    "id": {"id": "no spaces, please"},
+    "title": {"title": None},  # None: the field left out
+    "layers": {"layers": 5},
+    "hidden": {"hidden_size": 0},
+    "metrics": {"metrics": {"validation": {"name": 1}}},
+    "vocab": {"tokenizer": {"kind": "char", "vocab": ["<unk>", 5]}},
+    "lowercase": {"tokenizer": {"kind": "char", "vocab": ["<unk>", "a"], "lowercase": "yes"}},
+    "kind": {"tokenizer": {"kind": "bpe", "vocab": ["<unk>", "a"]}},
+}
+BROKEN = [f"weights-{k}" for k in WEIGHT_FAULTS] + [f"tensor-{k}" for k in TENSOR_FAULTS]
+BROKEN += [f"card-{k}" for k in CARD_FAULTS]
+
+
+def _broken(name: str, path: Path) -> Path:
+    model = random_model("lstm", CHAR_VOCAB, hidden_size=4, model_id=name)
+    save_model(model, path)
+    kind, fault = name.split("-", 1)
+    weights = path / "weights.safetensors"
+    if kind == "weights":
+        weights.write_bytes(WEIGHT_FAULTS[fault])
+    elif kind == "tensor":
+        params = {k: v.astype(np.float32) for k, v in model.params.items()}
+        if fault == "missing":
+            del params["decoder.bias"]
+        elif fault == "unexpected":
+            params["decoder.scale"] = np.ones(2, np.float32)
+        elif fault == "shape":
+            params["layers.0.weight_hh"] = params["layers.0.weight_hh"][:, :3].copy()
+        elif fault == "dtype":
+            params["decoder.bias"] = np.arange(len(CHAR_VOCAB), dtype=np.int32)
+        elif fault == "nan":
+            params["embedding.weight"][2, 1] = np.nan
+        safetensors_numpy.save_file(params, str(weights))
+    else:
+        card = {**json.loads((path / "model.json").read_text()), **CARD_FAULTS[fault]}
+        (path / "model.json").write_text(json.dumps({k: v for k, v in card.items() if v is not None}))
+    return path
+
+
 @dataclass
 class Zoo:
     """Every model the engine is tried on: its directory (what the engine reads) and the core's model."""
@@ -133,62 +188,6 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
     for name in BROKEN:
         dirs[name] = _broken(name, root / name)
     return Zoo(dirs, core)
-
-
-# Model directories the core refuses, each for another reason: (name, what to do to a good one).
-WEIGHT_FAULTS = {
-    "bytes": b"not safetensors",
-    "short": b"abc",
-    "header": struct.pack("<Q", 4) + b"{{{{",
-    "list": _safetensors_bytes([], b""),
-    "entry": _safetensors_bytes({"decoder.bias": {"dtype": "F32", "shape": [2], "data_offsets": [0, 9]}}, bytes(8)),
-    "stored": _safetensors_bytes(
-        {"decoder.bias": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}}, bytes(2)
-    ),
-    "range": _safetensors_bytes({"decoder.bias": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, bytes(8)),
-}
-TENSOR_FAULTS = ["missing", "unexpected", "shape", "dtype", "nan"]
-CARD_FAULTS: dict[str, dict[str, Any]] = {
-    "arch": {"arch": "transformer"},
-    "id": {"id": "no spaces, please"},
-    "title": {"title": None},
-    "layers": {"layers": 5},
-    "hidden": {"hidden_size": 0},
-    "metrics": {"metrics": {"validation": {"name": 1}}},
-    "vocab": {"tokenizer": {"kind": "char", "vocab": ["<unk>", 5]}},
-    "lowercase": {"tokenizer": {"kind": "char", "vocab": ["<unk>", "a"], "lowercase": "yes"}},
-    "kind": {"tokenizer": {"kind": "bpe", "vocab": ["<unk>", "a"]}},
-}
-BROKEN = [f"weights-{k}" for k in WEIGHT_FAULTS] + [f"tensor-{k}" for k in TENSOR_FAULTS]
-BROKEN += [f"card-{k}" for k in CARD_FAULTS]
-
-
-def _broken(name: str, path: Path) -> Path:
-    model = random_model("lstm", CHAR_VOCAB, hidden_size=4, model_id=name)
-    save_model(model, path)
-    kind, fault = name.split("-", 1)
-    weights = path / "weights.safetensors"
-    if kind == "weights":
-        weights.write_bytes(WEIGHT_FAULTS[fault])
-    elif kind == "tensor":
-        params = {k: v.astype(np.float32) for k, v in model.params.items()}
-        if fault == "missing":
-            del params["decoder.bias"]
-        elif fault == "unexpected":
-            params["decoder.scale"] = np.ones(2, np.float32)
-        elif fault == "shape":
-            params["layers.0.weight_hh"] = params["layers.0.weight_hh"][:, :3].copy()
-        elif fault == "dtype":
-            params["decoder.bias"] = np.arange(len(CHAR_VOCAB), dtype=np.int32)
-        elif fault == "nan":
-            params["embedding.weight"][2, 1] = np.nan
-        safetensors_numpy.save_file(params, str(weights))
-    else:
-        card = json.loads((path / "model.json").read_text())
-        changed = {k: v for k, v in CARD_FAULTS[fault].items() if v is not None}
-        card = {k: v for k, v in {**card, **changed}.items() if k not in CARD_FAULTS[fault] or k in changed}
-        (path / "model.json").write_text(json.dumps(card))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -312,7 +311,8 @@ def assert_same(ours: dict[str, Any], core: dict[str, Any], what: str, digits: i
 
 # ---------------------------------------------------------------------------------------------- cases
 def _gate_clamps(model: Model, T: int) -> list[dict[str, Any]]:
-    """Two overlapping clamps on the first layer and one on the top layer (later ones win where they meet)."""
+    """Three clamps on the first layer, two of them overlapping (the later wins where they meet), and one on
+    the top layer."""
     gates, top, H = model.spec.gates, model.layers - 1, model.hidden_size
     return [
         {"gate": gates[0], "value": 0.0 if gates[0] != "candidate" else -0.5, "units": [0, H // 2], "start": 1},
@@ -556,3 +556,19 @@ def test_a_newer_trace_supersedes_an_older_one_on_its_lane(engine: Any, zoo: Zoo
     for request, answer in zip(requests[2:], answers[2:], strict=True):
         case = Case("burst", request["text"], request.get("target"))
         assert_same(answer["value"], core_doc(zoo.core[request["model"]], case), f"{request['model']} after a burst")
+
+
+# ------------------------------------------------------------------------------------------ the modules
+TOP_LEVEL = re.compile(r"^(?:export )?(?:const|let|class|(?:async )?function\*?) ?\*? ?([A-Za-z_$][\w$]*)", re.M)
+
+
+def test_each_top_level_name_is_declared_once_across_the_engine() -> None:
+    """A page opened from disk cannot start a module worker (its origin is null), only a classic one from a
+    blob: so an exported page runs the engine's modules concatenated, without their import and export
+    lines. That works while no two modules declare the same top-level name."""
+    seen: dict[str, str] = {}
+    for path in sorted(ENGINE_DIR.glob("*.js")):
+        for name in TOP_LEVEL.findall(path.read_text(encoding="utf-8")):
+            assert name not in seen, f"{name} is declared in both {seen[name]} and {path.name}"
+            seen[name] = path.name
+    assert {"stepForward", "stepBackward", "runTrace", "buildDocument", "loadModel"} <= set(seen)

@@ -21,7 +21,7 @@
 import { matVec, mulAdd } from './linalg.js';
 
 const LSTM_GATES = ['input', 'forget', 'candidate', 'output'];
-const PEEPHOLES = ['peephole_input', 'peephole_forget', 'peephole_output'];
+export const PEEPHOLES = ['peephole_input', 'peephole_forget', 'peephole_output'];
 
 // What an architecture has: its weight blocks (stacking order), the gates a trace records and a clamp may
 // hold (in the order they are taught), and whether it carries a cell state.

@@ -13,10 +13,8 @@
 // Every tensor is held as a float64 Float64Array, whatever the file's dtype: the core traces in float64
 // too, so the two compute the same numbers.
 
-import { SPECS } from './cells.js';
+import { PEEPHOLES, SPECS } from './cells.js';
 import { addOuter, matVec, transpose } from './linalg.js';
-
-const PEEPHOLES = ['peephole_input', 'peephole_forget', 'peephole_output'];
 
 // Every tensor a model of this shape holds, with its shape (app/nn/model.py param_shapes).
 export function paramShapes(arch, layers, vocabSize, inputSize, hiddenSize) {
