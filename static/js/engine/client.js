@@ -17,8 +17,9 @@ export class EngineError extends Error {
 }
 
 export class EngineClient {
-  constructor(workerUrl = new URL('./worker.js', import.meta.url)) {
-    this.worker = new Worker(workerUrl, { type: 'module' });
+  // `type: 'classic'` for the engine concatenated into one script (a page opened from disk needs that).
+  constructor(workerUrl = new URL('./worker.js', import.meta.url), { type = 'module' } = {}) {
+    this.worker = new Worker(workerUrl, { type });
     this.nextId = 1;
     this.pending = new Map(); // id → {resolve, reject, onForward, document}
     this.worker.onmessage = ({ data }) => this.receive(data);
