@@ -10,8 +10,9 @@ the spread of
     (what a page sees: the time to the forward's document and to the gradients, structured cloning included);
   - for the core, app.nn.trace: run_trace + document, as the server computes a POST /api/trace answer
     (one BLAS thread, as the server runs it);
-and the ratio engine / core. The machine's load average is printed before and after: the figures are
-only comparable with the load they were taken under.
+and the ratio engine / core. Each run times the engine and the core one after the other, so that both see
+the same load; the machine's load average is printed before and after, since the figures are only
+comparable with the load they were taken under.
 """
 
 from __future__ import annotations
@@ -35,26 +36,30 @@ from tests.e2e.harness import CHROMIUM_ARGS, find_chromium
 
 TEXT = "To be, or not to be, that is the question: Whether 'tis nobler in the mind to suffer the slings and "
 
-# Through the worker: ms to the forward's document and to the whole document, per run.
-WORKER_RUNS = """async ([request, runs]) => {
-  const times = [];
-  for (let k = 0; k < runs; k++) {
-    const t0 = performance.now();
-    let forward = null;
-    await window.engineTest.client.trace(request, { onForward: () => { forward = performance.now() - t0; } });
-    times.push([forward, performance.now() - t0]);
-  }
-  return times;
+# Through the worker: ms to the forward's document and to the whole document.
+WORKER_RUN = """async (request) => {
+  const t0 = performance.now();
+  let forward = null;
+  await window.engineTest.client.trace(request, { onForward: () => { forward = performance.now() - t0; } });
+  return [forward, performance.now() - t0];
 }"""
 
 
-def core_times(model: Any, text: str, gradients: bool, runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        document(run_trace(model, text, gradients=gradients))
-        times.append(1000 * (time.perf_counter() - t0))
-    return times
+def core_ms(model: Any, text: str, gradients: bool) -> float:
+    t0 = time.perf_counter()
+    document(run_trace(model, text, gradients=gradients))
+    return 1000 * (time.perf_counter() - t0)
+
+
+def one_run(page: Any, model: Any, text: str) -> dict[str, float]:
+    """ms of each measure once, the engine's and the core's one after the other so both see the same load."""
+    engine = "([id, text, options]) => window.engineTest.timeDirect(id, text, options, 1)[0]"
+    out = {}
+    for g, what in ((False, "forward"), (True, "whole")):
+        out[f"engine {what}"] = page.evaluate(engine, [model.id, text, {"gradients": g}])
+        out[f"core {what}"] = core_ms(model, text, g)
+    out["worker forward"], out["worker whole"] = page.evaluate(WORKER_RUN, {"model": model.id, "text": text})
+    return out
 
 
 def summary(times: list[float]) -> str:
@@ -77,7 +82,8 @@ def main() -> None:
     print(f"{args.model}: {model.arch}, H = {model.hidden_size}, {tokens} tokens; {args.runs} runs each")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
 
-    with sync_playwright() as p:
+    runs: list[dict[str, float]] = []
+    with sync_playwright() as p, threadpool_limits(limits=1, user_api="blas"):
         browser = p.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
         with (
             EngineServer({args.model: shipped_models_dir() / args.model}) as server,
@@ -85,36 +91,24 @@ def main() -> None:
         ):
             assert call(page, "load", args.model) == {"value": args.model}
             assert call(page, "loadDirect", args.model) == {"value": args.model}
-            request = {"model": args.model, "text": text}
-            warm = max(2, args.runs // 5)
-            page.evaluate("(a) => window.engineTest.timeDirect(...a)", [args.model, text, {}, warm])
-            direct = {
-                g: page.evaluate(
-                    "(a) => window.engineTest.timeDirect(...a)", [args.model, text, {"gradients": g}, args.runs]
-                )
-                for g in (False, True)
-            }
-            page.evaluate(WORKER_RUNS, [request, warm])
-            worker = page.evaluate(WORKER_RUNS, [request, args.runs])
+            warm = max(2, args.runs // 5)  # the first runs warm up the JIT and the caches, and are not counted
+            runs = [one_run(page, model, text) for _ in range(warm + args.runs)][warm:]
         browser.close()
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        core_times(model, text, True, warm)
-        core = {g: core_times(model, text, g, args.runs) for g in (False, True)}
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
+    col = {key: [r[key] for r in runs] for key in runs[0]}
     rows = [
-        ("forward, document", direct[False], core[False]),
-        ("forward + gradients, document", direct[True], core[True]),
-        ("  in the worker: to the forward's document", [f for f, _ in worker], core[False]),
-        ("  in the worker: to the whole document", [d for _, d in worker], core[True]),
+        ("forward, document", col["engine forward"], col["core forward"]),
+        ("forward + gradients, document", col["engine whole"], col["core whole"]),
+        ("  in the worker: to the forward's document", col["worker forward"], col["core forward"]),
+        ("  in the worker: to the whole document", col["worker whole"], col["core whole"]),
     ]
     print(f"{'':44} {'engine (Chromium)':36} {'core (NumPy)':36} engine / core")
     for label, ours, theirs in rows:
         ratio = statistics.median(ours) / statistics.median(theirs)
         print(f"{label:44} {summary(ours):36} {summary(theirs):36} {ratio:.2f}")
-    gradients = statistics.median(direct[True]) - statistics.median(direct[False])
-    core_gradients = statistics.median(core[True]) - statistics.median(core[False])
+    gradients = statistics.median(col["engine whole"]) - statistics.median(col["engine forward"])
+    core_gradients = statistics.median(col["core whole"]) - statistics.median(col["core forward"])
     print(f"{'gradients alone (difference of medians)':44} {gradients:8.1f} ms{'':27} {core_gradients:8.1f} ms")
 
 
