@@ -1,7 +1,7 @@
 """Parity of the JavaScript trace engine (static/js/engine/) with the NumPy core, in headless Chromium.
 
 The engine reads each model straight from its two files, like a page with no server would, and traces
-through its Web Worker; its document must be the core's (`app.nn.trace.document`): the same keys in the
+through its Web Worker; its document must be the core's (`app.nn.document.document`): the same keys in the
 same order, the same tokens, top tokens, nulls and integers, and every number within RTOL of the core's
 — gates, states, pre-activations, probabilities, losses, the gradient triangle and the parameter norms.
 Both sides compare at full precision (the engine with `digits: null`, the core with its rounding
@@ -29,6 +29,7 @@ import pytest
 from safetensors import numpy as safetensors_numpy
 
 from app.nn import Model, load_model, random_model, save_model, shipped_models_dir
+from app.nn import document as nn_document
 from app.nn import trace as nn_trace
 from app.nn.errors import ModelFileError, TraceInputError
 from app.nn.files import model_dirs
@@ -214,10 +215,10 @@ def core_doc(model: Model, case: Case, digits: int | None = None) -> dict[str, A
     """The core's document, at full precision unless `digits` is given (its rounding switched off)."""
     trace = nn_trace.run_trace(model, case.text, case.target, case.interventions, case.gradients)
     if digits is not None:
-        return nn_trace.document(trace)
+        return nn_document.document(trace)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(nn_trace, "round_sig", lambda a, digits=7: np.asarray(a, dtype=np.float64))
-        return nn_trace.document(trace)
+        mp.setattr(nn_document, "round_sig", lambda a, digits=7: np.asarray(a, dtype=np.float64))
+        return nn_document.document(trace)
 
 
 # ------------------------------------------------------------------------------------------ comparison
@@ -455,7 +456,7 @@ def test_round_sig_is_the_cores(engine: Any) -> None:
     ])  # fmt: skip
     for digits in (7, 3):
         ours = engine.evaluate("([v, d]) => window.engineTest.roundSig(v, d)", [values.tolist(), digits])
-        core = nn_trace.round_sig(values, digits)
+        core = nn_document.round_sig(values, digits)
         bad = [(v, a, b) for v, a, b in zip(values.tolist(), ours, core.tolist(), strict=True) if a != b]
         assert not bad, f"round to {digits} digits: (value, engine, core) {bad[:5]}"
 

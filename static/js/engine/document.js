@@ -1,4 +1,4 @@
-// The trace document, as app/nn/trace.py's `document()` builds it: the very keys, order and structure
+// The trace document, as app/nn/document.py's `document()` builds it: the very keys, order and structure
 // `POST /api/trace` returns, numbers rounded to 7 significant digits the way the core rounds them, so a
 // view cannot tell a trace computed here from one the server sent. `digits: null` keeps every number at
 // full precision (the parity tests compare those).
@@ -17,7 +17,7 @@ function roundHalfEven(x) {
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-// Round to `digits` significant digits, as app/nn/trace.py's round_sig: divide by an exact power of ten
+// Round to `digits` significant digits, as app/nn/document.py's round_sig: divide by an exact power of ten
 // (or multiply, for huge values) so the result is the nearest double to the rounded decimal.
 export function roundSig(x, digits = 7) {
   let e = Math.floor(Math.log10(Math.abs(x)));

@@ -13,7 +13,7 @@ export { Model } from './model.js';
 export { TOKENIZERS, tokenizerFromCard } from './tokenizer.js';
 export { gradientTriangle, runTrace } from './trace.js';
 
-// As app/nn/trace.py's trace_document: `{target, interventions, gradients}` as the request carries them;
+// As app/nn/document.py's trace_document: `{target, interventions, gradients}` as the request carries them;
 // `digits: null` keeps full precision instead of the document's 7 significant digits.
 export function traceDocument(model, text, { target = null, interventions = null, gradients = true, digits = 7 } = {}) {
   return buildDocument(runTrace(model, text, { target, interventions, gradients }), { digits });

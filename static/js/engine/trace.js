@@ -115,7 +115,8 @@ export function gradientTriangle(trace) {
 // As Model.backward in app/nn/model.py: one reverse sweep over time, top layer first at each step. Every
 // loss is a row: rows a..R−1 are the losses at or after step t (alive at t); the decoder injects
 // ∂L_t/∂h_t into row a at its own step. The last row, alive at every step up to its loss, is the last
-// loss's, and also gives that loss's weight gradients.
+// loss's, and also gives that loss's weight gradients. (The core sweeps in blocks of 32 rows, so that a
+// row's bits never depend on how many others there are; a row's numbers are the same math either way.)
 export function* triangleSweep(trace) {
   const { model, caches, tokens, probs, expected } = trace;
   const { spec, layers: L, hiddenSize: H, layerParams } = model;
