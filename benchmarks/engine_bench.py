@@ -8,7 +8,7 @@ the spread of
     with the gradient triangle and the parameter norms, each ending in the rounded document;
   - for the engine, once on the page's own thread (the computation alone) and once through its Web Worker
     (what a page sees: the time to the forward's document and to the gradients, structured cloning included);
-  - for the core, app.nn.trace: run_trace + document, as the server computes a POST /api/trace answer
+  - for the core, run_trace + document (app.nn), as the server computes a POST /api/trace answer
     (one BLAS thread, as the server runs it);
 and the ratio engine / core. Each run times the engine and the core one after the other, so that both see
 the same load; the machine's load average is printed before and after, since the figures are only
@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from threadpoolctl import threadpool_limits
 
 from app.nn import load_model, shipped_models_dir
-from app.nn.trace import document, run_trace
+from app.nn.document import document
+from app.nn.trace import run_trace
 from tests.e2e.engine_harness import EngineServer, call, engine_page
 from tests.e2e.harness import CHROMIUM_ARGS, find_chromium
 
