@@ -51,7 +51,8 @@ Step = bounded_int(0, MAX_STEPS)
 
 class Intervention(BaseModel):
     """Clamp a gate to a constant on some units over the steps [start, stop). Gate names and ranges are
-    checked against the model (`bad_intervention` when they do not fit)."""
+    checked against the model (`bad_intervention` when they do not fit). A range that covers no step of the
+    text (stop not after start, or a start past the last step) clamps nothing and says so in `notices`."""
 
     model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [{"gate": "forget", "value": 1.0}]})
 

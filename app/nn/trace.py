@@ -15,7 +15,7 @@ import numpy as np
 
 from .cells import StepClamp, step_forward
 from .errors import TraceInputError
-from .interventions import Intervention, parse_interventions, step_clamps
+from .interventions import Intervention, parse_interventions, step_clamps, unapplied
 from .model import Grads, Model, Tape, log_softmax, softmax
 from .tokenizer import Token
 
@@ -309,7 +309,8 @@ def document(trace: Trace) -> dict[str, Any]:
         "steps": step_records(trace),
         "gradients": gradients_record(trace),
         "interventions": [iv.as_dict() for iv in trace.interventions],
-        "notices": [],  # what the server left out and why (e.g. gradients of a text past its limit)
+        # What was left out or had no effect, and why (also gradients of a text past the server's limit).
+        "notices": unapplied(trace.interventions, len(trace.tokens)),
     }  # fmt: skip
 
 
