@@ -93,7 +93,11 @@ class TraceMessage(TraceRequest):
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="stable slug, e.g. unknown_model, text_too_long, bad_intervention")
+    code: str = Field(
+        description="a stable slug: bad_body (400); unknown_model, unknown_scene, http_404 (404); body_too_large "
+        "(413); invalid_request (the schema's rules), text_too_long, empty_text, unknown_token, bad_target, "
+        "bad_intervention, too_many_interventions, bad_length, invalid_scene (422)"
+    )
     message: str = Field(description="what was wrong and what to change")
 
 
