@@ -97,7 +97,8 @@ def _describe(model: Model) -> str:
 
 def _trace_branch(model: Model) -> dict[str, Any]:
     props = {"model": {"const": model.id}, **_text(model), "target": _target(model)}
-    props["interventions"] = {"items": _intervention(model)} if model.spec.gates else {"maxItems": 0}
+    no_gates = {"maxItems": 0, "description": f"a plain {model.arch.upper()} has no gates to clamp"}
+    props["interventions"] = {"items": _intervention(model)} if model.spec.gates else no_gates
     return {"title": model.id, "description": _describe(model), "properties": props}
 
 
@@ -116,11 +117,18 @@ def _intervention(model: Model) -> dict[str, Any]:
         by_range.setdefault(model.spec.gate_range(gate), []).append(gate)
     return {
         "properties": {
-            "layer": {"maximum": model.layers - 1},
-            "units": {"items": {"maximum": model.hidden_size - 1}},  # null passes: `items` is for lists
+            "layer": {"type": "integer", "maximum": model.layers - 1},
+            "units": {
+                "items": {"type": "integer", "maximum": model.hidden_size - 1}
+            },  # null passes: `items` is for lists
         },
         "anyOf": [
-            {"properties": {"gate": {"enum": gates}, "value": {"minimum": lo, "maximum": hi}}}
+            {
+                "properties": {
+                    "gate": {"type": "string", "enum": gates},
+                    "value": {"type": "number", "minimum": lo, "maximum": hi},
+                }
+            }
             for (lo, hi), gates in by_range.items()
         ],
     }
@@ -131,9 +139,11 @@ def _text(model: Model) -> dict[str, Any]:
     an unknown one too, unless the model has no unknown token (unknown_token): then only its vocabulary."""
     tok = model.tokenizer
     if tok.kind == "word":
-        return {"text": {"pattern": f"[^{_ranges(whitespace())}]"}}
+        words = "not whitespace alone: a word model needs at least one word"
+        return {"text": {"pattern": f"[^{_ranges(whitespace())}]", "description": words}}
     if tok.unk is None:
-        return {"text": {"pattern": f"^[{_ranges(_chars(tok))}]*$"}}
+        chars = "only characters of the vocabulary: this model has no unknown token"
+        return {"text": {"pattern": f"^[{_ranges(_chars(tok))}]*$", "description": chars}}
     return {}
 
 
@@ -142,10 +152,14 @@ def _target(model: Model) -> dict[str, Any]:
     vocabulary, or a word with any whitespace around it; either in any case when the model lowercases."""
     tok = model.tokenizer
     if tok.kind == "char":
-        return {"anyOf": [{"enum": ["", *_chars(tok)]}, {"type": "null"}]}
+        said = "a character of the vocabulary (GET /api/models/{model_id}); '' or null for none"
+        return {"anyOf": [{"type": "string", "enum": ["", *_chars(tok)]}, {"type": "null"}], "description": said}
     space = f"[{_ranges(whitespace())}]*"
     words = sorted(("".join(_in_any_case(c, tok.lowercase) for c in t) for t in _tokens(tok)), key=len, reverse=True)
-    return {"anyOf": [{"type": "string", "pattern": f"^(?:{space}(?:{'|'.join(words)}){space})?$"}, {"type": "null"}]}
+    said = (f"a word of the vocabulary (GET /api/models/{{model_id}}){', in any case' if tok.lowercase else ''}, "
+            "whitespace around it allowed; '' or null for none")  # fmt: skip
+    pattern = f"^(?:{space}(?:{'|'.join(words)}){space})?$"
+    return {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "null"}], "description": said}
 
 
 def _tokens(tok: Tokenizer) -> list[str]:
