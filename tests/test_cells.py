@@ -220,6 +220,14 @@ def test_round_sig_keeps_seven_digits() -> None:
                                              "-1e+30"]  # fmt: skip
 
 
+def test_round_sig_keeps_the_smallest_numbers_numbers() -> None:
+    """A gate clamped to 5e-324 (schemathesis's choice) showed null: 10**330 overflowed to inf."""
+    a = np.array([5e-324, -1.23456789e-310, 1.23456789e-300, 1e-308])
+    assert round_sig(a).tolist() == [5e-324, -1.23456789e-310, 1.234568e-300, 1e-308]
+    doc = trace_document(random_model("lstm"), "ab", interventions=[{"gate": "output", "value": 5e-324}])
+    assert all(v == 5e-324 for step in doc["steps"] for v in step["layers"][0]["gates"]["output"])
+
+
 def test_loss_rows_are_null_without_a_next_token() -> None:
     doc = trace_document(random_model("gru"), "abc")
     assert doc["steps"][-1]["loss"] is None and doc["steps"][-1]["expected"] is None

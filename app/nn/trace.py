@@ -183,12 +183,15 @@ def round_sig(a: Array, digits: int = 7) -> Array:
         e = np.floor(np.log10(np.abs(a)))
     e = np.where(np.isfinite(e), e, 0.0)
     k = digits - 1 - e  # decimal places to keep
+    # Below about 1e-302, 10**k overflows (a gate clamped to 5e-324 came out NaN, so null): keep those as is.
+    tiny = k > 308  # 10.0**309 is inf
+    k = np.where(tiny, 0.0, k)
     # divide by an exact power of ten (or multiply, for huge values) so the result is the nearest double
     # to the rounded decimal, whose shortest repr is that decimal
     small = k >= 0
     up = 10.0 ** np.where(small, k, 0.0)
     down = 10.0 ** np.where(small, 0.0, -k)
-    return np.where(small, np.round(a * up) / up, np.round(a / down) * down)
+    return np.where(tiny, a, np.where(small, np.round(a * up) / up, np.round(a / down) * down))
 
 
 def _f(x: float) -> float | None:
