@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     trace_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     # Memory for streamed traces kept for the next socket that asks for the same one (0 turns it off).
     trace_cache_bytes: int = Field(64 * 1024 * 1024, ge=0)
+    # WebSockets one client address may hold open at once (a lecture hall behind one NAT shares an address:
+    # raise it there). More are closed with 1008.
+    ws_max_per_client: int = Field(32, ge=1)
+    # Seconds a frame may wait for a client that does not read it; then the socket is closed with 1013
+    # and everything it held is let go. (A socket never queues more than one frame of its own.)
+    ws_send_timeout: float = Field(10.0, gt=0)
 
     @field_validator("model_dirs", "scene_dirs", mode="before")
     @classmethod

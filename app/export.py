@@ -38,12 +38,12 @@ import orjson
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from app.api.assets import PLOTLY_JS, STATIC_DIR, asset_version, template_environment
+from app.api.assets import IMPORT_RE, PLOTLY_JS, STATIC_DIR, asset_version, template_environment
 from app.api.cards import default_model_id, public_card
 from app.api.errors import ApiError, describe_validation_errors
 from app.api.pages import page_config
 from app.api.schemas import TraceRequest
-from app.api.tracing import _document, check_request
+from app.api.tracing import check_request, document_for
 from app.config import Settings, get_settings
 from app.nn import TraceInputError, Zoo, load_zoo
 from app.nn.files import env_model_dirs
@@ -52,13 +52,6 @@ MAX_BYTES = 6_000_000  # the budget the issue sets: the page must stay under 6 M
 TRACES_ELEMENT = "offline-traces"
 NUMBERS_ELEMENT = "offline-numbers"
 PLOTLY_ELEMENT = "offline-plotly"
-
-# A static import or re-export (`import x from '…'`, `import '…'`, `export { a } from '…'`) or a dynamic
-# `import('…')` of a relative module.
-IMPORT_RE = re.compile(
-    r"""(?P<head>\bimport\s*\(\s*|\bimport\s+(?:[\w*{}\s,$]+?\s+from\s+)?|\bexport\s+[\w*{}\s,$]+?\s+from\s+)"""
-    r"""(?P<quote>['"])(?P<spec>\.{1,2}/[^'"]+)(?P=quote)"""
-)
 
 
 class ExportError(TraceInputError):
@@ -81,7 +74,7 @@ def trace_for(request: TraceRequest, zoo: Zoo, settings: Settings) -> dict[str, 
         checked = check_request(request, zoo, settings)
     except ApiError as e:
         raise ExportError(e.code, e.message) from None
-    return _document(checked, request)
+    return document_for(checked, request)
 
 
 class TraceTable:

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
 from threadpoolctl import threadpool_limits
 
+from app import allocator
 from app.api import continue_ as continuation
 from app.api import docs, health, models, pages, scenes, trace, ws
 from app.api.assets import STATIC_DIR, CachedStaticFiles, package_version, plotly_gzipped, template_environment
@@ -19,6 +20,7 @@ from app.api.errors import install_error_handlers
 from app.api.openapi import install_openapi
 from app.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from app.api.tracing import TraceCache, TracePool
+from app.api.ws import SocketLimit
 from app.config import Settings, get_settings
 from app.nn import load_zoo
 
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        allocator.tune()  # before the zoo and the first trace allocate (app/allocator.py says why)
         # Loaded once per process and shared read-only by every request and socket.
         zoo = await anyio.to_thread.run_sync(load_zoo, settings.model_dirs, settings.shipped_models)
         for failure in zoo.failed:
@@ -48,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.zoo = zoo
         app.state.trace_pool = pool = TracePool(settings.trace_concurrency)
         app.state.trace_cache = TraceCache(settings.trace_cache_bytes, pool)
+        app.state.socket_limit = SocketLimit(settings.ws_max_per_client)
         await anyio.to_thread.run_sync(plotly_gzipped)  # warm the cache before the first student asks
         # Concurrency comes from the trace threads and workers; BLAS threads on top of them spin against
         # each other over matrices this small (measured: 5x slower with 20 concurrent traces on 2 cores).

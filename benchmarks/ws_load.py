@@ -1,13 +1,15 @@
-"""Load generator for /ws/trace: N concurrent sockets, each tracing a ~60-token text with gradients.
+"""Load generator for /ws/trace (docs/protocol.md): N concurrent sockets, each tracing a ~60-token text
+with every gradient row.
 
 Start a server first (`lstm-explainer serve`, optionally with `--workers 2`), then:
 
     python benchmarks/ws_load.py                      # 50, 150 and 300 clients, the same sentence
     python benchmarks/ws_load.py -n 300 --distinct    # every client a different sentence (no cache hits)
+    python benchmarks/ws_load.py -n 300 --distinct --view row   # a page showing one gradient row
 
-Latencies are measured from sending the request: first frame (the "meta" envelope) and "done". The
-connection is opened before the clock starts, as a page does when it loads. Loopback only: this is a tool
-for measuring your own machine, not someone else's server.
+Latencies are measured from sending the request: first frame (the "meta" envelope) and "done" (after the
+last gradient row the view asks for). The connection is opened before the clock starts, as a page does
+when it loads. Loopback only: this is a tool for measuring your own machine, not someone else's server.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Result:
     first: float | None = None  # seconds from send to the first frame
     done: float | None = None  # seconds from send to "done"
     frames: int = 0
+    bytes: int = 0
     error: str | None = None
 
 
@@ -74,10 +77,11 @@ async def client(url: str, request: dict, timeout: float) -> Result:
                 while True:  # bounded by the timeout and by the server's finite stream
                     text = await ws.recv()
                     result.frames += 1
+                    result.bytes += len(text)
                     if result.first is None:
                         result.first = time.perf_counter() - sent
-                    # The server writes "type" first; parsing every 10 kB step frame would make this
-                    # client, not the server, the thing being measured.
+                    if isinstance(text, bytes):
+                        continue  # numbers: counted, not decoded (the client is not what is measured)
                     if text.startswith('{"type":"error"'):
                         result.error = json.loads(text)["code"]
                         return result
@@ -95,7 +99,21 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-async def run(url: str, card: dict, clients: int, distinct: bool, tokens: int, timeout: float) -> str:
+VIEWS = {
+    "all": {"rows": "all", "pre": "all"},  # the whole document, as the explorer with every panel open
+    "row": {"rows": "last", "pre": []},  # the last step's gradient row only, as a page with one curve shown
+    "none": {"rows": [], "pre": []},  # the forward only: nobody opened a gradient panel
+}
+
+
+def view_for(name: str, text_tokens: int) -> dict:
+    view = dict(VIEWS[name])
+    if view["rows"] == "last":
+        view["rows"] = [max(0, text_tokens - 2)]
+    return view
+
+
+async def run(url: str, card: dict, clients: int, distinct: bool, tokens: int, timeout: float, view: str) -> str:
     requests = [
         {
             "type": "trace",
@@ -103,6 +121,7 @@ async def run(url: str, card: dict, clients: int, distinct: bool, tokens: int, t
             "model": card["id"],
             "text": sentence(card["tokenizer"], tokens, k if distinct else None),
             "gradients": True,
+            "view": view_for(view, tokens),
         }
         for k in range(clients)
     ]
@@ -115,7 +134,7 @@ async def run(url: str, card: dict, clients: int, distinct: bool, tokens: int, t
         if r.error is not None:
             errors[r.error] = errors.get(r.error, 0) + 1
     frames = sum(r.frames for r in results)
-    line = f"{clients:>4} clients  {'distinct' if distinct else 'same    '}"
+    line = f"{clients:>4} clients  {'distinct' if distinct else 'same    '}  view {view:<4}"
     if ok:
         first = [r.first for r in ok if r.first is not None]
         done = [r.done for r in ok if r.done is not None]
@@ -124,7 +143,8 @@ async def run(url: str, card: dict, clients: int, distinct: bool, tokens: int, t
             f"  done p50 {percentile(done, 50):6.3f}s p99 {percentile(done, 99):6.3f}s"
         )
     line += f"  errors {sum(errors.values())}{' ' + str(errors) if errors else ''}"
-    line += f"  {frames / wall:8.0f} frames/s  wall {wall:.2f}s"
+    per_trace = sum(r.bytes for r in ok) / max(1, len(ok))
+    line += f"  {frames / wall:8.0f} frames/s  {per_trace / 1e3:7.1f} kB/trace  wall {wall:.2f}s"
     return line
 
 
@@ -145,6 +165,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=60, help="tokens per text (default 60)")
     parser.add_argument("--distinct", action="store_true", help="a different text for every client")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a client gives up")
+    parser.add_argument("--view", choices=sorted(VIEWS), default="all", help="what each client looks at")
     args = parser.parse_args()
     host = urlsplit(args.url).hostname
     if host not in LOOPBACK:
@@ -155,7 +176,8 @@ def main() -> None:
     card = model_card(args.url, args.model)
     print(f"{args.url}  model {card['id']} ({card['tokenizer']}, {card['arch']}, H={card['hidden_size']})")
     for n in sizes:
-        print(event_loop_run(run(args.url, card, n, args.distinct, args.tokens, args.timeout)), flush=True)
+        line = event_loop_run(run(args.url, card, n, args.distinct, args.tokens, args.timeout, args.view))
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -368,3 +368,43 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_settings_refuse_sources_that_would_break_the_header(bad: str) -> None:
     with pytest.raises(ValueError, match="not an origin or CSP source"):
         Settings(frame_ancestors=[bad])
+
+
+def test_pages_preload_every_module_their_script_imports(client: TestClient) -> None:
+    from app.api.assets import module_graph
+
+    html = client.get("/").text
+    preloaded = re.findall(r'<link rel="modulepreload" href="/static/js/([^"]+)">', html)
+    assert preloaded == list(module_graph("main.js"))
+    assert "trace-doc.js" in preloaded and "api.js" in preloaded and "main.js" not in preloaded
+    for module in preloaded:  # every hint names a module the server has
+        assert client.get(f"/static/js/{module}").status_code == 200
+
+
+def test_the_pages_first_trace_is_computed_while_it_loads(client: TestClient) -> None:
+    import time
+
+    cache = client.app.state.trace_cache  # type: ignore[attr-defined]
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    from app.api.schemas import TraceRequest
+
+    key = cache.key(model, TraceRequest(model="tiny-char", text="prefetched text", target="a"))
+    assert cache.peek(key) is None
+    assert client.get("/", params={"model": "tiny-char", "text": "prefetched text", "target": "a"}).status_code == 200
+    deadline = time.monotonic() + 10
+    while (entry := cache.peek(key)) is None or not entry.trace.triangle or not entry.trace.triangle.complete:
+        assert time.monotonic() < deadline, "the page's first trace was not prefetched"
+        time.sleep(0.02)
+    # a page whose state its own code decides is not guessed at
+    client.get("/", params={"model": "tiny-char", "text": "not this one", "clamps": "x"})
+    assert cache.peek(cache.key(model, TraceRequest(model="tiny-char", text="not this one"))) is None
+
+
+def test_the_allocator_is_tuned_where_it_is_glibc() -> None:
+    import platform
+
+    from app import allocator
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert allocator.tune()

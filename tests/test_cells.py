@@ -8,7 +8,7 @@ import pytest
 
 from app.nn import ARCHS, Stepper, TraceInputError, random_model, run_trace, trace_document
 from app.nn.cells import SPECS, sigmoid
-from app.nn.trace import round_sig
+from app.nn.document import round_sig
 
 
 @pytest.mark.parametrize("layers", [1, 3])

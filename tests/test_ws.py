@@ -1,4 +1,6 @@
-"""The WebSocket protocol through TestClient: envelopes, errors that keep the socket, superseding, closes."""
+"""The WebSocket protocol (docs/protocol.md) through TestClient: envelopes and binary frames that assemble
+into the JSON document, incremental traces equal to fresh ones, views, errors that keep the socket,
+superseding, closes."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import numpy as np
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -17,32 +20,89 @@ from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from app.api import tracing
-from app.api.schemas import TraceMessage, TraceRequest
+from app.api.schemas import DoneFrame, ErrorFrame, MetaFrame, ParamsFrame, TraceMessage, TraceRequest
 from app.api.tracing import LONG_TRACE_TOKENS, Checked, TraceCache, TracePool
 from app.config import Settings
 from app.nn import TraceInputError, random_model, trace_document
+from app.nn.document import Assembler, parse_frame
 
 TEXT = "the keys to the cabinet are"
 CLAMP = {"gate": "forget", "value": 1}
+SCHEMAS = {"meta": MetaFrame, "params": ParamsFrame, "done": DoneFrame, "error": ErrorFrame}
 
 
 def trace(id: Any = 1, model: str = "tiny-char", text: str = TEXT, **extra: Any) -> dict[str, Any]:
     return {"type": "trace", "id": id, "model": model, "text": text, **extra}
 
 
+def receive(ws: WebSocketTestSession) -> dict[str, Any]:
+    """The next message: a text frame as its JSON (checked against its schema), a binary frame as
+    {"type": "binary", "stream", "kind", "first", "count", "data"}."""
+    message = ws.receive()
+    if message.get("bytes") is not None:
+        stream, kind, first, count, _ = parse_frame(message["bytes"])
+        return {"type": "binary", "stream": stream, "kind": kind, "first": first, "count": count,
+                "data": message["bytes"]}  # fmt: skip
+    if message["type"] == "websocket.close":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    frame = json.loads(message["text"])
+    SCHEMAS[frame["type"]].model_validate(frame)
+    return frame
+
+
 def receive_until_done(ws: WebSocketTestSession, rid: Any) -> list[dict[str, Any]]:
     """Frames up to and including `done` (or an `error`) for request `rid`; other ids are collected too."""
     frames = []
-    for _ in range(1000):
-        frame = ws.receive_json()
+    for _ in range(5000):
+        frame = receive(ws)
         frames.append(frame)
-        if frame["id"] == rid and frame["type"] in ("done", "error"):
+        if frame.get("id") == rid and frame["type"] in ("done", "error"):
             return frames
     raise AssertionError("no done frame")
 
 
 def only(frames: list[dict[str, Any]], rid: Any) -> list[dict[str, Any]]:
-    return [f for f in frames if f["id"] == rid]
+    streams = {f["stream"] for f in frames if f["type"] == "meta" and f["id"] == rid}
+    return [f for f in frames if f.get("id") == rid or (f["type"] == "binary" and f["stream"] in streams)]
+
+
+def assemble(frames: list[dict[str, Any]], rid: Any, base: Assembler | None = None) -> Assembler:
+    """The trace of `rid` as a client builds it (the reader of docs/protocol.md)."""
+    meta = next(f for f in frames if f["type"] == "meta" and f["id"] == rid)
+    doc = Assembler(meta, base if meta["base"] is not None else None)
+    for f in frames:
+        if f["type"] == "binary" and f["stream"] == meta["stream"]:
+            doc.frame(f["data"])
+        elif f["type"] == "params" and f["id"] == rid:
+            doc.params = f["params"]
+    return doc
+
+
+def types(frames: list[dict[str, Any]]) -> list[str]:
+    return [f["type"] if f["type"] != "binary" else ("", "steps", "pre", "rows")[f["kind"]] for f in frames]
+
+
+def assert_same_numbers(got: Any, want: Any, where: str = "") -> None:
+    """`got` (from frames) is `want` (the JSON document) to float32 precision."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), f"{where}: keys {sorted(got)} vs {sorted(want)}"
+        for k in want:
+            assert_same_numbers(got[k], want[k], f"{where}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{where}: length {len(got)} vs {len(want)}"
+        if (
+            want
+            and all(isinstance(v, float | int) and not isinstance(v, bool) for v in want)
+            and isinstance(want[0], float)
+        ):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-37, err_msg=where)
+        else:
+            for k, (a, b) in enumerate(zip(got, want, strict=True)):
+                assert_same_numbers(a, b, f"{where}[{k}]")
+    elif isinstance(want, float):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-37, err_msg=where)
+    else:
+        assert got == want, f"{where}: {got!r} vs {want!r}"
 
 
 def test_stream_matches_the_document(client: TestClient) -> None:
@@ -52,31 +112,52 @@ def test_stream_matches_the_document(client: TestClient) -> None:
         ws.send_json(request)
         frames = receive_until_done(ws, "a1")
     doc = orjson.loads(orjson.dumps(trace_document(model, TEXT, "a", request["interventions"])))
-    T = len(doc["tokens"])
-    assert [f["type"] for f in frames] == ["meta"] + ["step"] * T + ["gradients", "done"]
-    assert all(f["id"] == "a1" for f in frames)
-    meta, steps, gradients, done = frames[0], frames[1 : T + 1], frames[T + 1], frames[-1]
-    assert meta == {
-        "type": "meta",
-        "id": "a1",
-        "model": doc["model"],
-        "tokens": doc["tokens"],
-        "target": doc["target"],
-        "interventions": doc["interventions"],
-        "notices": [],
+    kinds = types(frames)
+    assert kinds[0] == "meta" and kinds[-2:] == ["params", "done"]
+    assert set(kinds[1:-2]) == {"steps", "pre", "rows"}
+    meta, done = frames[0], frames[-1]
+    assert {k: meta[k] for k in ("model", "tokens", "target", "interventions", "notices")} == {
+        k: doc[k] for k in ("model", "tokens", "target", "interventions", "notices")
     }
-    for t, (frame, step) in enumerate(zip(steps, doc["steps"], strict=True)):
-        assert frame == {"type": "step", "id": "a1", "t": t, **step}
-        assert set(frame) == {"type", "id", "t", "layers", "top", "expected", "loss"}
-    assert gradients == {"type": "gradients", "id": "a1", **doc["gradients"]}
-    assert done["ms"] > 0
+    assert (meta["base"], meta["keep"], meta["gradients"]) == (None, 0, True)
+    assert done["complete"] is True and done["ms"] > 0
+    assert_same_numbers(assemble(frames, "a1").document(), doc)
 
 
-def test_no_gradients_frame_when_not_asked(client: TestClient) -> None:
+@pytest.mark.parametrize("view", [{"rows": [], "pre": []}, {"rows": [3], "pre": [5]}])
+def test_a_view_gets_what_it_asks_for_and_the_rest_on_request(client: TestClient, view: dict[str, Any]) -> None:
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, view=view))
+        first = receive_until_done(ws, 1)
+        assert first[-1]["complete"] is False
+        rows = [
+            t
+            for f in first
+            if f["type"] == "binary" and f["kind"] == 3
+            for t in range(f["first"], f["first"] + f["count"])
+        ]
+        pre = [
+            t
+            for f in first
+            if f["type"] == "binary" and f["kind"] == 2
+            for t in range(f["first"], f["first"] + f["count"])
+        ]
+        assert (rows, pre) == (view["rows"], view["pre"])
+        ws.send_json({"type": "view", "id": 1, "rows": "all", "pre": "all"})
+        rest = receive_until_done(ws, 1)
+        assert rest[-1]["complete"] is True
+        assert "meta" not in types(rest)
+    doc = orjson.loads(orjson.dumps(trace_document(model, TEXT)))
+    assert_same_numbers(assemble(first + rest, 1).document(), doc)
+
+
+def test_no_gradient_rows_when_not_asked(client: TestClient) -> None:
     with client.websocket_connect("/ws/trace") as ws:
         ws.send_json(trace(7, model="tiny-word", text="The cat sat.", gradients=False))
-        types = [f["type"] for f in receive_until_done(ws, 7)]
-    assert types == ["meta", "step", "step", "step", "step", "done"]
+        frames = receive_until_done(ws, 7)
+    assert types(frames) == ["meta", "steps", "pre", "done"]
+    assert frames[0]["gradients"] is False and frames[-1]["complete"] is True
 
 
 @pytest.mark.parametrize(
@@ -118,10 +199,10 @@ def test_newer_request_supersedes_older_stream(client: TestClient) -> None:
         ws.send_json(trace(2, text="short"))
         frames = receive_until_done(ws, 2)
     assert not any(f["type"] == "done" for f in only(frames, 1))
-    assert [f["type"] for f in only(frames, 2)] == ["meta"] + ["step"] * 5 + ["gradients", "done"]
+    assert types(only(frames, 2)) == ["meta", "steps", "pre", "rows", "params", "done"]
     # once the newer request's frames start, none of the older one's follow
-    first_new = next(k for k, f in enumerate(frames) if f["id"] == 2)
-    assert all(f["id"] == 2 for f in frames[first_new:])
+    first_new = next(k for k, f in enumerate(frames) if f.get("id") == 2)
+    assert only(frames[first_new:], 2) == frames[first_new:]
 
 
 def test_bursts_of_requests_collapse_to_the_newest(client: TestClient) -> None:
@@ -226,10 +307,11 @@ def test_concurrent_identical_requests_are_traced_once(counted: list[str]) -> No
         results = await asyncio.gather(*(cache.get(checked, cache_request("abc")) for _ in range(5)))
         assert all(r is results[0] for r in results)
         assert await cache.get(checked, cache_request("abc")) is results[0]
-        await cache.get(checked, TraceRequest(model="m", text="abc", gradients=False))
+        # the forward does not depend on whether gradients are wanted: rows are computed when asked for
+        assert await cache.get(checked, TraceRequest(model="m", text="abc", gradients=False)) is results[0]
 
     anyio.run(main)
-    assert counted == ["abc", "abc"]  # once with gradients, once without
+    assert counted == ["abc"]
 
 
 def test_cache_keeps_to_its_budget(counted: list[str]) -> None:
@@ -237,9 +319,9 @@ def test_cache_keeps_to_its_budget(counted: list[str]) -> None:
 
     async def main() -> None:
         async def whole(cache: TraceCache, text: str) -> int:
-            streamed = await cache.get(checked, cache_request(text))
-            await streamed.gradients  # the size is whole (and the budget applied) once the gradients are in
-            return streamed.size
+            entry = await cache.get(checked, cache_request(text))
+            await cache.rows(entry, range(entry.trace.steps))  # the gradients count against the budget too
+            return entry.size
 
         one = await whole(TraceCache(10**7, TracePool(1)), "abcd")
         counted.clear()
@@ -250,6 +332,7 @@ def test_cache_keeps_to_its_budget(counted: list[str]) -> None:
         await whole(cache, "abcd")
         await whole(cache, "abcd" * 10)  # bigger than the whole budget: not kept
         assert cache.size <= cache.max_bytes
+        assert cache.size == sum(e.size for e in cache._done.values())
 
     anyio.run(main)
     assert counted == ["abcd", "dcba", "abcd", "abcd" * 10]
@@ -280,10 +363,9 @@ def test_a_waiter_leaving_does_not_cancel_the_trace(counted: list[str]) -> None:
         stayer = asyncio.ensure_future(cache.get(checked, cache_request("abc")))
         await asyncio.sleep(0)
         leaver.cancel()
-        streamed = await stayer
-        assert len(streamed.frames) == 1 + 3  # meta and the steps; the gradients come separately
+        entry = await stayer
+        assert entry.trace.steps == 3 and entry.trace.triangle is None  # the forward; rows when asked
         assert leaver.cancelled()
-        assert (await streamed.gradients) is not None
 
     anyio.run(main)
     assert counted == ["abc"]
@@ -323,60 +405,125 @@ FLAKY = "gradients fail once for this one"
 def held_backward(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """The backward sweep of HELD (a text no other test traces) waits for the returned event (at most 10 s)."""
     release = threading.Event()
-    backward = tracing._backward
+    rows = tracing._rows_job
 
-    def held(trace: Any) -> bytes:
+    def held(trace: Any, steps: list[int]) -> None:
         if len(trace.tokens) in (len(HELD), len(HELD) + 1):
             release.wait(10)
-        return backward(trace)
+        rows(trace, steps)
 
-    monkeypatch.setattr(tracing, "_backward", held)
+    monkeypatch.setattr(tracing, "_rows_job", held)
     return release
 
 
 def test_steps_are_sent_before_the_gradients_are_computed(client: TestClient, held_backward: threading.Event) -> None:
     with client.websocket_connect("/ws/trace") as ws:
         ws.send_json(trace(1, text=HELD))
-        head = [ws.receive_json() for _ in range(1 + len(HELD))]
+        head = [receive(ws) for _ in range(3)]
         assert not held_backward.is_set()  # every step arrived while the backward sweep was still held
-        assert [f["type"] for f in head] == ["meta"] + ["step"] * len(HELD)
+        assert types(head) == ["meta", "steps", "pre"]
         held_backward.set()
-        assert [f["type"] for f in receive_until_done(ws, 1)] == ["gradients", "done"]
+        # the newest losses first, the last loss's weight gradients with its row
+        assert types(receive_until_done(ws, 1)) == ["rows", "params", "rows", "done"]
 
 
 def test_a_newer_request_does_not_wait_for_older_gradients(client: TestClient, held_backward: threading.Event) -> None:
     with client.websocket_connect("/ws/trace") as ws:
         ws.send_json(trace(1, text=HELD + "!"))
-        for _ in range(1 + len(HELD) + 1):
-            ws.receive_json()
+        for _ in range(3):
+            receive(ws)
         ws.send_json(trace(2, text="short"))
         frames = receive_until_done(ws, 2)
         assert not held_backward.is_set()
         assert only(frames, 1) == []  # the older trace's gradients and done are dropped
-        assert [f["type"] for f in frames] == ["meta"] + ["step"] * 5 + ["gradients", "done"]
+        assert types(frames) == ["meta", "steps", "pre", "rows", "params", "done"]
         held_backward.set()
-        ws.send_json(
-            trace(3, text=HELD + "!")
-        )  # the held trace finished for the cache: served from it, gradients included
-        assert [f["type"] for f in receive_until_done(ws, 3)][-2:] == ["gradients", "done"]
+        ws.send_json(trace(3, text=HELD + "!"))  # its rows finished for the cache: served from it
+        assert sorted(types(receive_until_done(ws, 3))[-4:]) == ["done", "params", "rows", "rows"]
 
 
-def test_failed_gradients_are_an_error_frame_and_not_cached(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_gradients_are_an_error_frame_and_not_kept(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     failures = [RuntimeError("boom")]
-    backward = tracing._backward
+    rows = tracing._rows_job
 
-    def flaky(trace: Any) -> bytes:
+    def flaky(trace: Any, steps: list[int]) -> None:
         if failures:
             raise failures.pop()
-        return backward(trace)
+        rows(trace, steps)
 
-    monkeypatch.setattr(tracing, "_backward", flaky)
+    monkeypatch.setattr(tracing, "_rows_job", flaky)
     with client.websocket_connect("/ws/trace") as ws:
         ws.send_json(trace(1, text=FLAKY))
         frames = receive_until_done(ws, 1)
-        assert [f["type"] for f in frames] == ["meta"] + ["step"] * len(FLAKY) + ["error"]
+        assert types(frames) == ["meta", "steps", "pre", "error"]
         assert frames[-1]["code"] == "internal_error"
-        ws.send_json(trace(2, text=FLAKY))  # the same request again: recomputed, and this time it succeeds
-        assert [f["type"] for f in receive_until_done(ws, 2)][-2:] == ["gradients", "done"]
+        ws.send_json(trace(2, text=FLAKY))  # the same request again: the rows are computed this time
+        assert types(receive_until_done(ws, 2))[-3:] == ["rows", "params", "done"]
+
+
+# -- incremental traces over the socket -----------------------------------------------------------------------
+
+
+def test_an_incremental_trace_sends_only_what_changed_and_equals_the_fresh_one(client: TestClient) -> None:
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    clamp = [{"gate": "forget", "value": 0.0, "start": 3}]
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, interventions=clamp))
+        held = assemble(receive_until_done(ws, 1), 1)
+        for rid, (text, target) in enumerate(
+            [(TEXT + "x", None), (TEXT + "xy", "a"), (TEXT[:9] + "Q" + TEXT[10:], "a")], 2
+        ):
+            ws.send_json(trace(rid, text=text, target=target, interventions=clamp, base=rid - 1))
+            frames = receive_until_done(ws, rid)
+            meta = frames[0]
+            assert meta["base"] == rid - 1 and meta["keep"] > 0
+            sent = [
+                t
+                for f in frames
+                if f["type"] == "binary" and f["kind"] == 1
+                for t in range(f["first"], f["first"] + f["count"])
+            ]
+            assert sent == list(range(meta["keep"], len(meta["tokens"])))  # only the steps after the change
+            held = assemble(frames, rid, held)
+            doc = orjson.loads(orjson.dumps(trace_document(model, text, target, clamp)))
+            assert_same_numbers(held.document(), doc)
+
+
+def test_a_base_the_server_no_longer_has_gets_a_whole_trace(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1))
+        receive_until_done(ws, 1)
+        ws.send_json(trace(2, text=TEXT + "s", base=99))  # never traced on this socket
+        meta = receive_until_done(ws, 2)[0]
+        assert (meta["base"], meta["keep"]) == (None, 0)
+
+
+@pytest.mark.parametrize("garbage", ["{not json", json.dumps({"type": "trace", "id": 3, "model": "tiny-char"}), "[]"])
+def test_garbage_in_an_incremental_sequence_is_an_error_and_the_next_trace_is_whole(
+    client: TestClient, garbage: str
+) -> None:
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1))
+        receive_until_done(ws, 1)
+        ws.send_json(trace(2, text=TEXT + "a", base=1))
+        assert receive_until_done(ws, 2)[0]["keep"] > 0
+        ws.send_text(garbage)
+        assert receive(ws)["type"] == "error"
+        ws.send_json(trace(4, text=TEXT + "ab", base=2))
+        frames = receive_until_done(ws, 4)
+    assert (frames[0]["base"], frames[0]["keep"]) == (None, 0)
+    doc = orjson.loads(orjson.dumps(trace_document(model, TEXT + "ab")))
+    assert_same_numbers(assemble(frames, 4).document(), doc)
+
+
+def test_a_view_for_an_older_trace_is_ignored(client: TestClient) -> None:
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, view={"rows": [], "pre": []}))
+        receive_until_done(ws, 1)
+        ws.send_json(trace(2, text="short", view={"rows": [], "pre": []}))
+        receive_until_done(ws, 2)
+        ws.send_json({"type": "view", "id": 1, "rows": "all"})  # crossed the newer request: nothing comes
+        ws.send_json({"type": "view", "id": 2, "rows": [1]})
+        frames = receive_until_done(ws, 2)
+    assert types(frames) == ["rows", "done"] and frames[0]["first"] == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import posixpath
+import re
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -40,6 +42,36 @@ def template_environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
     env.policies["json.dumps_kwargs"] = {"sort_keys": False}  # `tojson` keeps gate order as the card gives it
     return env
+
+
+# A static import or re-export (`import x from '…'`, `import '…'`, `export { a } from '…'`) or a dynamic
+# `import('…')` of a relative module.
+IMPORT_RE = re.compile(
+    r"""(?P<head>\bimport\s*\(\s*|\bimport\s+(?:[\w*{}\s,$]+?\s+from\s+)?|\bexport\s+[\w*{}\s,$]+?\s+from\s+)"""
+    r"""(?P<quote>['"])(?P<spec>\.{1,2}/[^'"]+)(?P=quote)"""
+)
+
+
+def module_imports(rel: str, source: str) -> list[str]:
+    """The static/js paths a module imports, resolved against its own directory."""
+    return [posixpath.normpath(posixpath.join(posixpath.dirname(rel), m["spec"])) for m in IMPORT_RE.finditer(source)]
+
+
+@cache
+def module_graph(entry: str) -> tuple[str, ...]:
+    """Every module `entry` (a path under static/js) imports, directly or not, in the order found. The
+    pages name them in <link rel="modulepreload">, so the browser fetches them all at once instead of one
+    import level at a time, and the list cannot go stale when a module is added or split."""
+    js_dir = STATIC_DIR / "js"
+    seen: dict[str, None] = {}
+    pending = [entry]
+    while pending:
+        rel = pending.pop(0)
+        if rel in seen or not (js_dir / rel).is_file():
+            continue
+        seen[rel] = None
+        pending += module_imports(rel, (js_dir / rel).read_text(encoding="utf-8"))
+    return tuple(m for m in seen if m != entry)
 
 
 def package_version() -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends
 from fastapi.templating import Jinja2Templates
@@ -11,6 +11,9 @@ from starlette.requests import HTTPConnection
 from app.api.tracing import TraceCache, TracePool
 from app.config import Settings, get_settings
 from app.nn import Zoo
+
+if TYPE_CHECKING:
+    from app.api.ws import SocketLimit
 
 
 # HTTPConnection, not Request, so the same dependencies serve WebSocket routes.
@@ -26,6 +29,10 @@ def get_trace_cache(conn: HTTPConnection) -> TraceCache:
     return conn.app.state.trace_cache
 
 
+def get_socket_limit(conn: HTTPConnection) -> SocketLimit:
+    return conn.app.state.socket_limit
+
+
 def get_templates(conn: HTTPConnection) -> Jinja2Templates:
     return conn.app.state.templates
 
@@ -35,3 +42,4 @@ ZooDep = Annotated[Zoo, Depends(get_zoo)]
 TracePoolDep = Annotated[TracePool, Depends(get_trace_pool)]
 TraceCacheDep = Annotated[TraceCache, Depends(get_trace_cache)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
+SocketLimitDep = Annotated["SocketLimit", Depends(get_socket_limit)]

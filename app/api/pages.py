@@ -3,15 +3,19 @@ network is not to be trusted)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.api.assets import asset_version, plotly_response
+from app.api.assets import asset_version, module_graph, plotly_response
 from app.api.cards import default_model_id, public_card
-from app.api.deps import SettingsDep, TemplatesDep, ZooDep
+from app.api.deps import SettingsDep, TemplatesDep, TraceCacheDep, ZooDep
+from app.api.errors import ApiError
+from app.api.schemas import TraceRequest
+from app.api.tracing import TraceCache, check_request
 from app.config import Settings
 from app.nn import Zoo
 from app.nn.generate import DEFAULT_LENGTH
@@ -39,21 +43,63 @@ def page_config(zoo: Zoo, settings: Settings, embed: bool) -> dict[str, Any]:
     }
 
 
-def render(request: Request, templates: Jinja2Templates, zoo: Zoo, settings: Settings, embed: bool) -> HTMLResponse:
-    context = {"config": page_config(zoo, settings, embed), "version": asset_version(), "embed": embed}
+def first_request(request: Request, zoo: Zoo) -> TraceRequest | None:
+    """The trace the page will ask for first, as main.js builds it from the URL and the model's card (its
+    example sentence and target); None when the page's own code decides (a scene, clamps, a starter)."""
+    q = request.query_params
+    if "scene" in q or "clamps" in q:
+        return None
+    model_id = q.get("model") or default_model_id(zoo)
+    model = zoo.models.get(model_id or "")
+    if model is None:
+        return None
+    if "text" in q:
+        text, target = q["text"], q.get("target", "")
+    elif model.card.get("example"):
+        text, target = model.card["example"], q.get("target", model.card.get("example_target", ""))
+    else:
+        return None
+    try:
+        return TraceRequest(model=model.id, text=text, target=target or None)
+    except ValueError:
+        return None
+
+
+def render(
+    request: Request,
+    templates: Jinja2Templates,
+    zoo: Zoo,
+    settings: Settings,
+    embed: bool,
+    cache: TraceCache | None = None,
+) -> HTMLResponse:
+    first = first_request(request, zoo) if cache is not None else None
+    if first is not None and cache is not None:
+        with contextlib.suppress(ApiError):  # the page's own request will say what is wrong
+            cache.prefetch(check_request(first, zoo, settings), first)  # computed while the page loads
+    context = {
+        "config": page_config(zoo, settings, embed),
+        "version": asset_version(),
+        "embed": embed,
+        "preload_modules": module_graph("main.js"),
+    }
     name = "embed.html" if embed else "index.html"
     # The page embeds the model list; revalidate so a restarted server's models show up.
     return templates.TemplateResponse(request, name, context, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/", response_class=HTMLResponse)
-async def index(request: Request, zoo: ZooDep, settings: SettingsDep, templates: TemplatesDep) -> HTMLResponse:
-    return render(request, templates, zoo, settings, embed=False)
+async def index(
+    request: Request, zoo: ZooDep, settings: SettingsDep, templates: TemplatesDep, cache: TraceCacheDep
+) -> HTMLResponse:
+    return render(request, templates, zoo, settings, embed=False, cache=cache)
 
 
 @router.get("/embed", response_class=HTMLResponse)
-async def embed(request: Request, zoo: ZooDep, settings: SettingsDep, templates: TemplatesDep) -> HTMLResponse:
-    return render(request, templates, zoo, settings, embed=True)
+async def embed(
+    request: Request, zoo: ZooDep, settings: SettingsDep, templates: TemplatesDep, cache: TraceCacheDep
+) -> HTMLResponse:
+    return render(request, templates, zoo, settings, embed=True, cache=cache)
 
 
 @router.get("/vendor/plotly.min.js")

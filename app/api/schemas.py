@@ -81,15 +81,38 @@ class TraceRequest(BaseModel):
     gradients: bool = Field(True, description="include ‖∂L_t/∂h_k‖ and the weight gradients")
 
 
+MessageId = bounded_text(0, 128) | bounded_int(-MAX_MESSAGE_ID, MAX_MESSAGE_ID)
+Steps = Literal["all"] | Annotated[list[Step], Field(max_length=4096)]
+
+
+class View(BaseModel):
+    """What the client looks at (docs/protocol.md): gradient rows and pre-activations it wants first."""
+
+    model_config = ConfigDict(**_STRICT)
+
+    rows: Steps = Field("all", description="loss steps t whose gradient rows are wanted; [] for none yet")
+    pre: Steps = Field("all", description="steps whose pre-activations are wanted")
+
+
 class TraceMessage(TraceRequest):
-    """The WebSocket's one client message: a trace request with a type and a client-chosen id."""
+    """The WebSocket's trace request: a trace request with a type, a client-chosen id, and optionally the
+    earlier trace the client keeps (incremental) and what it looks at."""
 
     model_config = ConfigDict(**_STRICT)
 
     type: Literal["trace"]
     # A page sends what is in its text box, empty included, and shows the core's empty_text error.
     text: bounded_text(0, MAX_TEXT)  # type: ignore[valid-type]
-    id: bounded_text(0, 128) | bounded_int(-MAX_MESSAGE_ID, MAX_MESSAGE_ID)  # type: ignore[valid-type]
+    id: MessageId  # type: ignore[valid-type]
+    base: MessageId | None = Field(None, description="an earlier trace of this socket the client keeps")
+    view: View = Field(default_factory=View)
+
+
+class ViewMessage(View):
+    """More of the current trace: rows and pre-activations the client now looks at."""
+
+    type: Literal["view"]
+    id: MessageId
 
 
 class ErrorDetail(BaseModel):
@@ -148,7 +171,7 @@ class Health(BaseModel):
     failed: list[LoadFailure]
 
 
-# -- the trace document (built by app.nn.trace_document; floats rounded to 7 significant digits) ----------
+# -- the trace document (built by app.nn.document; floats rounded to 7 significant digits) ----------------
 
 
 class TraceModel(BaseModel):
@@ -222,4 +245,57 @@ class TraceDocument(BaseModel):
     steps: list[TraceStep]
     gradients: TraceGradients | None
     interventions: list[Intervention] = Field(description="as applied, normalised")
-    notices: list[str] = Field(description="what was left out and why, e.g. gradients past the length limit")
+    notices: list[str] = Field(
+        description="what was left out or had no effect, and why: gradients past the length limit, an intervention "
+        "that clamps no step"
+    )
+
+
+# -- the WebSocket's server messages (docs/protocol.md; binary frames are described there) ---------------
+
+
+class LayoutField(BaseModel):
+    name: str = Field(description="a path into the document, e.g. layers.0.gates.forget")
+    size: int | None = Field(None, description="numbers per record (gradient rows: t + 1, so absent)")
+
+
+class FrameLayout(BaseModel):
+    step: list[LayoutField] = Field(description="fields of a step record (binary kind 1), in order")
+    pre: list[LayoutField] = Field(description="fields of a pre-activation record (kind 2)")
+    row: list[LayoutField] = Field(description="fields of a gradient row (kind 3), t + 1 numbers each")
+
+
+class MetaFrame(BaseModel):
+    type: Literal["meta"]
+    id: str | int
+    stream: int = Field(description="this trace's number on the socket, carried by its binary frames")
+    model: TraceModel
+    tokens: list[TraceToken]
+    target: TraceTarget | None
+    interventions: list[Intervention]
+    notices: list[str]
+    gradients: bool = Field(description="whether gradient rows can come")
+    base: str | int | None = Field(description="the trace this one extends, or null")
+    keep: int = Field(description="steps and gradient rows 0 .. keep-1 are the base's")
+    layout: FrameLayout
+    vocab: dict[str, str] = Field(description="token id -> text for the ids the top lists name")
+
+
+class ParamsFrame(BaseModel):
+    type: Literal["params"]
+    id: str | int
+    params: ParamGradients
+
+
+class DoneFrame(BaseModel):
+    type: Literal["done"]
+    id: str | int
+    ms: float = Field(description="since the request arrived")
+    complete: bool = Field(description="the client now holds the whole document")
+
+
+class ErrorFrame(BaseModel):
+    type: Literal["error"]
+    id: str | int | None
+    code: str
+    message: str

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from app.api.deps import SettingsDep, TracePoolDep, ZooDep
 from app.api.errors import BAD_BODY_RESPONSE
 from app.api.schemas import ErrorResponse, TraceDocument, TraceRequest
-from app.api.tracing import check_request, dumps, run_trace
+from app.api.tracing import check_request, dumps, run_document
 
 router = APIRouter(prefix="/api", tags=["trace"])
 
@@ -30,6 +30,6 @@ router = APIRouter(prefix="/api", tags=["trace"])
 )
 async def trace(body: TraceRequest, zoo: ZooDep, settings: SettingsDep, pool: TracePoolDep) -> Response:
     checked = check_request(body, zoo, settings)
-    document = await run_trace(checked, body, pool)
+    document = await run_document(checked, body, pool)
     # The document is already JSON-ready; skip FastAPI's re-validation and serialise it once, fast.
     return Response(dumps(document), media_type="application/json")

@@ -1,13 +1,19 @@
-"""The one path from a trace request to a trace, shared by REST and the WebSocket: limits with messages
-that name the limit, then the CPU-bound trace in a worker thread. The WebSocket's traces are also cut
-into frames once and cached, so a lecture hall tracing the same sentence costs one trace."""
+"""The one path from a trace request to a trace, shared by REST, the WebSocket and the exporter: limits with
+messages that name the limit, then the CPU-bound work in a bounded pool of worker threads.
+
+The WebSocket's traces are kept in a cache by request (a lecture hall tracing the same sentence costs one
+trace) as arrays, not frames: frames are cut from the arrays as they are sent (app/nn/document.py Frames),
+and gradient rows are computed when a client asks for them. The cache's byte budget is the bound on the
+memory traces take: a socket keeps only the key of its trace between frames, never the arrays.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -19,9 +25,11 @@ from app.api.errors import ApiError
 from app.api.schemas import TraceRequest
 from app.config import Settings
 from app.nn import Model, TraceInputError, Zoo
+from app.nn import document as nn_document
 from app.nn import trace as nn_trace
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 # A trace costs about T² (every loss against every earlier step); texts longer than this count as long.
@@ -86,21 +94,23 @@ class TracePool:
             return await anyio.to_thread.run_sync(job, limiter=self.threads)
 
 
-def _traced(checked: Checked, request: TraceRequest, gradients: bool) -> tuple[nn_trace.Trace, dict[str, Any]]:
+def _run(
+    checked: Checked, request: TraceRequest, gradients: bool, base: nn_trace.Trace | None = None, lean: bool = False
+) -> nn_trace.Trace:
     interventions = [iv.model_dump() for iv in request.interventions]
-    trace = nn_trace.run_trace(checked.model, request.text, request.target, interventions, gradients)
-    doc = nn_trace.document(trace)
+    return nn_trace.run_trace(checked.model, request.text, request.target, interventions, gradients, base, lean)
+
+
+def document_for(checked: Checked, request: TraceRequest) -> dict[str, Any]:
+    """The JSON document for a checked request: `POST /api/trace`, `lstm-explainer export`."""
+    doc = nn_document.document(_run(checked, request, request.gradients and checked.gradients))
     if checked.notice:
         doc["notices"].append(checked.notice)
-    return trace, doc
+    return doc
 
 
-def _document(checked: Checked, request: TraceRequest) -> dict[str, Any]:
-    return _traced(checked, request, request.gradients and checked.gradients)[1]
-
-
-async def run_trace(checked: Checked, request: TraceRequest, pool: TracePool) -> dict[str, Any]:
-    return await pool.run(partial(_document, checked, request), checked.tokens)
+async def run_document(checked: Checked, request: TraceRequest, pool: TracePool) -> dict[str, Any]:
+    return await pool.run(partial(document_for, checked, request), checked.tokens)
 
 
 def dumps(data: Any) -> bytes:
@@ -108,112 +118,142 @@ def dumps(data: Any) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def envelope(kind: str, rid: bytes, body: bytes) -> str:
-    """`{"type": kind, "id": rid, ...body}` from a body serialised once: only the id differs per socket."""
-    return b"".join((b'{"type":"', kind.encode(), b'","id":', rid, b",", body[1:])).decode()
+# ------------------------------------------------------------------------------------------ the cache
+@dataclass(eq=False)
+class Entry:
+    """A computed trace and its frame cutter. `gradients` is whether rows may be computed for it."""
+
+    key: bytes
+    trace: nn_trace.Trace
+    frames: nn_document.Frames
+    gradients: bool
+    notice: str | None
+    size: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one backward sweep at a time per trace
 
 
-@dataclass
-class StreamedTrace:
-    """A trace cut into WebSocket frame bodies (objects without "type" and "id"), serialised once.
-
-    The steps are ready first and the gradients follow: the backward sweep costs several times the forward
-    (T² norms), so a socket sends the steps — and the page paints the diagram — while it runs."""
-
-    frames: list[tuple[str, bytes]]  # (type, body): meta, then one step per token
-    gradients: asyncio.Future[bytes | None]  # the gradients frame's body; None when none were asked for
-    size: int  # bytes, for the cache's budget (the gradients are added when they arrive)
-
-
-def _head_frames(document: dict[str, Any]) -> list[tuple[str, bytes]]:
-    meta = {k: document[k] for k in ("model", "tokens", "target", "interventions", "notices")}
-    return [("meta", dumps(meta)), *(("step", dumps({"t": t, **step})) for t, step in enumerate(document["steps"]))]
+def trace_bytes(trace: nn_trace.Trace) -> int:
+    """The memory a trace's arrays take (what the cache's budget counts)."""
+    n = trace.logits.nbytes + trace.logp.nbytes
+    for c in trace.columns:
+        n += sum(a.nbytes for a in c.arrays())
+    tri = trace.triangle
+    if tri is not None:
+        n += tri.hidden.nbytes + (tri.cell.nbytes if tri.cell is not None else 0)
+        if tri.params is not None:
+            n += sum(a.nbytes for a in tri.params.params.values())
+    return n
 
 
-def _forward(checked: Checked, request: TraceRequest) -> tuple[nn_trace.Trace, list[tuple[str, bytes]]]:
-    trace, head = _traced(checked, request, gradients=False)
-    return trace, _head_frames(head)
-
-
-def _backward(trace: nn_trace.Trace) -> bytes:
-    trace.triangle = nn_trace.gradient_triangle(trace)
-    return dumps(nn_trace.gradients_record(trace))
+def _rows_job(trace: nn_trace.Trace, steps: list[int]) -> None:
+    nn_trace.gradient_triangle(trace, steps)
 
 
 class TraceCache:
-    """Streamed traces by request: computed once however many sockets ask at the same moment (300
-    students opening the page all trace its default sentence) and kept, least recently used first out,
-    up to `max_bytes`."""
+    """Computed traces by request: computed once however many sockets ask at the same moment (300 students
+    opening the page all trace its default sentence) and kept, least recently used first out, up to
+    `max_bytes`. A trace larger than the whole budget is not kept: the socket that asked streams it and
+    lets it go."""
 
     def __init__(self, max_bytes: int, pool: TracePool) -> None:
         self.max_bytes = max_bytes
         self.pool = pool
         self.size = 0
-        self._done: OrderedDict[bytes, StreamedTrace] = OrderedDict()
-        self._running: dict[bytes, asyncio.Task[StreamedTrace]] = {}
-        self._backward: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
+        self._done: OrderedDict[bytes, Entry] = OrderedDict()
+        self._running: dict[bytes, asyncio.Task[Entry]] = {}
+        self._prefetching: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
 
     @staticmethod
     def key(model: Model, request: TraceRequest) -> bytes:
-        fields = request.model_dump(include={"text", "target", "interventions", "gradients"})
-        return dumps([model.id, fields])
+        # Not `gradients`: the forward is the same, and rows are computed when someone asks.
+        return dumps([model.id, request.model_dump(include={"text", "target", "interventions"})])
 
-    async def get(self, checked: Checked, request: TraceRequest) -> StreamedTrace:
-        """The trace once its steps are ready; its `gradients` future resolves later."""
-        key = self.key(checked.model, request)
-        if (hit := self._done.get(key)) is not None:
+    def peek(self, key: bytes) -> Entry | None:
+        entry = self._done.get(key)
+        if entry is not None:
             self._done.move_to_end(key)
+        return entry
+
+    async def get(self, checked: Checked, request: TraceRequest, base: Entry | None = None) -> Entry:
+        """The trace with its forward done, extended from `base` when that is an earlier trace of the model."""
+        key = self.key(checked.model, request)
+        if (hit := self.peek(key)) is not None:
             return hit
         task = self._running.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._compute(key, checked, request))
+            task = asyncio.ensure_future(self._compute(key, checked, request, base))
             self._running[key] = task
             task.add_done_callback(partial(self._finished, key))
         # Shielded: a socket that leaves or is superseded must not cancel a trace others are waiting for.
         return await asyncio.shield(task)
 
-    async def _compute(self, key: bytes, checked: Checked, request: TraceRequest) -> StreamedTrace:
-        trace, head = await self.pool.run(partial(_forward, checked, request), checked.tokens)
-        streamed = StreamedTrace(head, asyncio.get_running_loop().create_future(), sum(len(b) for _, b in head))
-        if request.gradients and checked.gradients:
-            job = asyncio.ensure_future(self._gradients(key, streamed, trace, checked.tokens))
-            self._backward.add(job)
-            job.add_done_callback(self._backward.discard)
-        else:
-            streamed.gradients.set_result(None)
-        self._keep(key, streamed)
-        return streamed
+    async def _compute(self, key: bytes, checked: Checked, request: TraceRequest, base: Entry | None) -> Entry:
+        base_trace = base.trace if base is not None and base.trace.model is checked.model else None
+        # A text past the gradient limit never has gradients: its shown quantities are kept in float32.
+        job = partial(_run, checked, request, False, base_trace, not checked.gradients)
+        trace = await self.pool.run(job, checked.tokens)
+        entry = Entry(key, trace, nn_document.Frames(trace), checked.gradients, checked.notice)
+        entry.size = trace_bytes(trace)
+        self._keep(entry)
+        return entry
 
-    async def _gradients(self, key: bytes, streamed: StreamedTrace, trace: nn_trace.Trace, tokens: int) -> None:
-        try:
-            body = await self.pool.run(partial(_backward, trace), tokens)
-        except BaseException as e:
-            # Not kept, so the next request retries; every socket waiting hears of it.
-            if self._done.get(key) is streamed:
-                self.size -= self._done.pop(key).size
-            if isinstance(e, asyncio.CancelledError):  # shutting down
-                streamed.gradients.cancel()
-                raise
-            streamed.gradients.set_exception(e)
-            streamed.gradients.exception()  # retrieved, so an error nobody waited for is not reported as lost
+    def prefetch(self, checked: Checked, request: TraceRequest) -> None:
+        """Start a trace, and all its gradient rows, that a page being loaded is about to ask for: the
+        socket's request then finds it computed (or computing) instead of starting it."""
+        key = self.key(checked.model, request)
+        if key in self._done or key in self._running:
             return
-        streamed.gradients.set_result(body)
-        streamed.size += len(body)
-        if self._done.get(key) is streamed:
-            self.size += len(body)
-            self._evict()
+        task = asyncio.ensure_future(self._prefetch(checked, request))
+        self._prefetching.add(task)
+        task.add_done_callback(self._prefetching.discard)
 
-    def _keep(self, key: bytes, streamed: StreamedTrace) -> None:
-        if streamed.size <= self.max_bytes:
-            self._done[key] = streamed
-            self.size += streamed.size
+    async def _prefetch(self, checked: Checked, request: TraceRequest) -> None:
+        try:
+            entry = await self.get(checked, request)
+            if request.gradients and entry.gradients:
+                await self.rows(entry, range(entry.trace.steps))
+        except TraceInputError:
+            pass  # the page's own request gets the error, with its id
+        except Exception:
+            log.exception("prefetching a trace for model %s failed", checked.model.id)
+
+    async def rows(self, entry: Entry, steps: Iterable[int]) -> None:
+        """Compute the gradient rows of the losses at `steps` that are not computed yet."""
+        wanted = list(steps)
+        async with entry.lock:
+            tri = entry.trace.triangle
+            if tri is not None:
+                wanted = [t for t in wanted if (r := tri.row_of(t)) is not None and not tri.computed[r]]
+            if not wanted:
+                return
+            await self.pool.run(partial(_rows_job, entry.trace, wanted), entry.trace.steps)
+        self._resize(entry)
+
+    def _resize(self, entry: Entry) -> None:
+        size = trace_bytes(entry.trace)
+        if self._done.get(entry.key) is entry:
+            self.size += size - entry.size
+            entry.size = size
+            if entry.size > self.max_bytes:
+                self.size -= self._done.pop(entry.key).size
+            self._evict()
+        else:
+            entry.size = size
+
+    def _keep(self, entry: Entry) -> None:
+        if entry.size <= self.max_bytes:
+            old = self._done.pop(entry.key, None)
+            if old is not None:
+                self.size -= old.size
+            self._done[entry.key] = entry
+            self.size += entry.size
             self._evict()
 
     def _evict(self) -> None:
         while self.size > self.max_bytes and self._done:
             self.size -= self._done.popitem(last=False)[1].size
 
-    def _finished(self, key: bytes, task: asyncio.Task[StreamedTrace]) -> None:
+    def _finished(self, key: bytes, task: asyncio.Task[Entry]) -> None:
         del self._running[key]
         if not task.cancelled():
             task.exception()  # retrieved here, so an error nobody waited for is not reported as lost

@@ -1,16 +1,20 @@
-"""WebSocket /ws/trace: a trace streamed as typed envelopes, one step per frame.
+"""WebSocket /ws/trace: a trace streamed as JSON control messages and binary frames of numbers.
 
-client → server   {"type": "trace", "id", "model", "text", "target"?, "interventions"?, "gradients"?}
-server → client   {"type": "meta", "id", "model", "tokens", "target", "interventions"}
-                  {"type": "step", "id", "t", "layers", "top", "expected", "loss"}     one per token
-                  {"type": "gradients", "id", "layers", "params"}                     if gradients requested
-                  {"type": "done", "id", "ms"}
-                  {"type": "error", "id", "code", "message"}                          the socket stays open
+The protocol is specified in docs/protocol.md:
+
+client → server   {"type": "trace", "id", "model", "text", "target"?, "interventions"?, "gradients"?,
+                   "base"?, "view"?}                       supersedes any earlier request
+                  {"type": "view", "id", "rows"?, "pre"?}   more of the current trace
+server → client   {"type": "meta", "id", "stream", ...}    then binary frames (steps, pre-activations,
+                  {"type": "params", "id", "params"}        gradient rows), the weight-gradient norms,
+                  {"type": "done", "id", "ms", "complete"}  and done; or
+                  {"type": "error", "id", "code", "message"}  after which the socket stays open
 
 Every trace message supersedes the one before it on the same socket: the older stream stops at the next
 frame, and requests that arrive while a trace computes collapse to the newest. A client can therefore
-re-trace on every keystroke. Protocol abuse closes the socket: a binary frame with 1003, a message over
-the size limit with 1009, a page from a foreign Origin with 1008.
+re-trace on every keystroke, and with `base` only the steps after the change are computed and sent.
+Protocol abuse closes the socket: a binary frame with 1003, a message over the size limit with 1009, a
+page from a foreign Origin with 1008.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -28,18 +32,20 @@ from pydantic import ValidationError
 from starlette import status
 from starlette.websockets import WebSocketDisconnect
 
-from app.api.deps import SettingsDep, TraceCacheDep, ZooDep
+from app.api.deps import SettingsDep, SocketLimitDep, TraceCacheDep, ZooDep
 from app.api.errors import ApiError, describe_validation_errors
-from app.api.schemas import TraceMessage
+from app.api.schemas import TraceMessage, View, ViewMessage
 from app.api.security import origin_allowed
-from app.api.tracing import Checked, TraceCache, check_request, dumps, envelope
+from app.api.tracing import Checked, Entry, TraceCache, check_request, dumps
 from app.config import Settings
 from app.nn import TraceInputError, Zoo
+from app.nn.trace import ROW_BLOCK, kept_steps
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 MessageId = str | int | None
+FRAME_BYTES = 64 * 1024  # steps per binary frame: as many as fit in about this much
 
 
 @dataclass
@@ -50,8 +56,76 @@ class Job:
     started: float  # perf_counter() when the message arrived; "done" reports the time since
 
 
+@dataclass
+class Held:
+    """What the client holds of a trace: the steps 0 … steps−1, these pre-activations and gradient rows."""
+
+    steps: int = 0
+    pre: set[int] = field(default_factory=set)
+    rows: set[int] = field(default_factory=set)
+    params: bool = False
+
+
+@dataclass
+class Sent:
+    """The newest trace this socket sent a meta for: what an incremental request may build on. Only its
+    cache key is kept, not its arrays (the cache's budget bounds those), unless the trace was too big for
+    the cache (`own`)."""
+
+    rid: MessageId
+    stream: int
+    key: bytes
+    checked: Checked
+    request: TraceMessage
+    held: Held
+    gradients: bool
+    view: View
+    started: float
+    own: Entry | None = None
+
+
+class Stalled(Exception):
+    """The client has not taken a frame for `ws_send_timeout` seconds."""
+
+
+class SocketLimit:
+    """Open sockets per client address, so one address cannot hold every socket (and its memory)."""
+
+    def __init__(self, per_client: int) -> None:
+        self.per_client = per_client
+        self.open: dict[str, int] = {}
+
+    def acquire(self, address: str) -> bool:
+        if self.open.get(address, 0) >= self.per_client:
+            return False
+        self.open[address] = self.open.get(address, 0) + 1
+        return True
+
+    def release(self, address: str) -> None:
+        left = self.open.get(address, 1) - 1
+        if left:
+            self.open[address] = left
+        else:
+            self.open.pop(address, None)
+
+
+def _steps(which: Any, T: int) -> list[int]:
+    return list(range(T)) if which == "all" else sorted({t for t in which if t < T})
+
+
+def _runs(steps: list[int]) -> list[tuple[int, int]]:
+    """Ascending steps as (first, count) runs of consecutive steps."""
+    runs: list[tuple[int, int]] = []
+    for t in steps:
+        if runs and runs[-1][0] + runs[-1][1] == t:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((t, 1))
+    return runs
+
+
 class TraceSession:
-    """One socket: a reader that validates every message at once, and a streamer that runs the newest
+    """One socket: a reader that validates every message at once, and a streamer that serves the newest
     request. Two tasks, so a new request is seen (and the old stream stopped) while frames are going out."""
 
     def __init__(self, websocket: WebSocket, zoo: Zoo, settings: Settings, cache: TraceCache) -> None:
@@ -61,6 +135,8 @@ class TraceSession:
         self.cache = cache
         self.generation = 0  # bumped by every trace message; a stream whose job is older stops
         self.pending: Job | None = None  # the newest valid request not yet started
+        self.sent: Sent | None = None  # the newest trace whose meta went out
+        self.streams = 0
         self.wakeup = asyncio.Event()
         self.send_lock = asyncio.Lock()  # the reader's errors and the streamer's frames share the socket
         self.closed = False
@@ -93,15 +169,19 @@ class TraceSession:
         try:
             raw = orjson.loads(text)
         except orjson.JSONDecodeError:
-            await self._error(None, "bad_json", 'the message is not JSON; send {"type": "trace", ...}')
+            await self._refuse(None, "bad_json", 'the message is not JSON; send {"type": "trace", ...}')
             return
         if not isinstance(raw, dict):
-            await self._error(None, "bad_message", 'a message is a JSON object like {"type": "trace", ...}')
+            await self._refuse(None, "bad_message", 'a message is a JSON object like {"type": "trace", ...}')
             return
         rid = raw.get("id")
         rid = rid if isinstance(rid, str | int) and not isinstance(rid, bool) else None
-        if raw.get("type") != "trace":
-            await self._error(rid, "unknown_type", f"unknown message type {raw.get('type')!r}; expected 'trace'")
+        kind = raw.get("type")
+        if kind == "view":
+            await self._view(raw, rid)
+            return
+        if kind != "trace":
+            await self._refuse(rid, "unknown_type", f"unknown message type {kind!r}; expected 'trace' or 'view'")
             return
         # Any trace message, valid or not, means the client has moved on: stop the older stream now.
         self.generation += 1
@@ -110,12 +190,28 @@ class TraceSession:
             request = TraceMessage.model_validate(raw)
             checked = check_request(request, self.zoo, self.settings)
         except ValidationError as e:
-            await self._error(rid, "invalid_message", describe_validation_errors(e.errors()))
+            await self._refuse(rid, "invalid_message", describe_validation_errors(e.errors()))
             return
         except ApiError as e:
-            await self._error(rid, e.code, e.message)
+            await self._refuse(rid, e.code, e.message)
             return
         self.pending = Job(self.generation, request, checked, time.perf_counter())
+        self.wakeup.set()
+
+    async def _view(self, raw: dict[str, Any], rid: MessageId) -> None:
+        try:
+            message = ViewMessage.model_validate(raw)
+        except ValidationError as e:
+            await self._refuse(rid, "invalid_message", describe_validation_errors(e.errors()))
+            return
+        sent = self.sent
+        if sent is None or sent.rid != message.id or self.pending is not None:
+            return  # it crossed a newer request on the wire
+        fields = message.model_fields_set
+        rows = message.rows if "rows" in fields else sent.view.rows
+        pre = message.pre if "pre" in fields else sent.view.pre
+        sent.view = View(rows=rows, pre=pre)
+        sent.started = time.perf_counter()
         self.wakeup.set()
 
     # -- streaming -------------------------------------------------------------------------------------------
@@ -127,63 +223,170 @@ class TraceSession:
             job, self.pending = self.pending, None
             if job is not None:
                 await self._run(job)
+            elif self.sent is not None:
+                await self._more(self.sent, self.generation)
 
     async def _run(self, job: Job) -> None:
-        rid = job.request.id
+        rid, request = job.request.id, job.request
+        sent = self.sent
+        base: Entry | None = None
+        if (
+            request.base is not None
+            and sent is not None
+            and (sent.rid, sent.request.model) == (request.base, request.model)
+        ):
+            base = self.cache.peek(sent.key) or sent.own
         try:
-            trace = await self.cache.get(job.checked, job.request)
+            entry = await self.cache.get(job.checked, request, base)
         except TraceInputError as e:
             if job.generation == self.generation:
-                await self._error(rid, e.code, e.message)
+                await self._refuse(rid, e.code, e.message)
             return
         except Exception:  # a bug, not the client's fault: say so and keep the socket for the next request
             log.exception("trace failed for model %s", job.checked.model.id)
-            await self._error(rid, "internal_error", "the server failed to trace this text; the error is logged")
+            await self._refuse(rid, "internal_error", "the server failed to trace this text; the error is logged")
             return
-        rid_json = dumps(rid)
-        for kind, body in trace.frames:
-            # A send to a fast client never suspends, so yield once per frame: the reader gets to see a
-            # newer request and other sockets get their turn even when the trace came from the cache.
-            await asyncio.sleep(0)
-            if job.generation != self.generation:
-                return  # superseded: drop the rest
-            await self._send(envelope(kind, rid_json, body))
-        # The steps are out (the page has painted them); the gradients may still be computing. A newer
-        # request stops the wait: the gradients go on for the cache, this socket moves on.
-        if not trace.gradients.done():
-            newer = asyncio.ensure_future(self.wakeup.wait())
+        if job.generation != self.generation:
+            return  # superseded while it computed
+        keep = 0
+        held = Held()
+        if base is not None and sent is not None:
+            keep = min(kept_steps(base.trace, entry.trace), sent.held.steps)
+            held = Held(keep, {t for t in sent.held.pre if t < keep}, {t for t in sent.held.rows if t < keep})
+        based = base is not None
+        del base
+        self.streams = (self.streams + 1) % 2**32
+        gradients = request.gradients and entry.gradients
+        meta = entry.frames.meta()
+        if entry.notice:
+            meta["notices"] = [*meta["notices"], entry.notice]
+        own = None if self.cache.peek(entry.key) is entry else entry
+        self.sent = Sent(rid, self.streams, entry.key, job.checked, request, held, gradients, request.view,
+                         job.started, own)  # fmt: skip
+        T, step_size = entry.trace.steps, entry.frames.layout.step_size
+        del entry  # from here on looked up for every frame: a slow socket does not hold a trace the cache let go
+        await self._send_json({
+            "type": "meta", "id": rid, "stream": self.streams, **meta, "gradients": gradients,
+            "base": request.base if based else None, "keep": keep,
+        })  # fmt: skip
+        sent = self.sent
+        per_frame = max(1, FRAME_BYTES // (4 * step_size))
+        for first in range(keep, T, per_frame):
+            count = min(per_frame, T - first)
+            data = (await self._entry(sent)).frames.steps(sent.stream, first, count)
+            if not await self._frame(job.generation, data):
+                return
+            held.steps = first + count
+        if held.steps == T:
+            await self._more(sent, job.generation)
+
+    async def _entry(self, sent: Sent) -> Entry:
+        """The trace `sent` describes: from the cache, or this socket's own, or traced again (to the same
+        numbers) when the cache let it go while a slow client read."""
+        entry = self.cache.peek(sent.key) or sent.own
+        if entry is None:
+            entry = await self.cache.get(sent.checked, sent.request)
+            if self.cache.peek(sent.key) is not entry:
+                sent.own = entry
+        return entry
+
+    async def _more(self, sent: Sent, generation: int) -> None:
+        """Send what the view asks for and the client does not hold yet, then `done`."""
+        entry = await self._entry(sent)
+        held, T, pre_size = sent.held, entry.trace.steps, max(1, entry.frames.layout.pre_size)
+        del entry
+        missing = [t for t in _steps(sent.view.pre, T) if t not in held.pre]
+        per_frame = max(1, FRAME_BYTES // (4 * pre_size))
+        for first, count in _runs(missing):
+            for a in range(first, first + count, per_frame):
+                n = min(per_frame, first + count - a)
+                data = (await self._entry(sent)).frames.pre(sent.stream, a, n)
+                if not await self._frame(generation, data):
+                    return
+                held.pre.update(range(a, a + n))
+        if sent.gradients and not await self._rows(sent, generation):
+            return
+        complete = len(held.pre) == T and (not sent.gradients or self._all_rows(await self._entry(sent), held))
+        ms = round((time.perf_counter() - sent.started) * 1000, 1)
+        if generation == self.generation:
+            await self._send_json({"type": "done", "id": sent.rid, "ms": ms, "complete": complete})
+
+    @staticmethod
+    def _all_rows(entry: Entry, held: Held) -> bool:
+        losses = [t for t, e in enumerate(entry.trace.expected) if e is not None]
+        return all(t in held.rows for t in losses) and (held.params or not losses)
+
+    async def _rows(self, sent: Sent, generation: int) -> bool:
+        """The gradient rows the view asks for, block by block (the newest losses first for "all")."""
+        held = sent.held
+        entry = await self._entry(sent)
+        expected, T = entry.trace.expected, entry.trace.steps
+        del entry
+        losses = [t for t, e in enumerate(expected) if e is not None]
+        wanted = losses[::-1] if sent.view.rows == "all" else _steps(sent.view.rows, T)
+        wanted = [t for t in wanted if t not in held.rows and expected[t] is not None]
+        blocks: dict[int, list[int]] = {}
+        for t in wanted:
+            blocks.setdefault(t // ROW_BLOCK, []).append(t)
+        last = losses[-1] if losses else None
+        for steps in blocks.values():
             try:
-                await asyncio.wait({trace.gradients, newer}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                newer.cancel()
-        if job.generation != self.generation or trace.gradients.cancelled():
-            return
-        try:
-            gradients = trace.gradients.result()
-        except Exception:
-            log.exception("gradients failed for model %s", job.checked.model.id)
-            if job.generation == self.generation:
-                await self._error(
-                    rid, "internal_error", "the server failed to compute the gradients; the error is logged"
-                )
-            return
-        if gradients is not None:
-            await self._send(envelope("gradients", rid_json, gradients))
-        ms = round((time.perf_counter() - job.started) * 1000, 1)
-        await self._send_json({"type": "done", "id": rid, "ms": ms})
+                await self.cache.rows(await self._entry(sent), steps)
+            except Exception:
+                log.exception("gradients failed for model %s", sent.checked.model.id)
+                if generation == self.generation:
+                    await self._refuse(
+                        sent.rid, "internal_error", "the server failed to compute the gradients; the error is logged"
+                    )
+                return False
+            if generation != self.generation:
+                return False
+            for first, count in _runs(sorted(steps)):
+                entry = await self._entry(sent)
+                await self.cache.rows(entry, range(first, first + count))  # at once unless traced again meanwhile
+                data = entry.frames.rows(sent.stream, first, count)
+                del entry
+                if not await self._frame(generation, data):
+                    return False
+                held.rows.update(range(first, first + count))
+            if last in held.rows and not held.params:
+                params = (await self._entry(sent)).frames.params()
+                if params is not None:
+                    await self._send_json({"type": "params", "id": sent.rid, "params": params})
+                    held.params = True
+        return True
+
+    async def _frame(self, generation: int, data: bytes) -> bool:
+        # A send to a fast client never suspends, so yield once per frame: the reader gets to see a
+        # newer request and other sockets get their turn even when the trace came from the cache.
+        await asyncio.sleep(0)
+        if generation != self.generation:
+            return False  # superseded: drop the rest
+        async with self.send_lock:
+            if self.closed:
+                return False
+            await self._timed(self.websocket.send_bytes(data))
+        return True
 
     # -- sending ---------------------------------------------------------------------------------------------
 
-    async def _send(self, text: str) -> None:
+    async def _send_json(self, frame: dict[str, Any]) -> None:
         # Awaiting each send is the backpressure: a slow client slows its own stream, nothing piles up.
         async with self.send_lock:
             if not self.closed:
-                await self.websocket.send_text(text)
+                await self._timed(self.websocket.send_text(dumps(frame).decode()))
 
-    async def _send_json(self, frame: dict[str, Any]) -> None:
-        await self._send(dumps(frame).decode())
+    async def _timed(self, send: Any) -> None:
+        """A send, or Stalled when the client has not taken it in `ws_send_timeout` seconds."""
+        try:
+            with anyio.fail_after(self.settings.ws_send_timeout):
+                await send
+        except TimeoutError:
+            raise Stalled from None
 
-    async def _error(self, rid: MessageId, code: str, message: str) -> None:
+    async def _refuse(self, rid: MessageId, code: str, message: str) -> None:
+        """An error frame; the server also forgets what the client holds, so the next trace is whole."""
+        self.sent = None
         await self._send_json({"type": "error", "id": rid, "code": code, "message": message})
 
     async def _close(self, code: int, reason: str) -> None:
@@ -193,13 +396,27 @@ class TraceSession:
 
 
 @router.websocket("/ws/trace")
-async def trace_socket(websocket: WebSocket, zoo: ZooDep, settings: SettingsDep, cache: TraceCacheDep) -> None:
+async def trace_socket(
+    websocket: WebSocket, zoo: ZooDep, settings: SettingsDep, cache: TraceCacheDep, limit: SocketLimitDep
+) -> None:
     # Accept before refusing: a browser reports a close code (1008) but hides why a handshake failed.
     await websocket.accept()
     if not origin_allowed(websocket.headers, settings.allowed_origins):
         await websocket.close(status.WS_1008_POLICY_VIOLATION, "this page's origin may not open the socket")
         return
+    address = websocket.client.host if websocket.client else ""
+    if not limit.acquire(address):
+        reason = f"this address already has {limit.per_client} sockets open (LSTM_EXPLAINER_WS_MAX_PER_CLIENT)"
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, reason)
+        return
     try:
         await TraceSession(websocket, zoo, settings, cache).run()
     except* WebSocketDisconnect:
         pass  # the client left mid-send; nothing to clean up
+    except* Stalled:
+        # It is not reading, so the close frame may never reach it: try briefly, then let go of the socket.
+        with anyio.move_on_after(1):
+            reason = f"the client took no frame for {settings.ws_send_timeout:g} s; closed to free the server"
+            await websocket.close(status.WS_1013_TRY_AGAIN_LATER, reason)
+    finally:
+        limit.release(address)

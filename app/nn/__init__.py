@@ -8,12 +8,13 @@ from __future__ import annotations
 import numpy as np
 
 from .cells import ARCHS, SPECS, CellSpec
+from .document import trace_document
 from .errors import ModelFileError, TraceInputError
 from .files import load_model, save_model
 from .interventions import Intervention, parse_interventions
 from .model import Model, init_params
 from .tokenizer import Token, Tokenizer
-from .trace import Stepper, Trace, document, run_trace, trace_document
+from .trace import Stepper, Trace, run_trace
 from .zoo import Zoo, discover_models, load_zoo, shipped_models_dir
 
 
@@ -50,7 +51,7 @@ def random_model(
 
 __all__ = [
     "ARCHS", "SPECS", "CellSpec", "Intervention", "Model", "ModelFileError", "Stepper", "Token", "Tokenizer",
-    "Trace", "TraceInputError", "Zoo", "discover_models", "document", "init_params", "load_model",
+    "Trace", "TraceInputError", "Zoo", "discover_models", "init_params", "load_model",
     "load_zoo", "parse_interventions", "random_model", "run_trace", "save_model", "shipped_models_dir",
     "trace_document",
 ]  # fmt: skip

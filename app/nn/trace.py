@@ -2,38 +2,55 @@
 ‖∂L_t/∂h_k‖ and ‖∂L_t/∂c_k‖ for every loss L_t and every earlier step k — the vanishing gradient, measured.
 
 Losses: L_t = −log p(token_{t+1} | tokens ≤ t) for every step with a next token, and at the last step
-−log p(target) when the caller names a target. All T×T norms come from one reverse sweep in which each
-loss is its own row of a batched backward (O(T) Python iterations, each a matrix product).
+−log p(target) when the caller names a target.
+
+A trace keeps each recorded quantity as one (T, H) array per layer (`Columns`); the per-step caches the
+backward reads are views into them, made when asked for. A trace can be extended from an earlier one
+(`run_trace(..., base=earlier)`): the steps before the first changed token or clamp are the earlier trace's,
+and so are the gradient rows of the losses before the change, bit for bit.
+
+The gradient triangle is computed in blocks of `ROW_BLOCK` loss rows, each block a reverse sweep with the
+same number of rows whatever the text's length. A BLAS matrix product gives a row the same bits whatever
+the other rows hold, but not whatever their number: with blocks of a fixed size a row's numbers depend on
+its own loss only, so rows can be computed lazily, in any order, or kept from an earlier trace, and always
+equal a fresh computation of the whole triangle to the last bit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
 
 import numpy as np
 
 from .cells import StepClamp, step_forward
 from .errors import TraceInputError
-from .interventions import Intervention, parse_interventions, step_clamps, unapplied
+from .interventions import Intervention, parse_interventions, step_clamps
 from .model import Grads, Model, Tape, log_softmax, softmax
 from .tokenizer import Token
 
 Array = np.ndarray
-TOP_K = 10
+ROW_BLOCK = 32  # loss rows per backward sweep; any fixed number keeps a row's bits independent of the others
 
 
 class Stepper:
     """Feeds a model one token at a time, keeping the recurrent state. A whole-sequence trace is a loop
     over `step`, so a stream of steps and a finished trace hold the very same numbers."""
 
-    def __init__(self, model: Model, clamps: list[list[StepClamp | None]] | None = None):
+    def __init__(
+        self,
+        model: Model,
+        clamps: list[list[StepClamp | None]] | None = None,
+        state: tuple[list[Array], list[Array | None]] | None = None,
+        t: int = 0,
+    ):
         self.model = model
         self.clamps = clamps
         self.params = [model.layer(l) for l in range(model.layers)]
         self.table = model.xw_table()  # (V, G·H) layer 0's input projection, looked up per token
-        self.h, self.c = model.zero_state(1)
-        self.t = 0
+        self.h, self.c = state if state is not None else model.zero_state(1)
+        self.t = t
 
     def step(self, token_id: int) -> tuple[list[dict[str, Any]], Array]:
         """Advance one token. Returns each layer's cache (every intermediate) and the decoder's logits (V,)."""
@@ -53,14 +70,127 @@ class Stepper:
 
 
 @dataclass
+class Columns:
+    """One layer's record over T steps: every quantity a (T, H) array (a step is a row), filled as the
+    steps are taken (no per-step arrays are kept). A `lean` record, for a trace that will never run a
+    backward pass, keeps what is only displayed (activations, pre-activations) in float32 and no tanh(c);
+    the states stay exact, so a later trace can go on from them."""
+
+    pre: dict[str, Array]  # gate (or "hidden" for a plain RNN) -> pre-activations
+    act: dict[str, Array]  # gate -> activations
+    c: Array | None  # cell state, LSTM family
+    tanh_c: Array | None  # None in a lean record
+    h: Array  # hidden state
+    hw_n: Array | None = None  # GRU: the candidate's recurrent part, which its backward needs
+    lean: bool = False
+
+    @classmethod
+    def like(cls, cache: dict[str, Any], T: int, lean: bool) -> Columns:
+        """Empty columns for T steps of caches shaped like `cache`."""
+        exact, H = cache["h"].dtype, cache["h"].shape[-1]
+        shown = np.float32 if lean else exact
+        new = lambda dtype: np.empty((T, H), dtype)  # noqa: E731
+        return cls(
+            pre={g: new(shown) for g in cache["pre"]}, act={g: new(shown) for g in cache["act"]},
+            c=None if cache["c"] is None else new(exact),
+            tanh_c=None if cache["tanh_c"] is None or lean else new(exact),
+            h=new(exact), hw_n=new(exact) if "hw_n" in cache and not lean else None, lean=lean,
+        )  # fmt: skip
+
+    def arrays(self) -> list[Array]:
+        return [a for a in (*self.pre.values(), *self.act.values(), self.c, self.tanh_c, self.h, self.hw_n)
+                if a is not None]  # fmt: skip
+
+    def record(self, t: int, cache: dict[str, Any]) -> None:
+        for g, a in self.pre.items():
+            a[t] = cache["pre"][g][0]
+        for g, a in self.act.items():
+            a[t] = cache["act"][g][0]
+        self.h[t] = cache["h"][0]
+        if self.c is not None:
+            self.c[t] = cache["c"][0]
+        if self.tanh_c is not None:
+            self.tanh_c[t] = cache["tanh_c"][0]
+        if self.hw_n is not None:
+            self.hw_n[t] = cache["hw_n"][0]
+
+    def take(self, other: Columns, n: int) -> None:
+        """Steps 0 … n−1 from `other`, a record of the same kind."""
+        for a, b in zip(self.arrays(), other.arrays(), strict=True):
+            a[:n] = b[:n]
+
+    def cut(self, n: int) -> Columns:
+        cut = lambda a: None if a is None else a[:n].copy()  # noqa: E731
+        return Columns({g: cut(a) for g, a in self.pre.items()}, {g: cut(a) for g, a in self.act.items()},
+                       cut(self.c), cut(self.tanh_c), cut(self.h), cut(self.hw_n), self.lean)  # fmt: skip
+
+    def tanh_cell(self) -> Array | None:
+        return self.tanh_c if self.tanh_c is not None or self.c is None else np.tanh(self.c)
+
+
+class LayerSteps(Sequence[dict[str, Any]]):
+    """A layer's per-step caches (what `step_backward` reads), as views into its `Columns`."""
+
+    def __init__(self, cols: Columns, clamps: list[StepClamp | None] | None, start: int = 0, stop: int | None = None):
+        self.cols = cols
+        self.clamps = clamps
+        self.start = start
+        self.stop = len(cols.h) if stop is None else stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    @overload
+    def __getitem__(self, t: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, t: slice) -> LayerSteps: ...
+    def __getitem__(self, t: int | slice) -> dict[str, Any] | LayerSteps:
+        if isinstance(t, slice):
+            a, b, step = t.indices(len(self))
+            if step != 1:
+                raise ValueError("layer steps slice with step 1 only")
+            return LayerSteps(self.cols, self.clamps, self.start + a, self.start + max(a, b))
+        if t < 0:
+            t += len(self)
+        if not 0 <= t < len(self):
+            raise IndexError(t)
+        t += self.start
+        cols, row = self.cols, slice(t, t + 1)
+        view = lambda a: None if a is None else a[row]  # noqa: E731
+        clamp = self.clamps[t] if self.clamps is not None else None
+        h_prev = cols.h[t - 1 : t] if t else np.zeros_like(cols.h[:1])
+        c_prev = None if cols.c is None else (cols.c[t - 1 : t] if t else np.zeros_like(cols.c[:1]))
+        cache = {
+            "pre": {g: a[row] for g, a in cols.pre.items()},
+            "act": {g: a[row] for g, a in cols.act.items()},
+            "free": {g: clamp[g][0] if clamp is not None and g in clamp else None for g in cols.act},
+            "h_prev": h_prev, "c_prev": c_prev, "c": view(cols.c), "tanh_c": view(cols.tanh_c), "h": cols.h[row],
+        }  # fmt: skip
+        if cols.hw_n is not None:
+            cache["hw_n"] = cols.hw_n[row]
+        return cache
+
+
+@dataclass
 class Triangle:
-    """Gradient norms of every loss with respect to every earlier state, and one loss's weight gradients."""
+    """Gradient norms of every loss with respect to every earlier state, and one loss's weight gradients.
+
+    Filled block by block (`computed` says which rows are in); NaN where k > t or not computed yet."""
 
     loss_steps: Array  # (R,) the steps t whose loss L_t is defined, ascending
-    hidden: Array  # (L, R, T) ‖∂L_t/∂h_k‖, NaN where k > t
+    hidden: Array  # (L, R, T) ‖∂L_t/∂h_k‖
     cell: Array | None  # (L, R, T) ‖∂L_t/∂c_k‖
-    params: Grads | None  # ∂L_t/∂θ for the last defined loss
-    param_step: int | None
+    params: Grads | None = None  # ∂L_t/∂θ for the last defined loss, once its row is computed
+    param_step: int | None = None
+    computed: Array = field(default_factory=lambda: np.zeros(0, bool))  # (R,)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.computed.all())
+
+    def row_of(self, t: int) -> int | None:
+        r = int(np.searchsorted(self.loss_steps, t))
+        return r if r < len(self.loss_steps) and self.loss_steps[r] == t else None
 
 
 @dataclass
@@ -69,15 +199,35 @@ class Trace:
     tokens: list[Token]
     target: Token | None
     interventions: list[Intervention]
-    tape: Tape  # one row
+    columns: list[Columns]  # per layer
+    clamps: list[list[StepClamp | None]] | None
+    logits: Array  # (T, V)
     logp: Array  # (T, V)
     expected: list[int | None]  # per step, the token whose probability is scored
     losses: Array  # (T,) NaN where undefined
     triangle: Triangle | None = None
+    keep: int = 0  # steps (and gradient rows) taken from the base trace this one was extended from
+
+    @property
+    def steps(self) -> int:
+        return len(self.tokens)
 
     @property
     def probs(self) -> Array:
         return np.exp(self.logp)
+
+    @property
+    def ids(self) -> Array:
+        return np.array([tok.id for tok in self.tokens])
+
+    @property
+    def tape(self) -> Tape:
+        """The forward pass as the backward reads it (one row); its caches are views into the columns."""
+        m, ids = self.model, self.ids
+        inputs = [m.params["embedding.weight"][ids][:, None, :]]
+        inputs += [self.columns[l].h[:, None, :] for l in range(m.layers - 1)]
+        caches = [LayerSteps(self.columns[l], self.clamps[l] if self.clamps else None) for l in range(m.layers)]
+        return Tape(ids[None], inputs, caches, self.logits[:, None, :], self.clamps)  # type: ignore[arg-type]
 
 
 def resolve_target(model: Model, target: str | None) -> Token | None:
@@ -94,233 +244,199 @@ def resolve_target(model: Model, target: str | None) -> Token | None:
     return tokens[0]
 
 
+def _same_clamp(a: StepClamp | None, b: StepClamp | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.keys() == b.keys() and all(
+        np.array_equal(a[g][0], b[g][0]) and np.array_equal(a[g][1], b[g][1]) for g in a
+    )
+
+
+def shared_prefix(base: Trace, ids: Array, clamps: list[list[StepClamp | None]] | None) -> int:
+    """How many leading steps `base` computed exactly as a trace of `ids` with `clamps` would."""
+    n = min(len(ids), base.steps)
+    diff = np.flatnonzero(base.ids[:n] != ids[:n])
+    p = int(diff[0]) if len(diff) else n
+    if base.clamps is None and clamps is None:
+        return p
+    for t in range(p):
+        for l in range(base.model.layers):
+            a = base.clamps[l][t] if base.clamps is not None else None
+            b = clamps[l][t] if clamps is not None else None
+            if not _same_clamp(a, b):
+                return t
+    return p
+
+
+def _kept(base: Trace, expected: list[int | None], p: int) -> int:
+    # The last shared step is the base's too unless what it predicts changed (a token typed after it).
+    return p if p and base.expected[p - 1] == expected[p - 1] else max(p - 1, 0)
+
+
+def kept_steps(base: Trace, trace: Trace) -> int:
+    """How many leading steps (and gradient rows) of `trace` are exactly `base`'s."""
+    if base.model is not trace.model or base.columns[0].lean != trace.columns[0].lean:
+        return 0
+    return _kept(base, trace.expected, shared_prefix(base, trace.ids, trace.clamps))
+
+
 def run_trace(
     model: Model,
     text: str | list[Token],
     target: str | None = None,
     interventions: Any = None,
     gradients: bool = True,
+    base: Trace | None = None,
+    lean: bool = False,
 ) -> Trace:
-    """Trace `text` through `model`; `interventions` is a list of intervention dicts (validated here)."""
+    """Trace `text` through `model`; `interventions` is a list of intervention dicts (validated here).
+
+    With `base` (an earlier trace of the same model) the steps it shares are taken from it, not computed;
+    `trace.keep` says how many steps and gradient rows are the base's. `lean`: the trace will never have
+    gradients (its text is past the gradient limit), so what is only shown is kept in float32."""
     tokens = model.tokenizer.tokenize(text) if isinstance(text, str) else text
     if not tokens:
         raise TraceInputError("empty_text", "there is nothing to trace: type some text")
     target_token = resolve_target(model, target)
     ivs = parse_interventions(interventions, model.spec, model.layers, model.hidden_size)
     T = len(tokens)
-    clamps = step_clamps(ivs, model.layers, T, model.hidden_size, model.dtype)
-    stepper = Stepper(model, clamps)
     ids = np.array([tok.id for tok in tokens])
-    caches: list[list[dict[str, Any]]] = [[] for _ in range(model.layers)]
+    clamps = step_clamps(ivs, model.layers, T, model.hidden_size, model.dtype)
+    usable = base is not None and base.model is model and base.columns[0].lean == lean
+    p = shared_prefix(base, ids, clamps) if usable else 0  # type: ignore[arg-type]
+    if p:
+        state = ([c.h[p - 1 : p].copy() for c in base.columns], [None if c.c is None else c.c[p - 1 : p].copy()
+                                                                  for c in base.columns])  # fmt: skip
+        stepper = Stepper(model, clamps, state, t=p)
+    else:
+        stepper = Stepper(model, clamps)
     logits = np.empty((T, len(model.vocab)), model.dtype)
-    for t, k in enumerate(ids):
-        step_caches, logits[t] = stepper.step(int(k))
-        for l, cache in enumerate(step_caches):
-            caches[l].append(cache)
-    inputs = [model.params["embedding.weight"][ids][:, None, :]]
-    inputs += [np.stack([c["h"] for c in caches[l]]) for l in range(model.layers - 1)]
-    tape = Tape(ids[None], inputs, caches, logits[:, None, :], clamps)
-    logp = log_softmax(logits)
+    columns: list[Columns] = []
+    if p:
+        logits[:p] = base.logits[:p]  # type: ignore[union-attr]
+        if p == T:
+            columns = [c.cut(T) for c in base.columns]  # type: ignore[union-attr]
+    for t in range(p, T):
+        step_caches, logits[t] = stepper.step(int(ids[t]))
+        if not columns:
+            columns = [Columns.like(cache, T, lean) for cache in step_caches]
+            if p:
+                for c, b in zip(columns, base.columns, strict=True):  # type: ignore[union-attr]
+                    c.take(b, p)
+        for c, cache in zip(columns, step_caches, strict=True):
+            c.record(t, cache)
+    logp = np.empty_like(logits)
+    if p:
+        logp[:p] = base.logp[:p]  # type: ignore[union-attr]
+    logp[p:] = log_softmax(logits[p:])
     expected: list[int | None] = [int(k) for k in ids[1:]] + [target_token.id if target_token else None]
     losses = np.full(T, np.nan)
     scored = [t for t, e in enumerate(expected) if e is not None]
     losses[scored] = -logp[scored, [expected[t] for t in scored]]
-    trace = Trace(model, tokens, target_token, ivs, tape, logp, expected, losses)
-    if gradients:
-        trace.triangle = gradient_triangle(trace)
+    keep = _kept(base, expected, p) if base is not None else 0
+    trace = Trace(model, tokens, target_token, ivs, columns, clamps, logits, logp, expected, losses, keep=keep)
+    if base is not None and keep and base.triangle is not None:
+        trace.triangle = _kept_rows(trace, base.triangle, keep)
+    if gradients and not lean:
+        gradient_triangle(trace)
     return trace
 
 
-def gradient_triangle(trace: Trace) -> Triangle:
-    """All ‖∂L_t/∂h_k‖ (and ‖∂L_t/∂c_k‖) in one sweep, plus ∂L/∂θ of the last defined loss."""
-    model, tape = trace.model, trace.tape
-    L, T = model.layers, tape.steps
+# ------------------------------------------------------------------------------------- the triangle
+def empty_triangle(trace: Trace) -> Triangle:
+    L, T = trace.model.layers, trace.steps
     loss_steps = np.array([t for t, e in enumerate(trace.expected) if e is not None], dtype=int)
     R = len(loss_steps)
-    probs = trace.probs
+    cell = np.full((L, R, T), np.nan) if trace.model.spec.has_cell else None
+    return Triangle(loss_steps, np.full((L, R, T), np.nan), cell, computed=np.zeros(R, bool))
+
+
+def _kept_rows(trace: Trace, base: Triangle, keep: int) -> Triangle:
+    """A new triangle holding the base's computed rows of the losses before step `keep`."""
+    tri = empty_triangle(trace)
+    for r, t in enumerate(tri.loss_steps):
+        if t >= keep:
+            break
+        b = base.row_of(int(t))
+        if b is not None and base.computed[b]:
+            tri.hidden[:, r, : t + 1] = base.hidden[:, b, : t + 1]
+            if tri.cell is not None and base.cell is not None:
+                tri.cell[:, r, : t + 1] = base.cell[:, b, : t + 1]
+            tri.computed[r] = True
+    last = int(tri.loss_steps[-1]) if len(tri.loss_steps) else None
+    if last is not None and last < keep and base.param_step == last:
+        tri.params, tri.param_step = base.params, last  # the same loss, on the same steps
+    return tri
+
+
+def gradient_triangle(trace: Trace, steps: Iterable[int] | None = None) -> Triangle:
+    """Compute the rows of the losses at `steps` (all when None) that are not computed yet, and ∂L/∂θ of the
+    last defined loss when its row is among them. Returns (and keeps) the trace's triangle."""
+    if trace.columns[0].lean:
+        raise ValueError("a lean trace keeps no exact activations: it has no gradients")
+    if trace.triangle is None:
+        trace.triangle = empty_triangle(trace)
+    tri = trace.triangle
+    R = len(tri.loss_steps)
+    asked = range(R) if steps is None else [tri.row_of(int(t)) for t in steps if 0 <= int(t) < trace.steps]
+    # The last loss's row also gives ∂L/∂θ: computed again (to the same bits) when a kept row lacks them.
+    todo = {r for r in asked if r is not None and (not tri.computed[r] or (r == R - 1 and tri.params is None))}
+    wanted = np.array(sorted(todo), dtype=int)
+    if not len(wanted):
+        return tri
+    blocks: dict[int, list[int]] = {}
+    for r in wanted.tolist():
+        blocks.setdefault(int(tri.loss_steps[r]) // ROW_BLOCK, []).append(r)
+    tape = trace.tape
+    for b, rows in blocks.items():
+        _sweep(trace, tape, tri, b, rows)
+    return tri
+
+
+def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int]) -> None:
+    """One reverse sweep of block `block`: ROW_BLOCK rows (the loss steps block·B … block·B + B − 1), only
+    `rows` (triangle rows) injected, from their last loss step back to step 0."""
+    model, B = trace.model, ROW_BLOCK
+    first = block * B
+    steps = tri.loss_steps[rows]  # (n,) the loss steps, ascending
+    slot = steps - first  # (n,) each row's place in the block
+    end = int(steps[-1]) + 1  # the sweep covers steps 0 … end − 1
+    probs = np.exp(trace.logp[steps])  # (n, V)
+    probs[np.arange(len(rows)), [trace.expected[t] for t in steps]] -= 1.0  # backprop through softmax CE
     W_dec = model.params["decoder.weight"]
+    at = {int(t): k for k, t in enumerate(steps)}
+    last = int(tri.loss_steps[-1])
+    param_slot = last - first if last in at else None
 
-    def dtop(t: int) -> Array:
-        # backprop through softmax cross-entropy and the decoder: (p − onehot)·W_dec
-        dlogits = probs[t].copy()
-        dlogits[trace.expected[t]] -= 1.0  # type: ignore[index]
-        return (dlogits @ W_dec)[None]  # (1, H)
-
-    hidden = np.full((L, R, T), np.nan)
-    cell = np.full((L, R, T), np.nan) if model.spec.has_cell else None
-
-    def inject(t: int, rows: int) -> tuple[int, Array | None]:
-        a = int(np.searchsorted(loss_steps, t))  # rows a: are the losses at or after step t
-        if a == R or loss_steps[a] != t:
-            return a, None
-        d = np.zeros((R - a, model.hidden_size), model.dtype)
-        d[0] = dtop(t)[0]
-        return a, d
+    def inject(t: int, _rows: int) -> tuple[int, Array | None]:
+        k = at.get(t)
+        if k is None:
+            return 0, None
+        d = np.zeros((B, model.hidden_size), model.dtype)
+        d[slot[k]] = probs[k] @ W_dec  # (H,) backprop through the decoder
+        return 0, d
 
     def record(l: int, t: int, a: int, dh: Array, dc: Array | None) -> None:
-        hidden[l, a:, t] = np.sqrt((dh * dh).sum(-1))
-        if cell is not None and dc is not None:
-            cell[l, a:, t] = np.sqrt((dc * dc).sum(-1))
+        live = slot[steps >= t]  # rows injected at or after step t
+        r = np.asarray(rows)[steps >= t]
+        tri.hidden[l, r, t] = np.sqrt((dh * dh).sum(-1))[live]
+        if tri.cell is not None and dc is not None:
+            tri.cell[l, r, t] = np.sqrt((dc * dc).sum(-1))[live]
 
-    # one sweep: every loss is a row; the last loss's row (always the last alive row) also gives ∂L/∂θ
-    params = model.backward(tape, R, inject, params=R > 0, on_step=record, param_rows=slice(-1, None))
-    param_step = int(loss_steps[-1]) if R else None
-    if param_step is not None:
-        dlogits = probs[param_step].copy()
-        dlogits[trace.expected[param_step]] -= 1.0  # type: ignore[index]
-        params.params["decoder.weight"] = np.outer(dlogits, tape.caches[-1][param_step]["h"][0])
-        params.params["decoder.bias"] = dlogits
-    else:
-        params = None
-    return Triangle(loss_steps, hidden, cell, params, param_step)
-
-
-# ------------------------------------------------------------------------------------------ the document
-def round_sig(a: Array, digits: int = 7) -> Array:
-    """Round to `digits` significant digits so that JSON carries the short decimal, not 17 digits."""
-    a = np.asarray(a, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        e = np.floor(np.log10(np.abs(a)))
-    e = np.where(np.isfinite(e), e, 0.0)
-    k = digits - 1 - e  # decimal places to keep
-    # Below about 1e-302, 10**k overflows (a gate clamped to 5e-324 came out NaN, so null): keep those as is.
-    tiny = k > 308  # 10.0**309 is inf
-    k = np.where(tiny, 0.0, k)
-    # divide by an exact power of ten (or multiply, for huge values) so the result is the nearest double
-    # to the rounded decimal, whose shortest repr is that decimal
-    small = k >= 0
-    up = 10.0 ** np.where(small, k, 0.0)
-    down = 10.0 ** np.where(small, 0.0, -k)
-    return np.where(tiny, a, np.where(small, np.round(a * up) / up, np.round(a / down) * down))
+    sub = Tape(tape.tokens[:, :end], [x[:end] for x in tape.inputs], [c[:end] for c in tape.caches],
+               tape.logits[:end], tape.clamps)  # fmt: skip
+    params = param_slot is not None
+    grads = model.backward(sub, B, inject, params=params, on_step=record,
+                           param_rows=slice(param_slot, param_slot + 1) if params else slice(0))  # fmt: skip
+    tri.computed[rows] = True
+    if params:
+        dlogits = np.exp(trace.logp[last])
+        dlogits[trace.expected[last]] -= 1.0  # type: ignore[index]
+        grads.params["decoder.weight"] = np.outer(dlogits, trace.columns[-1].h[last])
+        grads.params["decoder.bias"] = dlogits
+        tri.params, tri.param_step = grads, last
 
 
-def _f(x: float) -> float | None:
-    return None if not np.isfinite(x) else float(round_sig(np.array(x)))
-
-
-def _rows(arrays: list[Array]) -> list[list[float]]:
-    """Per-step (1, H) arrays → one rounded list per step; rounding is vectorised over all steps at once."""
-    return round_sig(np.concatenate(arrays)).tolist()
-
-
-def _layer_columns(model: Model, caches: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every recorded quantity of one layer over all steps, rounded in one go per quantity."""
-    first = caches[0]
-    return {
-        "gates": {g: _rows([c["act"][g] for c in caches]) for g in model.spec.gates},
-        "preactivations": {g: _rows([c["pre"][g] for c in caches]) for g in first["pre"]},
-        "cell": _rows([c["c"] for c in caches]) if first["c"] is not None else None,
-        "tanh_cell": _rows([c["tanh_c"] for c in caches]) if first["tanh_c"] is not None else None,
-        "hidden": _rows([c["h"] for c in caches]),
-    }
-
-
-def _clamped(model: Model, cache: dict[str, Any]) -> dict[str, list[int]]:
-    return {
-        g: np.flatnonzero(cache["free"][g] == 0).tolist() for g in model.spec.gates if cache["free"].get(g) is not None
-    }
-
-
-def step_records(trace: Trace) -> list[dict[str, Any]]:
-    """`steps` of the document: each layer's quantities, the top next tokens, the expected token, the loss."""
-    model, T, vocab = trace.model, trace.tape.steps, trace.model.vocab
-    columns = [_layer_columns(model, trace.tape.caches[l]) for l in range(model.layers)]
-    probs = trace.probs
-    top = np.argsort(-probs, axis=1, kind="stable")[:, :TOP_K]  # (T, K)
-    top_p = round_sig(np.take_along_axis(probs, top, 1)).tolist()
-    exp_ids = [e if e is not None else 0 for e in trace.expected]
-    exp_p = round_sig(probs[np.arange(T), exp_ids]).tolist()
-    losses = round_sig(np.nan_to_num(trace.losses)).tolist()
-    steps = []
-    for t in range(T):
-        layers = []
-        for l, col in enumerate(columns):
-            layers.append({
-                "gates": {g: v[t] for g, v in col["gates"].items()},
-                "preactivations": {g: v[t] for g, v in col["preactivations"].items()},
-                "cell": col["cell"][t] if col["cell"] is not None else None,
-                "tanh_cell": col["tanh_cell"][t] if col["tanh_cell"] is not None else None,
-                "hidden": col["hidden"][t],
-                "clamped": _clamped(model, trace.tape.caches[l][t]) if trace.interventions else {},
-            })  # fmt: skip
-        e = trace.expected[t]
-        steps.append({
-            "layers": layers,
-            "top": [{"token": vocab[k], "p": p} for k, p in zip(top[t].tolist(), top_p[t], strict=True)],
-            "expected": None if e is None else {"token": vocab[e], "id": e, "p": exp_p[t]},
-            "loss": None if e is None else losses[t],
-        })  # fmt: skip
-    return steps
-
-
-def gradients_record(trace: Trace) -> dict[str, Any] | None:
-    tri = trace.triangle
-    if tri is None:
-        return None
-    model, T = trace.model, trace.tape.steps
-    row = {int(t): r for r, t in enumerate(tri.loss_steps)}
-
-    def rows(a: Array) -> list[list[float] | None]:
-        rounded = round_sig(a).tolist()  # (R, T) in one call; NaN above the diagonal is sliced away
-        return [rounded[row[t]][: t + 1] if t in row else None for t in range(T)]
-
-    layers = [
-        {"hidden": rows(tri.hidden[l]), "cell": rows(tri.cell[l]) if tri.cell is not None else None}
-        for l in range(model.layers)
-    ]
-    return {"layers": layers, "params": param_norms(model, tri)}
-
-
-def param_norms(model: Model, tri: Triangle) -> dict[str, Any] | None:
-    """‖∂L_t/∂W‖ per layer and per gate block (input and recurrent weights, both biases together)."""
-    if tri.params is None:
-        return None
-    g, H = tri.params.params, model.hidden_size
-    norm = lambda a: _f(float(np.sqrt((a * a).sum())))  # noqa: E731
-    layers = []
-    for l in range(model.layers):
-        blocks: dict[str, Any] = {}
-        for k, name in enumerate(model.spec.blocks):
-            rows = slice(k * H, (k + 1) * H)
-            b = np.concatenate([g[f"layers.{l}.bias_ih"][rows], g[f"layers.{l}.bias_hh"][rows]])
-            blocks[name] = {
-                "weight_ih": norm(g[f"layers.{l}.weight_ih"][rows]),
-                "weight_hh": norm(g[f"layers.{l}.weight_hh"][rows]),
-                "bias": norm(b),
-            }
-            if f"layers.{l}.peephole_{name}" in g:
-                blocks[name]["peephole"] = norm(g[f"layers.{l}.peephole_{name}"])
-        layers.append(blocks)
-    return {
-        "step": tri.param_step,
-        "layers": layers,
-        "embedding": norm(g["embedding.weight"]),
-        "decoder": norm(np.concatenate([g["decoder.weight"].ravel(), g["decoder.bias"]])),
-    }
-
-
-def document(trace: Trace) -> dict[str, Any]:
-    """The trace document served by `lstm-explainer trace --json` and the HTTP API."""
-    m = trace.model
-    return {
-        "model": {
-            "id": m.id, "arch": m.arch, "layers": m.layers, "input_size": m.input_size,
-            "hidden_size": m.hidden_size, "tokenizer": m.tokenizer.kind,
-        },
-        "tokens": [{"text": tok.text, "id": tok.id, "unknown": tok.unknown} for tok in trace.tokens],
-        "target": None if trace.target is None else {"text": trace.target.text, "id": trace.target.id},
-        "steps": step_records(trace),
-        "gradients": gradients_record(trace),
-        "interventions": [iv.as_dict() for iv in trace.interventions],
-        # What was left out or had no effect, and why (also gradients of a text past the server's limit).
-        "notices": unapplied(trace.interventions, len(trace.tokens)),
-    }  # fmt: skip
-
-
-def trace_document(
-    model: Model, text: str, target: str | None = None, interventions: Any = None, gradients: bool = True
-) -> dict[str, Any]:
-    return document(run_trace(model, text, target, interventions, gradients))
-
-
-__all__ = ["Stepper", "Trace", "Triangle", "document", "run_trace", "softmax", "trace_document"]
+__all__ = [
+    "ROW_BLOCK", "Columns", "Stepper", "Trace", "Triangle", "gradient_triangle", "kept_steps", "run_trace", "softmax",
+]  # fmt: skip

@@ -1,9 +1,10 @@
-// Transport only: the trace WebSocket and the REST calls. No DOM, no state; callers get plain objects.
+// Transport only: the trace WebSocket and the REST calls. No DOM, no state; callers get trace objects.
 //
-// A trace streamed over the socket is assembled into the same document `POST /api/trace` returns,
-// so views never care which way it came.
+// A trace streamed over the socket (docs/protocol.md) is assembled by trace-doc.js into the same object
+// a JSON document gives, so views never care which way it came.
 
 import { TIMING } from './config.js';
+import { applyFrame, applyMeta, applyParams, emptyTrace, fromDocument, parseFrame } from './trace-doc.js';
 
 export class ApiError extends Error {
   constructor(code, message, status = 0) {
@@ -13,13 +14,13 @@ export class ApiError extends Error {
   }
 }
 
-// A trace document being filled in by frames: {id, model, tokens, steps[], gradients, done, ms}.
-function emptyTrace(id, request) {
-  return { id, request, model: null, tokens: [], steps: [], gradients: null, notices: [], done: false, ms: null };
-}
-
-// One socket for the page. `trace(request)` supersedes the previous request: frames of older ids are
-// dropped here, so a stale answer can never reach the views.
+// One socket for the page. `trace(request)` supersedes the previous request: frames of older ids never
+// reach the views, so a stale answer cannot paint over a newer one. Each request names as its `base` the
+// newest trace whose meta arrived, so the server sends only the steps after what changed.
+//
+// onUpdate(trace, phase, t): phase 'meta', 'step' (t: the last step that arrived), 'gradients' (rows or
+// weight gradients arrived), 'done' (everything the request asked for), 'view' (what a later
+// setView asked for has arrived).
 export class TraceSocket {
   constructor(url, { onUpdate, onError, onStatus }) {
     this.url = url;
@@ -28,7 +29,9 @@ export class TraceSocket {
     this.onStatus = onStatus;
     this.nextId = 1;
     this.current = null; // the trace being assembled for the latest request
+    this.held = null; // the newest trace whose meta arrived (maybe an older request's): the next base
     this.pending = null; // the latest request, re-sent after a reconnect until its `done` arrives
+    this.view = { rows: 'all', pre: 'all' }; // what the page looks at (setView)
     this.ws = null;
     this.retries = 0;
     this.closed = false;
@@ -42,11 +45,13 @@ export class TraceSocket {
     }
     this.onStatus?.(this.retries ? 'reconnecting' : 'connecting');
     const ws = new WebSocket(this.url);
+    ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.addEventListener('open', () => {
       this.retries = 0;
+      this.held = null; // a new socket remembers nothing
       this.onStatus?.('open');
-      if (this.pending) this.send(this.pending);
+      if (this.pending) this.send({ ...this.pending, base: null });
     });
     ws.addEventListener('message', (ev) => this.receive(ev.data));
     ws.addEventListener('close', () => {
@@ -62,7 +67,7 @@ export class TraceSocket {
 
   send(message) {
     if (offline) {
-      this.replay(message);
+      if (message.type === 'trace') this.replay(message);
       return;
     }
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
@@ -71,14 +76,27 @@ export class TraceSocket {
   // Returns the request id; the views hear about it through onUpdate / onError.
   trace(request) {
     const id = this.nextId++;
-    const message = { type: 'trace', id, ...request };
+    const message = { type: 'trace', id, ...request, view: this.view };
+    if (this.held && this.held.model?.id === request.model) message.base = this.held.id;
     this.current = emptyTrace(id, request);
     this.pending = message;
     this.send(message);
     return id;
   }
 
+  // What the page looks at: gradient rows ('all' or [t, ...]) and steps whose pre-activations it needs.
+  // Later traces ask for this view first; the current one gets what it lacks.
+  setView({ rows = this.view.rows, pre = this.view.pre } = {}) {
+    this.view = { rows, pre };
+    const trace = this.current;
+    if (trace?.model && !offline) this.send({ type: 'view', id: trace.id, ...this.view });
+  }
+
   receive(data) {
+    if (data instanceof ArrayBuffer) {
+      this.frame(data);
+      return;
+    }
     let msg;
     try {
       msg = JSON.parse(data);
@@ -88,33 +106,46 @@ export class TraceSocket {
     this.handle(msg);
   }
 
+  // A binary frame belongs to the trace of its stream: the current one, or the held one still receiving
+  // what was on the wire before the current request's meta.
+  frame(buffer) {
+    let frame;
+    try {
+      frame = parseFrame(buffer);
+    } catch {
+      return;
+    }
+    const trace = [this.current, this.held].find((x) => x?.stream === frame.stream && x.model);
+    if (!trace) return;
+    const { kind, last } = applyFrame(trace, frame);
+    if (trace !== this.current) return;
+    this.onUpdate(trace, kind === 1 ? 'step' : kind === 3 ? 'gradients' : 'pre', last);
+  }
+
   handle(msg) {
+    if (msg.type === 'meta') {
+      this.meta(msg);
+      return;
+    }
     const trace = this.current;
     if (!trace || msg.id !== trace.id) return; // stale: an older request, superseded
     switch (msg.type) {
-      case 'meta':
-        trace.model = msg.model;
-        trace.tokens = msg.tokens;
-        trace.target = msg.target ?? null;
-        trace.notices = msg.notices ?? []; // what the server left out and why (e.g. gradients of a long text)
-        this.onUpdate(trace, 'meta');
-        break;
-      case 'step':
-        trace.steps[msg.t] = { layers: msg.layers, top: msg.top, expected: msg.expected, loss: msg.loss };
-        this.onUpdate(trace, 'step', msg.t);
-        break;
-      case 'gradients':
-        trace.gradients = { layers: msg.layers, params: msg.params };
+      case 'params':
+        applyParams(trace, msg.params);
         this.onUpdate(trace, 'gradients');
         break;
-      case 'done':
+      case 'done': {
+        const first = !trace.done;
         trace.done = true;
+        trace.complete = msg.complete ?? true;
         trace.ms = msg.ms;
         this.pending = null;
-        this.onUpdate(trace, 'done');
+        this.onUpdate(trace, first ? 'done' : 'view');
         break;
+      }
       case 'error':
         this.pending = null;
+        this.held = null; // the server forgot it too
         this.onError(new ApiError(msg.code, msg.message), trace.request);
         break;
       default:
@@ -122,22 +153,37 @@ export class TraceSocket {
     }
   }
 
-  // Offline: the exported document, delivered as the frames the socket would have carried.
+  meta(msg) {
+    const mine = this.current && msg.id === this.current.id;
+    const trace = mine ? this.current : emptyTrace(msg.id, null);
+    const base = msg.base !== null && msg.base !== undefined ? this.held : null;
+    if (msg.base !== null && msg.base !== undefined && base?.id !== msg.base) {
+      // Never expected (the server names the trace it last sent): start this request again, whole.
+      this.held = null;
+      if (mine) this.send({ ...this.pending, id: msg.id, base: null });
+      return;
+    }
+    applyMeta(trace, msg, base);
+    this.held = trace;
+    if (mine) this.onUpdate(trace, 'meta');
+  }
+
+  // Offline: the exported document stands in for the frames the socket would have carried.
   async replay(message) {
     const { id } = message;
     let doc;
     try {
       doc = await offlineDocument(message);
     } catch (err) {
-      if (this.current?.id === id) this.handle({ type: 'error', id, code: err.code, message: err.message });
+      if (this.current?.id === id) this.onError(new ApiError(err.code, err.message), this.current.request);
       return;
     }
     if (this.current?.id !== id) return;
-    const { model, tokens, target, interventions, notices } = doc;
-    this.handle({ type: 'meta', id, model, tokens, target, interventions, notices });
-    doc.steps.forEach((step, t) => this.handle({ type: 'step', id, t, ...step }));
-    if (doc.gradients) this.handle({ type: 'gradients', id, ...doc.gradients });
-    this.handle({ type: 'done', id, ms: 0 });
+    const trace = Object.assign(this.current, fromDocument(doc, { id, request: this.current.request }));
+    this.onUpdate(trace, 'meta');
+    this.onUpdate(trace, 'step', trace.steps.length - 1);
+    if (trace.gradients) this.onUpdate(trace, 'gradients');
+    this.onUpdate(trace, 'done');
   }
 
   close() {
@@ -171,8 +217,8 @@ async function postJson(url, body, signal) {
 // The whole trace in one answer; used for the "without the clamp" baseline, which must not supersede
 // the socket's request.
 export async function postTrace(apiBase, body, { signal } = {}) {
-  if (offline) return offlineDocument(body);
-  return postJson(`${apiBase}/trace`, body, signal);
+  const doc = offline ? await offlineDocument(body) : await postJson(`${apiBase}/trace`, body, signal);
+  return fromDocument(doc, { request: body });
 }
 
 // ------------------------------------------------------------------------------------------ offline

@@ -1,0 +1,357 @@
+// The trace document in the browser: the one module that knows its shape (app/nn/document.py is its
+// Python counterpart; docs/protocol.md specifies both). It decodes the socket's binary frames, assembles
+// them into the same object a JSON document gives (`fromDocument`), and answers what views ask about a
+// trace: which vector is the memory, the scale of a quantity, kept and written, the loss step, the top
+// tokens, gradient rows.
+//
+// A trace object: {id, request, stream, model, tokens, target, interventions, notices, steps[], gradients,
+// done, complete, ms}. steps[t] = {layers: [{gates, preactivations, cell, tanh_cell, hidden, clamped}],
+// top: [{token, p}], expected: {token, id, p} | null, loss}. From frames the vectors are Float32Array views
+// (gradient rows Float64Array); from a JSON document they are arrays. Read them by index or with for…of:
+// a typed array's .map returns a typed array, Array.isArray is false, and spreading a long one into
+// Math.max(...) can overflow the stack.
+
+import { family } from './config.js';
+import { niceRange } from './colors.js';
+
+export const FRAME = { headerBytes: 24, magic: 0x3154584c, steps: 1, pre: 2, rows: 3 }; // "LXT1" little-endian
+
+export function emptyTrace(id, request) {
+  return {
+    id,
+    request,
+    stream: null,
+    model: null,
+    tokens: [],
+    target: null,
+    interventions: [],
+    notices: [],
+    steps: [],
+    gradients: null,
+    done: false,
+    complete: false,
+    ms: null,
+  };
+}
+
+// ------------------------------------------------------------------------------------------ decoding
+// A binary frame's header and its numbers, viewed in place (no copy).
+export function parseFrame(buffer) {
+  const head = new DataView(buffer, 0, FRAME.headerBytes);
+  if (head.getUint32(0, true) !== FRAME.magic) throw new Error('not a trace frame');
+  const dtype = head.getUint16(10, true);
+  const n = head.getUint32(20, true);
+  const values = dtype === 1 ? new Float64Array(buffer, FRAME.headerBytes, n) : new Float32Array(buffer, FRAME.headerBytes, n);
+  return {
+    stream: head.getUint32(4, true),
+    kind: head.getUint16(8, true),
+    first: head.getUint32(12, true),
+    count: head.getUint32(16, true),
+    values,
+  };
+}
+
+// The layout's field names, parsed once per meta: [{path: ['layers', l, 'gates', g] …, at, size}].
+function offsets(fields) {
+  let at = 0;
+  return fields.map(({ name, size }) => {
+    const f = { name, path: name.split('.'), at, size };
+    at += size ?? 0;
+    return f;
+  });
+}
+
+// The units each gate of layer l has clamped at step t, from the interventions (not sent: derived).
+export function clampedUnits(interventions, l, t, H) {
+  const out = {};
+  for (const iv of interventions) {
+    if ((iv.layer ?? 0) !== l) continue;
+    if ((iv.start ?? null) !== null && t < iv.start) continue;
+    if ((iv.stop ?? null) !== null && t >= iv.stop) continue;
+    const units = out[iv.gate] ?? new Set();
+    for (const u of iv.units ?? Array.from({ length: H }, (_, j) => j)) units.add(u);
+    out[iv.gate] = units;
+  }
+  for (const g of Object.keys(out)) out[g] = [...out[g]].sort((a, b) => a - b);
+  return out;
+}
+
+// The expected token after step t: the next token, or the target after the last.
+function expectedToken(trace, t) {
+  const next = t + 1 < trace.tokens.length ? trace.tokens[t + 1] : trace.target;
+  return next ?? null;
+}
+
+function tanhOf(v) {
+  const out = new Float32Array(v.length);
+  for (let j = 0; j < v.length; j += 1) out[j] = Math.tanh(v[j]);
+  return out;
+}
+
+// meta → the trace's shape. With `base` (the trace the meta says it extends) its first `keep` steps and
+// gradient rows are taken over: the server sends only the rest.
+export function applyMeta(trace, msg, base = null) {
+  Object.assign(trace, {
+    stream: msg.stream,
+    model: msg.model,
+    tokens: msg.tokens,
+    target: msg.target ?? null,
+    interventions: msg.interventions ?? [],
+    notices: msg.notices ?? [],
+  });
+  // The decoder's own state: not part of the document, so not enumerable (a copy of the trace drops it).
+  const hidden = (value) => ({ value, writable: true, configurable: true, enumerable: false });
+  Object.defineProperties(trace, {
+    layout: hidden({ step: offsets(msg.layout.step), pre: offsets(msg.layout.pre), row: msg.layout.row }),
+    vocab: hidden(new Map([...(base?.vocab ?? []), ...Object.entries(msg.vocab ?? {}).map(([k, v]) => [Number(k), v])])),
+    keep: hidden(base ? (msg.keep ?? 0) : 0),
+  });
+  const T = trace.tokens.length;
+  const keep = trace.keep;
+  trace.steps = base ? base.steps.slice(0, keep) : [];
+  if (msg.gradients) {
+    const L = msg.model.layers;
+    const cells = msg.layout.row.some((f) => f.name.endsWith('.cell'));
+    trace.gradients = {
+      layers: Array.from({ length: L }, (_, l) => {
+        const b = base?.gradients?.layers[l];
+        const keptRows = (rows) => Array.from({ length: T }, (_, t) => (t < keep ? rows?.[t] : undefined));
+        return { hidden: keptRows(b?.hidden), cell: cells ? keptRows(b?.cell) : null };
+      }),
+      params: null,
+    };
+  } else {
+    trace.gradients = null;
+  }
+  return trace;
+}
+
+function newStep(trace, t) {
+  const { layers, hidden_size: H } = trace.model;
+  const e = expectedToken(trace, t);
+  return {
+    layers: Array.from({ length: layers }, (_, l) => ({
+      gates: {},
+      preactivations: {},
+      cell: null,
+      tanh_cell: null,
+      hidden: null,
+      clamped: trace.interventions.length ? clampedUnits(trace.interventions, l, t, H) : {},
+    })),
+    top: [],
+    expected: e ? { token: trace.vocab.get(e.id) ?? e.text, id: e.id, p: null } : null,
+    loss: null,
+  };
+}
+
+// One binary frame into the trace it belongs to (the caller matched `stream`). Returns the frame's kind
+// and the last step or row it filled.
+export function applyFrame(trace, frame) {
+  const { kind, first, count, values } = frame;
+  if (kind === FRAME.steps || kind === FRAME.pre) {
+    const fields = kind === FRAME.steps ? trace.layout.step : trace.layout.pre;
+    const size = fields.reduce((n, f) => n + f.size, 0);
+    for (let i = 0; i < count; i += 1) {
+      const t = first + i;
+      const rec = values.subarray(i * size, (i + 1) * size);
+      if (kind === FRAME.steps) trace.steps[t] = stepFrom(trace, t, fields, rec);
+      else if (trace.steps[t]) for (const f of fields) put(trace.steps[t], f, rec.subarray(f.at, f.at + f.size));
+    }
+  } else if (kind === FRAME.rows && trace.gradients) {
+    let at = 0;
+    for (let t = first; t < first + count; t += 1) {
+      for (const f of trace.layout.row) {
+        const row = values.subarray(at, at + t + 1);
+        at += t + 1;
+        const [, l, which] = f.name.split('.');
+        const layer = trace.gradients.layers[Number(l)];
+        if (layer[which]) layer[which][t] = Number.isNaN(row[0]) && trace.steps[t]?.loss === null ? null : row;
+      }
+    }
+  }
+  return { kind, last: first + count - 1 };
+}
+
+function put(step, f, v) {
+  const [, l, group, name] = f.path;
+  const layer = step.layers[Number(l)];
+  if (group === 'preactivations') layer.preactivations[name] = v;
+}
+
+function stepFrom(trace, t, fields, rec) {
+  const step = newStep(trace, t);
+  let topIds = null;
+  let topP = null;
+  for (const f of fields) {
+    const v = rec.subarray(f.at, f.at + f.size);
+    const [head, l, group, name] = f.path;
+    if (head === 'layers') {
+      const layer = step.layers[Number(l)];
+      if (group === 'gates') layer.gates[name] = v;
+      else if (group === 'cell') {
+        layer.cell = v;
+        layer.tanh_cell = tanhOf(v); // derived, not sent
+      } else if (group === 'hidden') layer.hidden = v;
+    } else if (f.name === 'top.id') topIds = v;
+    else if (f.name === 'top.p') topP = v;
+    else if (f.name === 'expected.p') {
+      if (step.expected) step.expected.p = v[0];
+    } else if (f.name === 'loss') step.loss = Number.isNaN(v[0]) ? null : v[0];
+    else if (f.name === 'classes.p') step.classes = Array.from(v, (p, k) => ({ label: trace.labels?.[k], p })).sort((a, b) => b.p - a.p);
+    else if (f.name === 'forecast.value') step.forecast = { ...step.forecast, value: v[0] };
+    else if (f.name === 'forecast.expected') step.forecast = { ...step.forecast, expected: Number.isNaN(v[0]) ? null : v[0] };
+  }
+  if (topIds) step.top = Array.from(topIds, (id, k) => ({ token: trace.vocab.get(id), p: topP[k] }));
+  return step;
+}
+
+export function applyParams(trace, params) {
+  if (trace.gradients) trace.gradients.params = params;
+}
+
+// A JSON document (POST /api/trace, an exported page, the in-browser engine) as a trace object.
+export function fromDocument(doc, { id = null, request = null } = {}) {
+  return {
+    ...emptyTrace(id, request),
+    model: doc.model,
+    tokens: doc.tokens,
+    target: doc.target ?? null,
+    interventions: doc.interventions ?? [],
+    notices: doc.notices ?? [],
+    steps: doc.steps,
+    gradients: doc.gradients ?? null,
+    done: true,
+    complete: true,
+    ms: 0,
+  };
+}
+
+// A trace object as the JSON document (plain arrays, null for NaN in gradient rows): what getTrace() and
+// the tests compare.
+export function toDocument(trace) {
+  const plain = (v) => (ArrayBuffer.isView(v) ? Array.from(v) : v);
+  const nulls = (row) => (row ? Array.from(row, (x) => (Number.isNaN(x) ? null : x)) : row ?? null);
+  const obj = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, plain(v)]));
+  return {
+    model: trace.model,
+    tokens: trace.tokens,
+    target: trace.target,
+    steps: trace.steps.map((s) => ({
+      ...s,
+      layers: s.layers.map((L) => ({
+        ...L,
+        gates: obj(L.gates),
+        preactivations: obj(L.preactivations),
+        cell: plain(L.cell),
+        tanh_cell: plain(L.tanh_cell),
+        hidden: plain(L.hidden),
+      })),
+    })),
+    gradients: trace.gradients && {
+      layers: trace.gradients.layers.map((g) => ({
+        hidden: Array.from(g.hidden, nulls),
+        cell: g.cell ? Array.from(g.cell, nulls) : null,
+      })),
+      params: trace.gradients.params,
+    },
+    interventions: trace.interventions,
+    notices: trace.notices,
+  };
+}
+
+// ------------------------------------------------------------------------------------------ accessors
+// Which vector is the memory: the cell state for the LSTM family, the hidden state otherwise.
+export function memoryOf(arch) {
+  return family(arch) === 'lstm' ? 'cell' : 'hidden';
+}
+
+// The memory vector of layer l at step t.
+export function memoryAt(trace, t, l) {
+  return trace.steps[t]?.layers[l]?.[memoryOf(trace.model.arch)] ?? null;
+}
+
+// The colour scale a quantity is drawn with (colors.js scales()): `gate` [0, 1], `tanh` [−1, 1], `cell`
+// symmetric with the trace's own range. An IRNN's hidden state is unbounded, so it takes the cell's.
+export function scaleOf(arch, quantity, fallback = 'tanh') {
+  if (quantity === 'cell' || quantity === 'kept' || quantity === 'c_prev') return 'cell';
+  if (quantity === 'hidden' && arch === 'irnn') return 'cell';
+  if (['forget', 'input', 'output', 'update', 'reset'].includes(quantity)) return 'gate';
+  return fallback;
+}
+
+// The symmetric range of the cell scale: the largest |memory| of layer l over the steps received, made
+// readable (colors.js niceRange). For the LSTM family the cell, for the IRNN its unbounded hidden state.
+export function cellRange(trace, l) {
+  const key = trace.model.arch === 'irnn' ? 'hidden' : 'cell';
+  let m = 0;
+  for (const s of trace.steps) {
+    const v = s?.layers[l]?.[key];
+    if (v) for (const x of v) m = Math.max(m, Math.abs(x));
+  }
+  return niceRange(m);
+}
+
+// tanh of the cell (sent in JSON documents, derived from frames).
+export function tanhCell(layerStep) {
+  return layerStep.tanh_cell ?? (layerStep.cell ? tanhOf(layerStep.cell) : null);
+}
+
+// What the memory keeps and what it writes at step t of layer l: f⊙c_{t−1} and i⊙c̃ (LSTM family),
+// z⊙h_{t−1} and (1−z)⊙h̃ (GRU); null for a plain RNN. `result` is the new memory.
+export function keptWritten(trace, t, l) {
+  const cur = trace.steps[t]?.layers[l];
+  if (!cur) return null;
+  const prev = t > 0 ? trace.steps[t - 1]?.layers[l] : null;
+  const fam = family(trace.model.arch);
+  const H = cur.hidden.length;
+  const g = cur.gates;
+  const kept = new Float32Array(H);
+  const written = new Float32Array(H);
+  if (fam === 'lstm') {
+    for (let j = 0; j < H; j += 1) {
+      kept[j] = g.forget[j] * (prev ? prev.cell[j] : 0);
+      written[j] = g.input[j] * g.candidate[j];
+    }
+    return { kept, written, result: cur.cell };
+  }
+  if (fam === 'gru') {
+    for (let j = 0; j < H; j += 1) {
+      kept[j] = g.update[j] * (prev ? prev.hidden[j] : 0);
+      written[j] = (1 - g.update[j]) * g.candidate[j];
+    }
+    return { kept, written, result: cur.hidden };
+  }
+  return null;
+}
+
+// The step whose loss a gradient view shows for step t: t itself, or the nearest earlier step with a
+// loss (the last step has none without a target). null when no step up to t has one.
+export function lossStep(trace, t) {
+  for (let k = t; k >= 0; k -= 1) if (trace.steps[k] && trace.steps[k].loss !== null) return k;
+  return null;
+}
+
+// The likeliest next tokens after step t, highest first: [{token, p}].
+export function topTokens(trace, t) {
+  return trace.steps[t]?.top ?? [];
+}
+
+// The token scored after step t (the next one, or the target), with its p: {token, id, p} | null.
+export function expectedOf(trace, t) {
+  return trace.steps[t]?.expected ?? null;
+}
+
+// Gradient row t of layer l: ‖∂L_t/∂h_k‖ (which 'hidden') or ‖∂L_t/∂c_k‖ ('cell') for k = 0..t.
+// undefined: not received yet (ask the socket's view for it); null: L_t is undefined.
+export function gradientRow(trace, l, t, which = 'hidden') {
+  const layer = trace.gradients?.layers?.[l];
+  if (!layer || !layer[which]) return null;
+  return layer[which][t];
+}
+
+// The gradient rows of the memory (cell for the LSTM family, hidden otherwise), with its symbol.
+export function memoryRows(trace, l) {
+  const g = trace?.gradients?.layers?.[l];
+  if (!g) return { rows: null, symbol: null };
+  return memoryOf(trace.model.arch) === 'cell' && g.cell ? { rows: g.cell, symbol: 'c' } : { rows: g.hidden, symbol: 'h' };
+}

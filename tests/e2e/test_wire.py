@@ -1,0 +1,213 @@
+"""The trace protocol in a real browser: static/js/api.js and trace-doc.js decode a real server's stream
+(binary frames, incremental traces, views) in Chromium, and the trace they assemble is the JSON document's,
+number for number at float32 precision, for every architecture, with clamps and targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from app.nn import load_zoo, random_model, save_model, trace_document
+
+from .harness import free_port, start_server, stop_server, wait_healthy
+
+VOCAB = ["<unk>", *"abcdefghijklmnopqrstuvwxyz .,"]
+MODELS = {  # id: (arch, layers, hidden)
+    "w-lstm": ("lstm", 1, 12),
+    "w-lstm2": ("lstm", 2, 10),
+    "w-peephole": ("peephole", 1, 9),
+    "w-cifg": ("cifg", 2, 8),
+    "w-gru": ("gru", 2, 11),
+    "w-rnn": ("rnn", 1, 13),
+    "w-irnn": ("irnn", 2, 7),
+}
+TEXT = "the clouds are in the sky, then"
+CLAMPS = {
+    "lstm": [{"gate": "forget", "value": 0.0, "start": 4}],
+    "gru": [{"gate": "update", "value": 1.0, "layer": 1, "units": [0, 3], "start": 2, "stop": 9}],
+    "cifg": [{"gate": "input", "value": 0.25, "units": [1]}, {"gate": "output", "value": 1.0, "layer": 1}],
+}
+
+
+@pytest.fixture(scope="module")
+def wire_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("wire-models")
+    for k, (mid, (arch, layers, hidden)) in enumerate(MODELS.items()):
+        model = random_model(arch, vocab=VOCAB, layers=layers, hidden_size=hidden, input_size=6, model_id=mid, seed=k)
+        save_model(model, root / mid)
+    return root
+
+
+@pytest.fixture(scope="module")
+def wire_server(wire_models: Path) -> Iterator[str]:
+    port = free_port()
+    proc = start_server(wire_models, port, {"LSTM_EXPLAINER_SHIPPED_MODELS": "false"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def zoo(wire_models: Path) -> Any:
+    return load_zoo([wire_models], include_shipped=False)
+
+
+@pytest.fixture(scope="module")
+def wire_page(chromium: Any, wire_server: str) -> Iterator[Any]:
+    context = chromium.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{wire_server}/healthz")
+    page.evaluate(SETUP, wire_server.replace("http://", "ws://") + "/ws/trace")
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+# A TraceSocket in the page; `window.wire.trace(request)` resolves with the trace's document when the
+# trace is done, `window.wire.burst(requests)` sends them all at once and resolves with the last one's.
+SETUP = """async (url) => {
+  const api = await import('/static/js/api.js');
+  const doc = await import('/static/js/trace-doc.js');
+  const waiting = new Map();
+  const updates = [];
+  const socket = new api.TraceSocket(url, {
+    onUpdate(trace, phase) {
+      updates.push([trace.id, phase]);
+      if (phase === 'done' || phase === 'view') waiting.get(trace.id)?.resolve(trace);
+    },
+    onError(err) {
+      for (const w of waiting.values()) w.reject(new Error(`${err.code}: ${err.message}`));
+    },
+  });
+  await new Promise((resolve) => {
+    const check = () => (socket.ws?.readyState === 1 ? resolve() : setTimeout(check, 20));
+    check();
+  });
+  const done = (id) => new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
+  window.wire = {
+    socket,
+    updates,
+    async trace(request) {
+      return doc.toDocument(await done(socket.trace(request)));
+    },
+    async burst(requests) {
+      let id;
+      for (const r of requests) id = socket.trace(r);
+      return doc.toDocument(await done(id));
+    },
+    async more(view) {
+      const answered = done(socket.current.id);
+      socket.setView(view);
+      return doc.toDocument(await answered);
+    },
+    keep: () => socket.current.keep,
+    accessors(t, l) {
+      const tr = socket.current;
+      const kw = doc.keptWritten(tr, t, l);
+      return {
+        memory: doc.memoryOf(tr.model.arch),
+        loss: doc.lossStep(tr, t),
+        kw: kw && Array.from(kw.kept),
+        tanh: Array.from(doc.tanhCell(tr.steps[t].layers[l]) ?? []),
+        top: doc.topTokens(tr, t).map((x) => x.token),
+      };
+    },
+  };
+}"""
+
+
+def same(got: Any, want: Any, where: str = "") -> None:
+    """The browser's trace is the JSON document, numbers to float32 precision (gradient rows float64)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), f"{where}: {sorted(got)} vs {sorted(want)}"
+        for k in want:
+            same(got[k], want[k], f"{where}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{where}: {len(got)} vs {len(want)} items"
+        if want and isinstance(want[0], float) and all(isinstance(v, float) for v in want):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-37, err_msg=where)
+        else:
+            for k, (a, b) in enumerate(zip(got, want, strict=True)):
+                same(a, b, f"{where}[{k}]")
+    elif isinstance(want, float):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-37, err_msg=where)
+    else:
+        assert got == want, f"{where}: {got!r} vs {want!r}"
+
+
+def expected(zoo: Any, request: dict[str, Any]) -> dict[str, Any]:
+    model = zoo.models[request["model"]]
+    doc = trace_document(model, request["text"], request.get("target"), request.get("interventions"))
+    return orjson.loads(orjson.dumps(doc))
+
+
+@pytest.mark.parametrize("mid", list(MODELS))
+def test_the_browser_decodes_the_json_documents_numbers(wire_page: Any, zoo: Any, mid: str) -> None:
+    arch = MODELS[mid][0]
+    clamps = CLAMPS.get(arch, CLAMPS["lstm"] if arch in ("lstm", "peephole") else [])
+    for request in (
+        {"model": mid, "text": TEXT},
+        {"model": mid, "text": TEXT, "target": "a", "interventions": clamps},
+    ):
+        got = wire_page.evaluate("(r) => window.wire.trace(r)", request)
+        same(got, expected(zoo, request), mid)
+
+
+@pytest.mark.parametrize("mid", ["w-lstm2", "w-gru", "w-irnn"])
+def test_an_incremental_trace_is_the_fresh_one(wire_page: Any, zoo: Any, mid: str) -> None:
+    clamps = CLAMPS.get(MODELS[mid][0], [])
+    start = {"model": mid, "text": TEXT, "interventions": clamps}
+    wire_page.evaluate("(r) => window.wire.trace(r)", start)
+    for text, target in ((TEXT + "x", None), (TEXT + "xy", "b"), (TEXT[:-4] + "z", "b"), ("a" + TEXT[1:], None)):
+        request = {**start, "text": text, **({"target": target} if target else {})}
+        got = wire_page.evaluate("(r) => window.wire.trace(r)", request)
+        same(got, expected(zoo, request), f"{mid} {text!r}")
+    assert wire_page.evaluate("() => window.wire.keep()") == 0  # the first token changed: nothing kept
+    wire_page.evaluate("(r) => window.wire.trace(r)", {**start, "text": TEXT})
+    wire_page.evaluate("(r) => window.wire.trace(r)", {**start, "text": TEXT + "q"})
+    assert wire_page.evaluate("() => window.wire.keep()") == len(TEXT) - 1  # all but the step before "q"
+
+
+def test_a_stale_answer_never_paints_over_a_newer_one(wire_page: Any, zoo: Any) -> None:
+    requests = [{"model": "w-lstm2", "text": TEXT[: 10 + k]} for k in range(12)]
+    got = wire_page.evaluate("(rs) => window.wire.burst(rs)", requests)
+    same(got, expected(zoo, requests[-1]), "burst")
+    ids = wire_page.evaluate("() => window.wire.updates.map(([id]) => id)")
+    last = wire_page.evaluate("() => window.wire.socket.current.id")
+    # after the newest request's first update, no older one reached the views
+    first = ids.index(last)
+    assert all(i == last for i in ids[first:])
+
+
+def test_a_view_asks_for_rows_and_the_rest_comes_on_request(wire_page: Any, zoo: Any) -> None:
+    wire_page.evaluate("() => window.wire.socket.setView({ rows: [3], pre: [0] })")
+    request = {"model": "w-gru", "text": TEXT + " now"}
+    got = wire_page.evaluate("(r) => window.wire.trace(r)", request)
+    rows = got["gradients"]["layers"][0]["hidden"]
+    assert rows[3] is not None and all(r is None for t, r in enumerate(rows) if t != 3)
+    assert got["steps"][0]["layers"][0]["preactivations"] and not got["steps"][1]["layers"][0]["preactivations"]
+    got = wire_page.evaluate("() => window.wire.more({ rows: 'all', pre: 'all' })")
+    same(got, expected(zoo, request), "after the view")
+    wire_page.evaluate("() => window.wire.socket.setView({ rows: 'all', pre: 'all' })")
+
+
+def test_the_accessors_answer_from_the_decoded_trace(wire_page: Any, zoo: Any) -> None:
+    request = {"model": "w-lstm", "text": "abc"}
+    wire_page.evaluate("(r) => window.wire.trace(r)", request)
+    doc = expected(zoo, request)
+    got = wire_page.evaluate("() => window.wire.accessors(2, 0)")
+    assert got["memory"] == "cell" and got["loss"] == 1  # the last step has no loss without a target
+    np.testing.assert_allclose(got["tanh"], doc["steps"][2]["layers"][0]["tanh_cell"], rtol=1e-6)
+    f, c_prev = doc["steps"][2]["layers"][0]["gates"]["forget"], doc["steps"][1]["layers"][0]["cell"]
+    np.testing.assert_allclose(got["kw"], np.multiply(f, c_prev), rtol=1e-6)
+    assert got["top"] == [x["token"] for x in doc["steps"][2]["top"]]

@@ -1,0 +1,161 @@
+"""Incremental and lazy traces equal fresh ones to the last bit: a trace extended from an earlier one, and
+gradient rows computed in any order or subset, hold exactly the numbers of a fresh whole trace."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from app.nn import ARCHS, random_model, run_trace
+from app.nn.document import Frames, parse_frame
+from app.nn.trace import ROW_BLOCK, Trace, gradient_triangle, kept_steps
+
+CLAMPS = {
+    "lstm": [{"gate": "forget", "value": 0.0, "start": 5}],
+    "peephole": [{"gate": "input", "value": 1.0, "units": [0, 2], "stop": 12}],
+    "cifg": [{"gate": "forget", "value": 0.5, "layer": 1, "start": 3, "stop": 30}],
+    "gru": [{"gate": "update", "value": 1.0, "units": [1], "start": 2}],
+    "rnn": None,
+    "irnn": None,
+}
+TEXT = "the clouds are in the sky and the keys to the cabinet are on the table"
+
+
+def same(a: np.ndarray | None, b: np.ndarray | None, what: str) -> None:
+    if a is None or b is None:
+        assert a is None and b is None, what
+        return
+    assert a.shape == b.shape, what
+    assert np.array_equal(a, b, equal_nan=True), f"{what}: not bit for bit equal"
+
+
+def assert_identical(got: Trace, fresh: Trace) -> None:
+    assert [t.id for t in got.tokens] == [t.id for t in fresh.tokens]
+    same(got.logits, fresh.logits, "logits")
+    same(got.logp, fresh.logp, "log p")
+    same(got.losses, fresh.losses, "losses")
+    assert got.expected == fresh.expected
+    for l, (a, b) in enumerate(zip(got.columns, fresh.columns, strict=True)):
+        for g in b.act:
+            same(a.act[g], b.act[g], f"layer {l} {g}")
+        for g in b.pre:
+            same(a.pre[g], b.pre[g], f"layer {l} pre {g}")
+        for key in ("c", "tanh_c", "h", "hw_n"):
+            same(getattr(a, key), getattr(b, key), f"layer {l} {key}")
+    ta, tb = got.triangle, fresh.triangle
+    assert (ta is None) == (tb is None)
+    if ta is not None and tb is not None:
+        assert ta.complete and tb.complete
+        same(ta.loss_steps, tb.loss_steps, "loss steps")
+        same(ta.hidden, tb.hidden, "‖∂L/∂h‖")
+        same(ta.cell, tb.cell, "‖∂L/∂c‖")
+        assert ta.param_step == tb.param_step
+        assert (ta.params is None) == (tb.params is None)
+        if ta.params is not None and tb.params is not None:
+            for name, v in tb.params.params.items():
+                same(ta.params.params[name], v, f"∂L/∂{name}")
+
+
+EDITS = [
+    (TEXT, TEXT + "s", None, None),  # a letter typed at the end
+    (TEXT, TEXT + " x", "a", "a"),  # two letters, with a target
+    (TEXT + "s", TEXT + "s", None, "e"),  # the same text, a new target
+    (TEXT, TEXT[:30] + "X" + TEXT[31:], None, None),  # an edit in the middle
+    (TEXT, TEXT[:40], "b", None),  # text deleted at the end
+    ("z" + TEXT, TEXT, None, None),  # the first token changed: nothing shared
+]
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_an_extended_trace_is_the_fresh_one_bit_for_bit(arch: str, layers: int) -> None:
+    model = random_model(arch, layers=layers, hidden_size=9, seed=layers)
+    clamps = CLAMPS[arch]
+    if clamps and layers == 1:
+        clamps = [{**c, "layer": 0} for c in clamps]
+    for before, after, t0, t1 in EDITS:
+        base = run_trace(model, before, t0, clamps)
+        got = run_trace(model, after, t1, clamps, base=base)
+        fresh = run_trace(model, after, t1, clamps)
+        assert_identical(got, fresh)
+        assert got.keep == kept_steps(base, fresh)
+
+
+def test_what_is_kept() -> None:
+    model = random_model("lstm", hidden_size=6)
+    base = run_trace(model, "abcdef")
+    assert run_trace(model, "abcdefg", base=base).keep == 5  # step 5 now predicts "g": sent again
+    assert run_trace(model, "abcdef", "x", base=base).keep == 5  # a new target changes the last step only
+    assert run_trace(model, "abcdef", base=base).keep == 6  # nothing changed
+    assert run_trace(model, "abXdef", base=base).keep == 1  # step 1 now predicts "X"
+    clamp = [{"gate": "forget", "value": 1.0, "start": 3}]
+    assert run_trace(model, "abcdef", None, clamp, base=base).keep == 3  # clamps from step 3 on
+
+
+def test_clamp_changes_end_the_shared_prefix_and_stay_exact() -> None:
+    model = random_model("gru", layers=2, hidden_size=7, seed=3)
+    base = run_trace(model, TEXT, "a", [{"gate": "reset", "value": 0.0, "start": 20}])
+    moved = [{"gate": "reset", "value": 0.0, "start": 25}]
+    got = run_trace(model, TEXT, "a", moved, base=base)
+    assert got.keep == 20
+    assert_identical(got, run_trace(model, TEXT, "a", moved))
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru", "irnn"])
+def test_gradient_rows_in_any_order_or_subset_are_the_whole_triangle(arch: str) -> None:
+    model = random_model(arch, layers=2, hidden_size=8, seed=5)
+    text = (TEXT * 2)[: ROW_BLOCK * 2 + 7]  # three blocks, the last one partial
+    fresh = run_trace(model, text, "a")
+    lazy = run_trace(model, text, "a", gradients=False)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(lazy.tokens)).tolist()
+    for k in range(0, len(order), 11):
+        gradient_triangle(lazy, order[k : k + 11])
+    assert_identical(lazy, fresh)
+
+
+def test_rows_kept_from_a_lazy_base_are_only_those_it_computed() -> None:
+    model = random_model("lstm", hidden_size=6, seed=2)
+    base = run_trace(model, TEXT, gradients=False)
+    gradient_triangle(base, [3, 10])
+    got = run_trace(model, TEXT + "!", gradients=False, base=base)
+    assert got.triangle is not None and [int(t) for t in got.triangle.loss_steps[got.triangle.computed]] == [3, 10]
+    gradient_triangle(got)
+    assert_identical(got, run_trace(model, TEXT + "!"))
+
+
+def test_a_binary_frame_is_what_docs_protocol_md_says() -> None:
+    model = random_model("lstm", layers=2, hidden_size=5)
+    trace = run_trace(model, "abcd", "e")
+    frames = Frames(trace)
+    data = frames.steps(7, 1, 2)
+    magic, stream, kind, dtype, first, count, values = struct.unpack_from("<4sIHHIII", data)
+    assert (magic, stream, kind, dtype, first, count) == (b"LXT1", 7, 1, 0, 1, 2)
+    step = frames.layout.step_size
+    assert values == 2 * step and len(data) == 24 + 4 * values
+    record = np.frombuffer(data, "<f4", step, 24 + 4 * step)  # the second record: step 2
+    names = [n for n, _ in frames.layout.step]
+    at = sum(size for n, size in frames.layout.step[: names.index("layers.1.gates.forget")])
+    np.testing.assert_array_equal(record[at : at + 5], trace.columns[1].act["forget"][2].astype("<f4"))
+    rows = frames.rows(7, 2, 2)
+    _, kind, first, count, vals = parse_frame(rows)
+    assert (kind, first, count, vals.dtype) == (3, 2, 2, np.dtype("<f8"))
+    assert len(vals) == (3 + 4) * 2 * 2  # rows 2 and 3: t + 1 numbers for h and c of each layer
+    np.testing.assert_array_equal(vals[:3], trace.triangle.hidden[0, 2, :3])  # type: ignore[union-attr]
+
+
+def test_a_lean_trace_sends_the_same_frames_and_extends_exactly() -> None:
+    model = random_model("lstm", layers=2, hidden_size=7, seed=4)
+    exact, lean = run_trace(model, TEXT, gradients=False), run_trace(model, TEXT, gradients=False, lean=True)
+    assert lean.columns[0].act["forget"].dtype == np.float32 and lean.columns[0].tanh_c is None
+    for kind in ("steps", "pre"):
+        assert getattr(Frames(lean), kind)(1, 0, lean.steps) == getattr(Frames(exact), kind)(1, 0, exact.steps)
+    grown = run_trace(model, TEXT + "s", gradients=False, base=lean, lean=True)
+    assert grown.keep == len(TEXT) - 1
+    assert_identical(grown, run_trace(model, TEXT + "s", gradients=False, lean=True))
+    # an exact trace never builds on a lean one (its activations are not exact)
+    assert run_trace(model, TEXT + "s", gradients=False, base=lean).keep == 0
+    with pytest.raises(ValueError, match="lean"):
+        gradient_triangle(lean)
