@@ -115,13 +115,10 @@ def _intervention(model: Model) -> dict[str, Any]:
     by_range: dict[tuple[float, float], list[str]] = {}
     for gate in model.spec.gates:
         by_range.setdefault(model.spec.gate_range(gate), []).append(gate)
+    unit = {"type": "integer", "maximum": model.hidden_size - 1}
     return {
-        "properties": {
-            "layer": {"type": "integer", "maximum": model.layers - 1},
-            "units": {
-                "items": {"type": "integer", "maximum": model.hidden_size - 1}
-            },  # null passes: `items` is for lists
-        },
+        # `items` applies to a list only, so null (every unit) still passes
+        "properties": {"layer": {"type": "integer", "maximum": model.layers - 1}, "units": {"items": unit}},
         "anyOf": [
             {
                 "properties": {
