@@ -17,6 +17,7 @@ from app.api import continue_ as continuation
 from app.api import docs, health, models, pages, scenes, trace, ws
 from app.api.assets import STATIC_DIR, CachedStaticFiles, package_version, plotly_gzipped, template_environment
 from app.api.errors import install_error_handlers
+from app.api.openapi import install_openapi
 from app.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from app.api.tracing import TraceCache, TracePool
 from app.api.ws import SocketLimit
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(env=template_environment())
 
     install_error_handlers(app)
+    install_openapi(app, settings)  # the schema states this server's limits and models
     # Outermost last: security headers wrap everything, including a 413 from the body limit.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=1024)

@@ -245,6 +245,17 @@ def test_a_body_that_is_not_text_is_a_400_that_says_so(client: TestClient, path:
     assert "400" in client.get("/openapi.json").json()["paths"][path]["post"]["responses"]
 
 
+def test_a_clamp_that_covers_no_step_is_applied_to_nothing_with_a_notice(client: TestClient) -> None:
+    iv = {"gate": "forget", "value": 1, "start": 99999, "stop": 0}
+    r = client.post("/api/trace", json={"model": "tiny-char", "text": "hi", "interventions": [iv]})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["notices"] == [
+        "intervention 0 (forget gate) clamps nothing: its stop (step 0) is not after its start (step 99999)"
+    ]
+    assert all(not layer["clamped"] for step in doc["steps"] for layer in step["layers"])
+
+
 def test_an_empty_unit_list_is_refused_by_the_schema(client: TestClient) -> None:
     body = {"model": "tiny-char", "text": "hi", "interventions": [{"gate": "forget", "value": 1, "units": []}]}
     assert_error(client.post("/api/trace", json=body), 422, "invalid_request", "interventions.0.units")

@@ -116,7 +116,6 @@ def test_a_clamped_gate_reads_its_constant(arch: str) -> None:
         ({"gate": "forget", "value": 0, "layer": 2}, "layer 2 does not exist"),
         ({"gate": "forget", "value": 0, "units": [99]}, "unit 99 is out of range"),
         ({"gate": "forget", "value": 0, "units": []}, "non-empty list"),
-        ({"gate": "forget", "value": 0, "start": 5, "stop": 5}, "is empty"),
         ({"gate": "forget", "value": "1"}, "finite number"),
         ({"gate": "forget", "value": float("nan")}, "finite number"),
         ({"gate": "forget", "value": 0, "colour": "red"}, "unknown field"),
@@ -128,6 +127,37 @@ def test_bad_interventions_say_what_is_wrong(iv: object, message: str) -> None:
     with pytest.raises(TraceInputError, match=message.replace("[", r"\[").replace("]", r"\]")) as e:
         run_trace(model, "text", interventions=[iv])
     assert e.value.code == "bad_intervention"
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "why"),
+    [
+        (5, 5, "its stop (step 5) is not after its start (step 5)"),
+        (99999, 0, "its stop (step 0) is not after its start (step 99999)"),
+        (None, 0, "its stop (step 0) is not after its start (step 0)"),
+        (4, None, "it starts at step 4 and this text's last step is 3"),
+        (7, 9, "it starts at step 7 and this text's last step is 3"),
+    ],
+)
+def test_a_range_that_covers_no_step_clamps_nothing_and_says_so(start: int | None, stop: int | None, why: str) -> None:
+    model = random_model("lstm", hidden_size=8, seed=3)
+    applied = {"gate": "input", "value": 0.5, "stop": 2}
+    empty = {"gate": "forget", "value": 0.0, "start": start, "stop": stop}
+    alone = trace_document(model, "text", interventions=[applied])
+    doc = trace_document(model, "text", interventions=[applied, empty])
+    assert doc["notices"] == [f"intervention 1 (forget gate) clamps nothing: {why}"]
+    assert doc["interventions"][1] == {**empty, "layer": 0, "units": None}  # as asked, not rewritten
+    assert doc["steps"] == alone["steps"] and doc["gradients"] == alone["gradients"]
+
+
+def test_a_range_past_the_end_still_clamps_the_steps_it_covers() -> None:
+    doc = trace_document(
+        random_model("lstm", hidden_size=8),
+        "text",
+        interventions=[{"gate": "forget", "value": 0.0, "start": 2, "stop": 99}],
+    )
+    assert doc["notices"] == []
+    assert [bool(step["layers"][0]["clamped"]) for step in doc["steps"]] == [False, False, True, True]
 
 
 def test_rnn_has_nothing_to_clamp() -> None:
@@ -189,6 +219,14 @@ def test_round_sig_keeps_seven_digits() -> None:
     r = round_sig(a)
     assert [repr(x) for x in r.tolist()] == ["0.1234568", "-98765.43", "1.5e-12", "0.0", "3.0", "123456800.0",
                                              "-1e+30"]  # fmt: skip
+
+
+def test_round_sig_keeps_the_smallest_numbers_numbers() -> None:
+    """A gate clamped to 5e-324 (schemathesis's choice) showed null: 10**330 overflowed to inf."""
+    a = np.array([5e-324, -1.23456789e-310, 1.23456789e-300, 1e-308])
+    assert round_sig(a).tolist() == [5e-324, -1.23456789e-310, 1.234568e-300, 1e-308]
+    doc = trace_document(random_model("lstm"), "ab", interventions=[{"gate": "output", "value": 5e-324}])
+    assert all(v == 5e-324 for step in doc["steps"] for v in step["layers"][0]["gates"]["output"])
 
 
 def test_loss_rows_are_null_without_a_next_token() -> None:

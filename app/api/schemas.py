@@ -51,7 +51,8 @@ Step = bounded_int(0, MAX_STEPS)
 
 class Intervention(BaseModel):
     """Clamp a gate to a constant on some units over the steps [start, stop). Gate names and ranges are
-    checked against the model (`bad_intervention` when they do not fit)."""
+    checked against the model (`bad_intervention` when they do not fit). A range that covers no step of the
+    text (stop not after start, or a start past the last step) clamps nothing and says so in `notices`."""
 
     model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [{"gate": "forget", "value": 1.0}]})
 
@@ -115,7 +116,11 @@ class ViewMessage(View):
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="stable slug, e.g. unknown_model, text_too_long, bad_intervention")
+    code: str = Field(
+        description="a stable slug: bad_body (400); unknown_model, unknown_scene, http_404 (404); body_too_large "
+        "(413); invalid_request (the schema's rules), text_too_long, empty_text, unknown_token, bad_target, "
+        "bad_intervention, too_many_interventions, bad_length, invalid_scene (422)"
+    )
     message: str = Field(description="what was wrong and what to change")
 
 
@@ -241,7 +246,10 @@ class TraceDocument(BaseModel):
     steps: list[TraceStep]
     gradients: TraceGradients | None
     interventions: list[Intervention] = Field(description="as applied, normalised")
-    notices: list[str] = Field(description="what was left out and why, e.g. gradients past the length limit")
+    notices: list[str] = Field(
+        description="what was left out or had no effect, and why: gradients past the length limit, an intervention "
+        "that clamps no step"
+    )
 
 
 # -- the WebSocket's server messages (docs/protocol.md; binary frames are described there) ---------------

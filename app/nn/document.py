@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .interventions import unapplied
 from .model import Model
 from .tokenizer import Token
 from .trace import Trace, Triangle, run_trace
@@ -34,12 +35,15 @@ def round_sig(a: Array, digits: int = 7) -> Array:
         e = np.floor(np.log10(np.abs(a)))
     e = np.where(np.isfinite(e), e, 0.0)
     k = digits - 1 - e  # decimal places to keep
+    # Below about 1e-302, 10**k overflows (a gate clamped to 5e-324 came out NaN, so null): keep those as is.
+    tiny = k > 308  # 10.0**309 is inf
+    k = np.where(tiny, 0.0, k)
     # divide by an exact power of ten (or multiply, for huge values) so the result is the nearest double
     # to the rounded decimal, whose shortest repr is that decimal
     small = k >= 0
     up = 10.0 ** np.where(small, k, 0.0)
     down = 10.0 ** np.where(small, 0.0, -k)
-    return np.where(small, np.round(a * up) / up, np.round(a / down) * down)
+    return np.where(tiny, a, np.where(small, np.round(a * up) / up, np.round(a / down) * down))
 
 
 def _f(x: float) -> float | None:
@@ -180,7 +184,8 @@ def head(trace: Trace) -> dict[str, Any]:
         "tokens": [token_record(tok) for tok in trace.tokens],
         "target": None if trace.target is None else {"text": trace.target.text, "id": trace.target.id},
         "interventions": [iv.as_dict() for iv in trace.interventions],
-        "notices": [],  # what the server left out and why (e.g. gradients of a text past its limit)
+        # What was left out or had no effect, and why (also gradients of a text past the server's limit).
+        "notices": unapplied(trace.interventions, len(trace.tokens)),
     }
 
 

@@ -3,7 +3,9 @@
     {"gate": "forget", "value": 1.0, "layer": 0, "units": [3, 7] | null, "start": 2 | null, "stop": 9 | null}
 
 The range is [start, stop) like a Python slice; a missing end is open. Later interventions win where two
-clamp the same unit of the same gate at the same step.
+clamp the same unit of the same gate at the same step. A range that covers no step of the text (stop not
+after start, or a start past the last step) clamps nothing; `unapplied` says so in words for the trace's
+notices, rather than refusing a request that is well-formed whatever the text's length.
 """
 
 from __future__ import annotations
@@ -84,9 +86,22 @@ def parse_intervention(raw: Any, spec: CellSpec, layers: int, hidden_size: int, 
     start, stop = _int("start", raw.get("start"), where), _int("stop", raw.get("stop"), where)
     if (start is not None and start < 0) or (stop is not None and stop < 0):
         raise _bad(f"{where}: 'start' and 'stop' are step indices and cannot be negative")
-    if start is not None and stop is not None and stop <= start:
-        raise _bad(f"{where}: the step range [{start}, {stop}) is empty; 'stop' must be greater than 'start'")
     return Intervention(gate, float(value), layer, units, start, stop)
+
+
+def unapplied(interventions: list[Intervention], steps: int) -> list[str]:
+    """A notice for each intervention that covers none of the text's `steps` steps, saying why."""
+    notices = []
+    for k, iv in enumerate(interventions):
+        start = iv.start or 0
+        if iv.stop is not None and iv.stop <= start:
+            why = f"its stop (step {iv.stop}) is not after its start (step {start})"
+        elif start >= steps:
+            why = f"it starts at step {start} and this text's last step is {steps - 1}"
+        else:
+            continue
+        notices.append(f"intervention {k} ({iv.gate} gate) clamps nothing: {why}")
+    return notices
 
 
 def parse_interventions(raw: Any, spec: CellSpec, layers: int, hidden_size: int) -> list[Intervention]:

@@ -1,0 +1,87 @@
+// Tokenizers over a fixed vocabulary, as app/nn/tokenizer.py: unknown input is marked, never dropped.
+//
+// A tokenizer is chosen by the card's `tokenizer.kind` from TOKENIZERS; each kind is a class with
+// `split(text)` (the pieces) and the shared `tokenize(text)` (pieces → {text, id, unknown}). A kind whose
+// pieces are not found by a split alone (subwords looked up in the vocabulary) overrides `tokenize`.
+
+import { ModelFileError, TraceInputError, pyRepr } from './errors.js';
+
+// Python's `\s`, `\d` and `\w` on str, which are Unicode-aware and differ from JavaScript's: `\s` is
+// str.isspace() (it includes U+001C–U+001F and U+0085, and not U+FEFF), `\d` is category Nd, and `\w` is
+// str.isalnum() or `_`, which is exactly the categories L* and N* (checked over every code point).
+const SPACE = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const LETTER = '[\\p{L}\\p{Nl}\\p{No}]'; // [^\W\d_]: word characters that are neither digits nor `_`
+// WORD_PATTERN: words (with an inner apostrophe), numbers, and every other non-space character alone.
+const WORD_PATTERN = new RegExp(`\\p{Nd}+|${LETTER}+(?:'${LETTER}+)?|[^${SPACE}\\p{L}\\p{N}_]|_`, 'gu');
+
+export class Tokenizer {
+  constructor(kind, vocab, unk = '<unk>', lowercase = false) {
+    if (new Set(vocab).size !== vocab.length) {
+      const dup = vocab.find((t, k) => vocab.indexOf(t) !== k);
+      throw new Error(`the vocabulary lists ${pyRepr(dup)} twice`);
+    }
+    if (unk !== null && !vocab.includes(unk)) {
+      throw new Error(`the unknown token ${pyRepr(unk)} is not in the vocabulary`);
+    }
+    this.kind = kind;
+    this.vocab = [...vocab];
+    this.unk = unk;
+    this.lowercase = lowercase;
+    this.index = new Map(vocab.map((t, k) => [t, k]));
+  }
+
+  // Python lowercases with str.lower(); toLowerCase() is the same full Unicode case mapping.
+  normalise(text) {
+    return this.lowercase ? text.toLowerCase() : text;
+  }
+
+  tokenize(text) {
+    return this.split(text).map((piece) => this.lookup(piece));
+  }
+
+  lookup(piece) {
+    const k = this.index.get(piece);
+    if (k !== undefined && piece !== this.unk) return { text: piece, id: k, unknown: false };
+    if (this.unk !== null) return { text: piece, id: this.index.get(this.unk), unknown: true };
+    throw new TraceInputError(
+      'unknown_token',
+      `${pyRepr(piece)} is not in this model's vocabulary and the model has no unknown token`,
+    );
+  }
+
+  config() {
+    return { kind: this.kind, vocab: this.vocab, unk: this.unk, lowercase: this.lowercase };
+  }
+}
+
+// One token per Unicode code point, as Python's list(str) (an emoji is one token, not two UTF-16 halves).
+export class CharTokenizer extends Tokenizer {
+  split(text) {
+    return Array.from(this.normalise(text));
+  }
+}
+
+export class WordTokenizer extends Tokenizer {
+  split(text) {
+    return this.normalise(text).match(WORD_PATTERN) ?? [];
+  }
+}
+
+export const TOKENIZERS = { char: CharTokenizer, word: WordTokenizer };
+
+// The card's `tokenizer` object (already checked against the card's schema) → a tokenizer; errors as
+// app/nn/files.py's tokenizer_from_card.
+export function tokenizerFromCard(card) {
+  const tok = card.tokenizer;
+  const kind = tok.kind ?? '';
+  try {
+    const Kind = TOKENIZERS[kind];
+    if (!Kind) {
+      const kinds = Object.keys(TOKENIZERS).map(pyRepr).join(' or ');
+      throw new Error(`tokenizer kind must be ${kinds}, not ${pyRepr(kind)}`);
+    }
+    return new Kind(kind, tok.vocab, tok.unk ?? null, Boolean(tok.lowercase));
+  } catch (err) {
+    throw new ModelFileError(`model.json: tokenizer: ${err.message}`);
+  }
+}
