@@ -288,7 +288,7 @@ def resolve_target(model: Model, target: str | None) -> list[Token]:
     if len(tok.words(tokens)) != 1:
         raise TraceInputError(
             "bad_target",
-            f"the target must be one {tok.kind} of this model; {target!r} is {len(tokens)} {tok.kind} tokens",
+            f"the target must be one {tok.kind} token of this model; {target!r} is {len(tokens)} tokens",
         )
     if any(t.unknown for t in tokens):
         raise TraceInputError("bad_target", f"the target {target!r} is not in this model's vocabulary")
