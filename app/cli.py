@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--minutes", type=float, default=None, help="training time budget")
     p.add_argument("--hidden", type=int, default=None, help="override the recipe's hidden size")
+    p.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
+    p.add_argument("--lr", type=float, default=None, help="override the recipe's peak learning rate")
+    p.add_argument("--start", type=Path, default=None, help="train on from this model directory's weights")
 
     p = sub.add_parser("init", help="write an untrained model in a recipe's shape (e.g. to compare forget biases)")
     p.add_argument("recipe")
@@ -169,14 +172,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .train.run import train_recipe
 
-    train_recipe(args.recipe, arch=args.arch, out=args.out, seed=args.seed, minutes=args.minutes, hidden=args.hidden)
+    train_recipe(args.recipe, arch=args.arch, out=args.out, seed=args.seed, minutes=args.minutes, hidden=args.hidden,
+                 steps=args.steps, lr=args.lr, start=args.start)  # fmt: skip
     return 0
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from .nn import save_model
-    from .train.recipes import get_recipe
     from .train.run import init_untrained
+    from .train.tasks import get_recipe
 
     model = init_untrained(get_recipe(args.recipe), args.arch, args.forget_bias, args.seed, args.model_id)
     print(f"wrote {save_model(model, args.out / model.id)}")

@@ -102,29 +102,33 @@ class TraceTable:
         """A view's trace, its unclamped baseline (to toggle the clamps off) and a compared model's trace."""
         model, text, target, clamps = view["model"], view["text"], view.get("target"), view.get("clamps") or []
         self.add(model, text, target, clamps, where)
-        length = view.get("length") or 0
-        self.add_continuation(model, text, length)
+        length, sample = view.get("length") or 0, view.get("sample") or ""
+        self.add_continuation(model, text, length, sample)
         if clamps:
             self.add(model, text, target, [], where)
         if compare := view.get("compare"):
             self.add(compare, text, target, [], where)
-            self.add_continuation(compare, text, length)
+            self.add_continuation(compare, text, length, sample)
 
-    def add_continuation(self, model: str, text: str, length: int = 0) -> None:
+    def add_continuation(self, model: str, text: str, length: int = 0, sample: str = "") -> None:
         """What `POST /api/continue` answers for {model, text} and `length` tokens (0: the model's default,
-        which the page asks for without a length, as main.js requestContinuations does)."""
+        which the page asks for without a length, as main.js requestContinuations does), greedy or sampled
+        as the view's `sample` says."""
         if not text or model not in self.zoo.models:
             return
         from app.api.continue_ import _continue
-        from app.nn.generate import default_length
+        from app.nn.generate import default_length, sampling_from_state
 
         found = self.zoo.models[model]
         request: dict[str, Any] = {"model": model, "text": text}
         if length and length != default_length(found):
             request["length"] = length
+        sampling = sampling_from_state(sample)
+        if not sampling.greedy:
+            request.update(temperature=sampling.temperature, top_k=sampling.top_k, seed=sampling.seed)
         key = orjson.dumps(request)
         if key not in self.continuations:
-            response = _continue(found, text, request.get("length", default_length(found)))
+            response = _continue(found, text, request.get("length", default_length(found)), sampling)
             self.continuations[key] = {"request": request, "response": response}
 
     def models(self) -> list[str]:

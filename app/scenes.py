@@ -60,6 +60,9 @@ class ExplorerView(BaseModel):
     tint: bool | None = None
     compare: str | None = Field(None, max_length=200, description="second model id; '' = compare mode off")
     length: int | None = Field(None, ge=0, le=400, description="tokens the Continuation panel writes; 0 = default")
+    sample: str | None = Field(
+        None, pattern=r"^$|^\d+(?:\.\d+)?:\d+:\d+$", description="'' greedy, or temperature:top_k:seed"
+    )
 
 
 class LabView(BaseModel):

@@ -83,8 +83,8 @@ def test_list_models(client: TestClient) -> None:
 
 
 def test_default_model_prefers_the_lecture_model() -> None:
-    models = {k: random_model(model_id=k) for k in ("a", "lecture-lstm", "b")}
-    assert default_model_id(Zoo(models)) == "lecture-lstm"
+    models = {k: random_model(model_id=k) for k in ("a", "lecture-gru", "b")}
+    assert default_model_id(Zoo(models)) == "lecture-gru"
     assert default_model_id(Zoo({"b": models["b"]})) == "b"
     assert default_model_id(Zoo()) is None
 

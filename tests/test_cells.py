@@ -20,7 +20,8 @@ def test_step_by_step_equals_whole_sequence(arch: str, layers: int) -> None:
     stepper = Stepper(model)
     for t, tok in enumerate(trace.tokens):
         caches, logits = stepper.step(tok.id)
-        np.testing.assert_array_equal(logits, trace.tape.logits[t, 0])
+        # the trace decodes all steps in one product: the same logits up to the last bits
+        np.testing.assert_allclose(logits, trace.tape.logits[t, 0], rtol=1e-12, atol=1e-15)
         for l, cache in enumerate(caches):
             whole = trace.tape.caches[l][t]
             np.testing.assert_array_equal(cache["h"], whole["h"])

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.api.cards import vocab_signature
 from app.nn import load_model, random_model
-from app.nn.generate import continue_text, join_tokens
+from app.nn.generate import Sampling, continue_text, join_tokens
 
 
 def assert_error(response: Any, status: int, code: str, *words: str) -> None:
@@ -25,7 +25,8 @@ def test_continue_a_char_model(client: TestClient, models_root: Any) -> None:
     r = client.post("/api/continue", json={"model": "tiny-char", "text": "the cat", "length": 30})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"model", "text", "continuation", "tokens"}
+    assert set(body) == {"model", "text", "continuation", "tokens", "sampling"}
+    assert body["sampling"] == {"temperature": 0.0, "top_k": 0, "top_p": 1.0, "seed": None}  # greedy
     assert body["model"] == "tiny-char" and body["text"] == "the cat"
     assert len(body["tokens"]) == 30
     assert body["continuation"] == "".join(t["text"] for t in body["tokens"])
@@ -33,6 +34,20 @@ def test_continue_a_char_model(client: TestClient, models_root: Any) -> None:
     assert body["continuation"] == join_tokens(model, continue_text(model, "the cat", 30))
     # Deterministic: asked again, the same answer.
     assert client.post("/api/continue", json={"model": "tiny-char", "text": "the cat", "length": 30}).json() == body
+
+
+def test_a_sample_is_written_again_by_its_seed(client: TestClient, models_root: Any) -> None:
+    ask = {"model": "tiny-char", "text": "the cat", "length": 40, "temperature": 1.2, "top_k": 5, "top_p": 0.9}
+    first = client.post("/api/continue", json=ask).json()  # no seed: the server picks one and says which
+    seed = first["sampling"]["seed"]
+    assert isinstance(seed, int) and first["sampling"]["temperature"] == 1.2
+    again = client.post("/api/continue", json={**ask, "seed": seed}).json()
+    assert again == first
+    model = load_model(models_root / "tiny-char")
+    want = join_tokens(model, continue_text(model, "the cat", 40, Sampling(1.2, 5, 0.9, seed)))
+    assert first["continuation"] == want
+    other = client.post("/api/continue", json={**ask, "seed": (seed + 1) % 2**32}).json()
+    assert other["continuation"] != first["continuation"]
 
 
 def test_default_lengths_are_200_characters_and_20_words(client: TestClient) -> None:
@@ -61,7 +76,13 @@ def test_unknown_model_is_404_with_the_list(client: TestClient) -> None:
         ({"model": "tiny-char", "text": "abc", "length": 401}, "invalid_request", ["length", "400"]),
         ({"model": "tiny-char", "text": "abc", "length": "5"}, "invalid_request", ["length"]),
         ({"model": "tiny-char", "text": "abc", "length": 2.5}, "invalid_request", ["length"]),
-        ({"model": "tiny-char", "text": "abc", "temperature": 1}, "invalid_request", ["temperature"]),
+        ({"model": "tiny-char", "text": "abc", "temperature": 2.5}, "invalid_request", ["temperature"]),
+        ({"model": "tiny-char", "text": "abc", "temperature": -1}, "invalid_request", ["temperature"]),
+        ({"model": "tiny-char", "text": "abc", "top_k": -1}, "invalid_request", ["top_k"]),
+        ({"model": "tiny-char", "text": "abc", "top_p": 0}, "invalid_request", ["top_p"]),
+        ({"model": "tiny-char", "text": "abc", "seed": -1}, "invalid_request", ["seed"]),
+        ({"model": "tiny-char", "text": "abc", "seed": 2**32}, "invalid_request", ["seed"]),
+        ({"model": "tiny-char", "text": "abc", "temprature": 1}, "invalid_request", ["temprature"]),
         ({"model": "tiny-char"}, "invalid_request", ["text"]),
         ({"text": "abc"}, "invalid_request", ["model"]),
         ({"model": "", "text": "abc"}, "invalid_request", ["model"]),
@@ -99,10 +120,11 @@ def test_get_is_405_in_the_error_shape(client: TestClient) -> None:
 def test_openapi_documents_the_endpoint(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     op = spec["paths"]["/api/continue"]["post"]
-    assert "Greedy" in op["description"]
+    assert "Greedy" in op["description"] and "seed" in op["description"]
     assert {"200", "404", "422"} <= set(op["responses"])
     schemas = spec["components"]["schemas"]
-    assert set(schemas["ContinueResponse"]["properties"]) == {"model", "text", "continuation", "tokens"}
+    assert set(schemas["ContinueResponse"]["properties"]) == {"model", "text", "continuation", "tokens", "sampling"}
+    assert {"temperature", "top_k", "top_p", "seed"} <= set(schemas["ContinueRequest"]["properties"])
     length = schemas["ContinueRequest"]["properties"]["length"]
     assert "200 for character models" in length["description"]
 

@@ -7,10 +7,11 @@ import pytest
 
 from app.nn import ARCHS, Stepper, random_model, run_trace
 from app.nn.cells import step_forward
+from app.nn.document import document, expected_p
 from app.nn.interventions import parse_interventions, step_clamps
 from app.nn.model import Model, log_softmax
 
-EPS = 1e-6
+EPS = 1e-5  # central differences: truncation O(EPS²), roundoff O(1e-16/EPS); 1e-5 balances them
 
 
 def rel_err(a: np.ndarray, b: np.ndarray) -> float:
@@ -170,5 +171,85 @@ def test_param_gradients_are_those_of_the_last_loss(arch: str) -> None:
     weights[0, 6] = 1.0
     targets = np.array([[*ids[0, 1:], trace.target.id]])  # type: ignore[union-attr]
     _, grads, _ = model.loss_and_grads(ids, targets, weights)
+    for name, g in grads.params.items():
+        np.testing.assert_allclose(tri.params.params[name], g, rtol=1e-9, atol=1e-13, err_msg=name)
+
+
+PIECES_VOCAB = ["<unk>", "a", "b", "c", "ab", "##a", "##b", "##c", "##ca", "."]
+
+
+def pieces_model(arch: str, layers: int, seed: int) -> Model:
+    return random_model(arch, vocab=PIECES_VOCAB, tokenizer="word", hidden_size=4, input_size=3, layers=layers,
+                        seed=seed)  # fmt: skip
+
+
+def word_loss(model: Model, ids: list[int], pieces: list[int], l: int, k: int, delta: np.ndarray) -> float:
+    """−log p(word | ids) = −Σ_j log p(piece_j | ids, pieces before j), with h_k of layer l shifted."""
+    stepper = Stepper(model)
+    loss = 0.0
+    feed = ids + pieces[:-1]
+    for t, tok in enumerate(feed):
+        xw = stepper.table[tok][None]
+        for layer, p in enumerate(stepper.params):
+            if layer > 0:
+                xw = stepper.h[layer - 1] @ p["weight_ih"].T + p["bias_ih"]
+            cache = step_forward(model.spec, p, xw, stepper.h[layer], stepper.c[layer])
+            stepper.h[layer] = cache["h"] + (delta if (layer, t) == (l, k) else 0.0)
+            stepper.c[layer] = cache["c"]
+        if t >= len(ids) - 1:
+            logits = stepper.h[-1] @ model.params["decoder.weight"].T + model.params["decoder.bias"]
+            loss -= float(log_softmax(logits[0])[pieces[t - len(ids) + 1]])
+    return loss
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru", "rnn"])
+def test_a_target_of_pieces_is_scored_as_one_word_and_its_gradients_check(arch: str) -> None:
+    """The target "bcab" reads as b ##ca ##b: its loss is −log of the product of the three pieces'
+    probabilities, each given the text and the pieces before it, and ‖∂L/∂h_k‖ of that last loss (through
+    the target's own steps after the text) matches central differences."""
+    model = pieces_model(arch, 2, seed=11)
+    trace = run_trace(model, "a b ab c", target="bcab")
+    ids = [tok.id for tok in trace.tokens]
+    pieces = [PIECES_VOCAB.index(p) for p in ("b", "##ca", "##b")]
+    assert [p.id for p in trace.target_pieces] == pieces
+    assert trace.target is not None and trace.target.text == "bcab" and trace.expected[-1] == pieces[0]
+    none = np.zeros((1, model.hidden_size))
+    want = word_loss(model, ids, pieces, 0, 0, none)
+    np.testing.assert_allclose(trace.losses[-1], want, rtol=1e-12)
+    np.testing.assert_allclose(expected_p(trace)[-1], np.exp(-want), rtol=1e-12)
+    assert document(trace)["steps"][-1]["expected"]["token"] == "bcab"
+    tri = trace.triangle
+    assert tri is not None and tri.hidden.shape[-1] == len(ids)
+    T = len(ids)
+    for l in range(2):
+        for k in range(T):
+            grad = np.zeros(model.hidden_size)
+            for u in range(model.hidden_size):
+                d = np.zeros((1, model.hidden_size))
+                d[0, u] = EPS
+                up = word_loss(model, ids, pieces, l, k, d)
+                d[0, u] = -EPS
+                grad[u] = (up - word_loss(model, ids, pieces, l, k, d)) / (2 * EPS)
+            got, expect = tri.hidden[l, T - 1, k], np.linalg.norm(grad)
+            assert abs(got - expect) <= 1e-6 * max(expect, 1e-8), f"{arch} h[{l},{k}]: {got} vs {expect}"
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru"])
+def test_the_weight_gradients_of_a_target_of_pieces_are_its_whole_word_loss(arch: str) -> None:
+    """∂L/∂θ of the last loss equals the training loss's gradient over the text and the target's steps,
+    with weight 1 on each piece of the target and 0 elsewhere."""
+    model = pieces_model(arch, 2, seed=12)
+    trace = run_trace(model, "b a c", target="abca")  # ab ##ca
+    tri = trace.triangle
+    assert tri is not None and tri.params is not None and tri.param_step == 2
+    pieces = [p.id for p in trace.target_pieces]
+    assert len(pieces) == 2
+    ids = np.array([[*(tok.id for tok in trace.tokens), *pieces[:-1]]])
+    targets = np.array([[*ids[0, 1:], pieces[-1]]])
+    targets[0, 2] = pieces[0]
+    weights = np.zeros((1, ids.shape[1]))
+    weights[0, 2:] = 1.0
+    loss, grads, _ = model.loss_and_grads(ids, targets, weights)
+    np.testing.assert_allclose(loss, trace.losses[-1], rtol=1e-12)
     for name, g in grads.params.items():
         np.testing.assert_allclose(tri.params.params[name], g, rtol=1e-9, atol=1e-13, err_msg=name)

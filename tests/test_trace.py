@@ -159,3 +159,26 @@ def test_a_lean_trace_sends_the_same_frames_and_extends_exactly() -> None:
     assert run_trace(model, TEXT + "s", gradients=False, base=lean).keep == 0
     with pytest.raises(ValueError, match="lean"):
         gradient_triangle(lean)
+
+
+PIECES = ["<unk>", "a", "b", "c", "ab", "##a", "##b", "##c", "##ca", "."]
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru"])
+def test_an_extended_trace_with_a_target_of_pieces_is_the_fresh_one(arch: str) -> None:
+    """A target of word pieces (read on after the text) is taken from the base only when it is the same."""
+    model = random_model(arch, vocab=PIECES, tokenizer="word", hidden_size=6, seed=4)
+    text = "a b ab c a b c ab a b c a b"
+    for before, after, t0, t1 in [
+        (text, text, "bcab", "bcab"),  # nothing changed
+        (text, text, "bcab", "bca"),  # another target of the same first piece
+        (text, text, "b", "bcab"),  # one piece, then three
+        (text, text + " c", "bcab", "bcab"),  # a word typed, the same target
+        (text + " c", text, "bcab", "ab"),  # a word deleted, a whole-word target
+    ]:
+        base = run_trace(model, before, t0)
+        got = run_trace(model, after, t1, base=base)
+        fresh = run_trace(model, after, t1)
+        assert_identical(got, fresh)
+        assert got.target is not None and got.target.text == t1
+        assert [p.id for p in got.target_pieces] == [p.id for p in fresh.target_pieces]

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.nn import Model, Zoo
 
-PREFERRED_DEFAULT = "lecture-lstm"
+PREFERRED_DEFAULT = "lecture-gru"  # the lecture model that best understands a person's own sentences (README)
 
 
 def public_card(model: Model) -> dict[str, Any]:

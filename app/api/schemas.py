@@ -187,6 +187,7 @@ class TraceToken(BaseModel):
     text: str
     id: int
     unknown: bool
+    join: bool = Field(False, description="a word piece that continues the previous token's word (no space before)")
 
 
 class TraceTarget(BaseModel):

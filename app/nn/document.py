@@ -64,10 +64,9 @@ def top_k(trace: Trace, k: int = TOP_K) -> tuple[Array, Array]:
 
 
 def expected_p(trace: Trace) -> Array:
-    """(T,) the probability of each step's expected token; NaN where there is none."""
-    ids = np.array([e if e is not None else 0 for e in trace.expected])
-    p = trace.probs[np.arange(trace.steps), ids]
-    return np.where([e is None for e in trace.expected], np.nan, p)
+    """(T,) the probability of each step's expected token (a target of pieces: the whole word's, the product
+    of its pieces'); NaN where there is none."""
+    return np.exp(-trace.losses)
 
 
 def clamped_units(trace: Trace, l: int, t: int) -> dict[str, list[int]]:
@@ -126,7 +125,7 @@ def step_records(trace: Trace) -> list[dict[str, Any]]:
         steps.append({
             "layers": layers,
             "top": [{"token": vocab[k], "p": p} for k, p in zip(top[t], top_p[t], strict=True)],
-            "expected": None if e is None else {"token": vocab[e], "id": e, "p": exp_p[t]},
+            "expected": None if e is None else {"token": trace.expected_text(t), "id": e, "p": exp_p[t]},
             "loss": None if e is None else losses[t],
         })  # fmt: skip
     return steps
@@ -384,12 +383,14 @@ class Assembler:
                     "clamped": _clamped_from(m["interventions"], l, t, order, model["hidden_size"]),
                 })  # fmt: skip
             nxt = tokens[t + 1] if t + 1 < T else target
+            # the target is a whole word (the product of its pieces'), named by its text
+            said = None if nxt is None else self.vocab[nxt["id"]] if t + 1 < T else nxt["text"]
             p, loss = float(rec["expected.p"][0]), float(rec["loss"][0])
             steps.append({
                 "layers": layers,
                 "top": [{"token": self.vocab[int(k)], "p": float(q)} for k, q in zip(rec["top.id"], rec["top.p"],
                                                                                         strict=True)],
-                "expected": None if nxt is None else {"token": self.vocab[nxt["id"]], "id": nxt["id"],
+                "expected": None if nxt is None else {"token": said, "id": nxt["id"],
                                                       "p": p},
                 "loss": None if np.isnan(loss) else loss,
             })  # fmt: skip

@@ -87,7 +87,7 @@ class Tape:
     tokens: Array  # (B, T) int
     inputs: list[Array]  # per layer, (T, B, in) the layer's input sequence
     caches: list[list[dict[str, Any]]]  # [layer][t]
-    logits: Array  # (T, B, V)
+    logits: Array | None  # (T, B, V); None when the caller decodes only the positions it needs
     clamps: list[list[StepClamp | None]] | None = None
 
     @property
@@ -163,10 +163,12 @@ class Model:
         tokens: Array,
         state: tuple[list[Array], list[Array | None]] | None = None,
         clamps: list[list[StepClamp | None]] | None = None,
+        decode: bool = True,
     ) -> Tape:
         """Run a batch of token sequences (B, T) layer by layer, each layer's input projection in one matmul.
 
-        `clamps[l][t]` clamps gates of layer l at step t for every row.
+        `clamps[l][t]` clamps gates of layer l at step t for every row. `decode=False` leaves the decoder
+        to the caller (the tape's logits are then None).
         """
         tokens = np.asarray(tokens)
         B, T = tokens.shape
@@ -185,7 +187,7 @@ class Model:
             inputs.append(x)
             caches.append(layer_caches)
             x = np.stack([cache["h"] for cache in layer_caches])  # (T, B, H)
-        logits = x @ self.params["decoder.weight"].T + self.params["decoder.bias"]  # (T, B, V)
+        logits = x @ self.params["decoder.weight"].T + self.params["decoder.bias"] if decode else None  # (T, B, V)
         return Tape(tokens, inputs, caches, logits, clamps)
 
     @staticmethod
@@ -275,20 +277,26 @@ class Model:
         clamps: list[list[StepClamp | None]] | None = None,
     ) -> tuple[float, Grads, Tape]:
         """Σ_{b,t} weights[b,t]·(−log p(targets[b,t])) and its gradient with respect to every parameter
-        and the initial states. Used for training (with weights summing to 1) and gradient checks."""
-        tape = self.forward(tokens, state, clamps)
+        and the initial states. Used for training (with weights summing to 1) and gradient checks. Only the
+        positions with a nonzero weight are decoded (padding costs no decoder product); the returned tape
+        has no logits."""
+        tape = self.forward(tokens, state, clamps, decode=False)
         B, T = tape.tokens.shape
-        logp = log_softmax(tape.logits)  # (T, B, V)
-        tgt, w = np.asarray(targets).T, np.asarray(weights, dtype=self.dtype).T  # (T, B)
-        loss = float(-(np.take_along_axis(logp, tgt[..., None], -1)[..., 0] * w).sum())
+        w = np.asarray(weights, dtype=self.dtype).T  # (T, B)
+        at = np.nonzero(w)  # the scored positions (t, b)
+        h_top = tape.top_hidden()[at]  # (N, H)
+        W_dec = self.params["decoder.weight"]
+        logp = log_softmax(h_top @ W_dec.T + self.params["decoder.bias"])  # (N, V)
+        tgt, n = np.asarray(targets).T[at], np.arange(len(at[0]))
+        loss = float(-(logp[n, tgt] * w[at]).sum())
         dlogits = np.exp(logp)  # backprop through softmax cross-entropy: p − onehot, scaled by the weight
-        np.put_along_axis(dlogits, tgt[..., None], np.take_along_axis(dlogits, tgt[..., None], -1) - 1.0, -1)
-        dlogits *= w[..., None]
-        dtop = dlogits @ self.params["decoder.weight"]  # (T, B, H)
+        dlogits[n, tgt] -= 1.0
+        dlogits *= w[at][:, None]
+        dtop = np.zeros((T, B, self.hidden_size), self.dtype)
+        dtop[at] = dlogits @ W_dec  # (N, H) back into the top hidden states
         grads = self.backward(tape, B, lambda t, rows: (0, dtop[t]))
-        h_top = tape.top_hidden()
-        grads.params["decoder.weight"] = dlogits.reshape(T * B, -1).T @ h_top.reshape(T * B, -1)
-        grads.params["decoder.bias"] = dlogits.sum((0, 1))
+        grads.params["decoder.weight"] = dlogits.T @ h_top
+        grads.params["decoder.bias"] = dlogits.sum(0)
         return loss, grads, tape
 
 

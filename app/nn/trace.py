@@ -2,7 +2,9 @@
 ‖∂L_t/∂h_k‖ and ‖∂L_t/∂c_k‖ for every loss L_t and every earlier step k — the vanishing gradient, measured.
 
 Losses: L_t = −log p(token_{t+1} | tokens ≤ t) for every step with a next token, and at the last step
-−log p(target) when the caller names a target.
+−log p(target) when the caller names a target. A target of several word pieces is one word: the model reads
+its pieces but the last on after the text (the trace's `tail`, not steps of the trace), the last loss is −log
+of the product of the pieces' probabilities, and its gradients flow back through those steps.
 
 A trace keeps each recorded quantity as one (T, H) array per layer (`Columns`); the per-step caches the
 backward reads are views into them, made when asked for. A trace can be extended from an earlier one
@@ -36,7 +38,8 @@ ROW_BLOCK = 32  # loss rows per backward sweep; any fixed number keeps a row's b
 
 class Stepper:
     """Feeds a model one token at a time, keeping the recurrent state. A whole-sequence trace is a loop
-    over `step`, so a stream of steps and a finished trace hold the very same numbers."""
+    over `advance`, so a stream of steps and a finished trace hold the very same states (the trace decodes
+    all its steps in one product: the same logits as `step`'s up to the last bits)."""
 
     def __init__(
         self,
@@ -54,6 +57,11 @@ class Stepper:
 
     def step(self, token_id: int) -> tuple[list[dict[str, Any]], Array]:
         """Advance one token. Returns each layer's cache (every intermediate) and the decoder's logits (V,)."""
+        caches = self.advance(token_id)
+        return caches, decode(self.model, caches[-1]["h"])[0]
+
+    def advance(self, token_id: int) -> list[dict[str, Any]]:
+        """Advance one token without the decoder (a trace decodes all its steps in one product)."""
         m, t = self.model, self.t
         caches = []
         xw = self.table[token_id][None]  # (1, G·H)
@@ -64,9 +72,26 @@ class Stepper:
             cache = step_forward(m.spec, p, xw, self.h[l], self.c[l], clamp)
             self.h[l], self.c[l] = cache["h"], cache["c"]
             caches.append(cache)
-        logits = np.dot(caches[-1]["h"][0], m.params["decoder.weight"].T) + m.params["decoder.bias"]
         self.t += 1
-        return caches, logits
+        return caches
+
+
+def decode(model: Model, h: Array) -> Array:
+    """The decoder's logits (rows, V) for top-layer hidden states (rows, H)."""
+    return np.dot(h, model.params["decoder.weight"].T) + model.params["decoder.bias"]
+
+
+def decode_blocks(model: Model, h: Array, first: int) -> Array:
+    """The logits of steps first … T − 1 (`first` a multiple of ROW_BLOCK), one product per block of
+    ROW_BLOCK steps, the last block padded: a step's bits are then the same in a trace extended from an
+    earlier one as in a fresh one (a BLAS product's rows depend on how many rows it has)."""
+    out = []
+    for s in range(first, len(h), ROW_BLOCK):
+        block = np.zeros((ROW_BLOCK, h.shape[1]), h.dtype)
+        n = min(ROW_BLOCK, len(h) - s)
+        block[:n] = h[s : s + n]
+        out.append(decode(model, block)[:n])
+    return np.concatenate(out) if out else np.empty((0, len(model.vocab)), h.dtype)
 
 
 @dataclass
@@ -123,6 +148,14 @@ class Columns:
         cut = lambda a: None if a is None else a[:n].copy()  # noqa: E731
         return Columns({g: cut(a) for g, a in self.pre.items()}, {g: cut(a) for g, a in self.act.items()},
                        cut(self.c), cut(self.tanh_c), cut(self.h), cut(self.hw_n), self.lean)  # fmt: skip
+
+    def then(self, tail: Columns) -> Columns:
+        """These steps followed by `tail`'s (the record of the steps read after them)."""
+        cat = lambda a, b: None if a is None else np.concatenate([a, b])  # noqa: E731
+        pre = {g: cat(a, tail.pre[g]) for g, a in self.pre.items()}
+        act = {g: cat(a, tail.act[g]) for g, a in self.act.items()}
+        return Columns(pre, act, cat(self.c, tail.c), cat(self.tanh_c, tail.tanh_c), cat(self.h, tail.h),
+                       cat(self.hw_n, tail.hw_n), self.lean)  # fmt: skip
 
     def tanh_cell(self) -> Array | None:
         return self.tanh_c if self.tanh_c is not None or self.c is None else np.tanh(self.c)
@@ -207,6 +240,9 @@ class Trace:
     losses: Array  # (T,) NaN where undefined
     triangle: Triangle | None = None
     keep: int = 0  # steps (and gradient rows) taken from the base trace this one was extended from
+    target_pieces: list[Token] = field(default_factory=list)  # the target word's pieces (one for most words)
+    tail: list[Columns] | None = None  # per layer, the steps reading the target's pieces but the last
+    tail_logp: Array | None = None  # (pieces − 1, V) the next-piece distributions after each of them
 
     @property
     def steps(self) -> int:
@@ -222,26 +258,41 @@ class Trace:
 
     @property
     def tape(self) -> Tape:
-        """The forward pass as the backward reads it (one row); its caches are views into the columns."""
-        m, ids = self.model, self.ids
+        """The forward pass as the backward reads it (one row); its caches are views into the columns. With a
+        target of pieces, the steps reading them follow the text's."""
+        m, ids, columns = self.model, self.ids, self.columns
+        logits = self.logits
+        if self.tail is not None:
+            ids = np.concatenate([ids, [p.id for p in self.target_pieces[:-1]]])
+            columns = [c.then(t) for c, t in zip(columns, self.tail, strict=True)]
+            logits = np.concatenate([logits, np.zeros((len(ids) - self.steps, logits.shape[1]), logits.dtype)])
         inputs = [m.params["embedding.weight"][ids][:, None, :]]
-        inputs += [self.columns[l].h[:, None, :] for l in range(m.layers - 1)]
-        caches = [LayerSteps(self.columns[l], self.clamps[l] if self.clamps else None) for l in range(m.layers)]
-        return Tape(ids[None], inputs, caches, self.logits[:, None, :], self.clamps)  # type: ignore[arg-type]
+        inputs += [columns[l].h[:, None, :] for l in range(m.layers - 1)]
+        caches = [LayerSteps(columns[l], self.clamps[l] if self.clamps else None) for l in range(m.layers)]
+        return Tape(ids[None], inputs, caches, logits[:, None, :], self.clamps)  # type: ignore[arg-type]
+
+    def expected_text(self, t: int) -> str | None:
+        """The expected token's text at step t: the whole target word at the last step."""
+        e = self.expected[t]
+        if e is None:
+            return None
+        return self.target.text if t == self.steps - 1 and self.target is not None else self.model.vocab[e]
 
 
-def resolve_target(model: Model, target: str | None) -> Token | None:
+def resolve_target(model: Model, target: str | None) -> list[Token]:
+    """The target word's tokens: one, or a word's pieces; [] for no target."""
     if target is None or target == "":
-        return None
-    tokens = model.tokenizer.tokenize(target)
-    if len(tokens) != 1:
+        return []
+    tok = model.tokenizer
+    tokens = tok.tokenize(target)
+    if len(tok.words(tokens)) != 1:
         raise TraceInputError(
             "bad_target",
-            f"the target must be one {model.tokenizer.kind} token of this model; {target!r} is {len(tokens)} tokens",
+            f"the target must be one {tok.kind} token of this model; {target!r} is {len(tokens)} tokens",
         )
-    if tokens[0].unknown:
+    if any(t.unknown for t in tokens):
         raise TraceInputError("bad_target", f"the target {target!r} is not in this model's vocabulary")
-    return tokens[0]
+    return tokens
 
 
 def _same_clamp(a: StepClamp | None, b: StepClamp | None) -> bool:
@@ -268,16 +319,25 @@ def shared_prefix(base: Trace, ids: Array, clamps: list[list[StepClamp | None]] 
     return p
 
 
-def _kept(base: Trace, expected: list[int | None], p: int) -> int:
-    # The last shared step is the base's too unless what it predicts changed (a token typed after it).
-    return p if p and base.expected[p - 1] == expected[p - 1] else max(p - 1, 0)
+def _kept(base: Trace, expected: list[int | None], p: int, pieces: list[Token]) -> int:
+    # The last shared step is the base's too unless what it predicts changed (a token typed after it, or
+    # another target): a step scores its next token, the last step its target's pieces.
+    if not p:
+        return 0
+    new = [expected[p - 1]] if p < len(expected) else [t.id for t in pieces]
+    old = [base.expected[p - 1]] if p < base.steps else [t.id for t in base.target_pieces]
+    return p if new == old else p - 1
 
 
 def kept_steps(base: Trace, trace: Trace) -> int:
     """How many leading steps (and gradient rows) of `trace` are exactly `base`'s."""
     if base.model is not trace.model or base.columns[0].lean != trace.columns[0].lean:
         return 0
-    return _kept(base, trace.expected, shared_prefix(base, trace.ids, trace.clamps))
+    return _kept(base, trace.expected, shared_prefix(base, trace.ids, trace.clamps), trace.target_pieces)
+
+
+def _same_pieces(a: list[Token], b: list[Token]) -> bool:
+    return [t.id for t in a] == [t.id for t in b]
 
 
 def run_trace(
@@ -297,11 +357,11 @@ def run_trace(
     tokens = model.tokenizer.tokenize(text) if isinstance(text, str) else text
     if not tokens:
         raise TraceInputError("empty_text", "there is nothing to trace: type some text")
-    target_token = resolve_target(model, target)
+    pieces = resolve_target(model, target)
     ivs = parse_interventions(interventions, model.spec, model.layers, model.hidden_size)
-    T = len(tokens)
+    T, extra = len(tokens), max(len(pieces) - 1, 0)
     ids = np.array([tok.id for tok in tokens])
-    clamps = step_clamps(ivs, model.layers, T, model.hidden_size, model.dtype)
+    clamps = step_clamps(ivs, model.layers, T + extra, model.hidden_size, model.dtype)
     usable = base is not None and base.model is model and base.columns[0].lean == lean
     p = shared_prefix(base, ids, clamps) if usable else 0  # type: ignore[arg-type]
     if p:
@@ -317,7 +377,7 @@ def run_trace(
         if p == T:
             columns = [c.cut(T) for c in base.columns]  # type: ignore[union-attr]
     for t in range(p, T):
-        step_caches, logits[t] = stepper.step(int(ids[t]))
+        step_caches = stepper.advance(int(ids[t]))
         if not columns:
             columns = [Columns.like(cache, T, lean) for cache in step_caches]
             if p:
@@ -325,16 +385,33 @@ def run_trace(
                     c.take(b, p)
         for c, cache in zip(columns, step_caches, strict=True):
             c.record(t, cache)
+    first = p - p % ROW_BLOCK  # decoded in whole blocks, so a step's logits never depend on the text's length
+    logits[first:] = decode_blocks(model, columns[-1].h, first)
     logp = np.empty_like(logits)
     if p:
         logp[:p] = base.logp[:p]  # type: ignore[union-attr]
     logp[p:] = log_softmax(logits[p:])
-    expected: list[int | None] = [int(k) for k in ids[1:]] + [target_token.id if target_token else None]
+    expected: list[int | None] = [int(k) for k in ids[1:]] + [pieces[0].id if pieces else None]
     losses = np.full(T, np.nan)
     scored = [t for t, e in enumerate(expected) if e is not None]
     losses[scored] = -logp[scored, [expected[t] for t in scored]]
-    keep = _kept(base, expected, p) if base is not None else 0
-    trace = Trace(model, tokens, target_token, ivs, columns, clamps, logits, logp, expected, losses, keep=keep)
+    keep = _kept(base, expected, p, pieces) if base is not None else 0
+    word = Token("".join(t.text for t in pieces), pieces[0].id, False) if pieces else None
+    trace = Trace(model, tokens, word, ivs, columns, clamps, logits, logp, expected, losses, keep=keep,
+                  target_pieces=pieces)  # fmt: skip
+    if extra:  # read the target's pieces on from the text's last state; the word's loss is all its pieces'
+        if p == T and base is not None and base.tail is not None and _same_pieces(base.target_pieces, pieces):
+            trace.tail, trace.tail_logp = base.tail, base.tail_logp
+        else:  # the stepper stands after the text's last step (taken or from the base)
+            tail: list[Columns] = []
+            for j, piece in enumerate(pieces[:-1]):
+                step_caches = stepper.advance(piece.id)
+                tail = tail or [Columns.like(cache, extra, lean) for cache in step_caches]
+                for c, cache in zip(tail, step_caches, strict=True):
+                    c.record(j, cache)
+            trace.tail = tail
+            trace.tail_logp = log_softmax(decode(model, tail[-1].h))
+        losses[T - 1] -= sum(trace.tail_logp[j, piece.id] for j, piece in enumerate(pieces[1:]))
     if base is not None and keep and base.triangle is not None:
         trace.triangle = _kept_rows(trace, base.triangle, keep)
     if gradients and not lean:
@@ -400,23 +477,33 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
     first = block * B
     steps = tri.loss_steps[rows]  # (n,) the loss steps, ascending
     slot = steps - first  # (n,) each row's place in the block
-    end = int(steps[-1]) + 1  # the sweep covers steps 0 … end − 1
+    last = int(tri.loss_steps[-1])
+    param_slot = last - first if last in set(steps.tolist()) else None
+    # the last loss of a target of pieces goes on through the steps that read them
+    pieces = trace.target_pieces[1:] if param_slot is not None and trace.tail is not None else []
+    end = int(steps[-1]) + 1 + len(pieces)  # the sweep covers steps 0 … end − 1
     probs = np.exp(trace.logp[steps])  # (n, V)
     probs[np.arange(len(rows)), [trace.expected[t] for t in steps]] -= 1.0  # backprop through softmax CE
     W_dec = model.params["decoder.weight"]
     at = {int(t): k for k, t in enumerate(steps)}
-    last = int(tri.loss_steps[-1])
-    param_slot = last - first if last in at else None
+    tail_d = np.exp(trace.tail_logp) if pieces else None  # (pieces − 1, V) the same for each piece after the first
+    if tail_d is not None:
+        tail_d[np.arange(len(pieces)), [p.id for p in pieces]] -= 1.0
 
     def inject(t: int, _rows: int) -> tuple[int, Array | None]:
+        d = np.zeros((B, model.hidden_size), model.dtype)
+        if t > last and tail_d is not None:
+            d[param_slot] = tail_d[t - last - 1] @ W_dec  # a piece of the target, after the text
+            return 0, d
         k = at.get(t)
         if k is None:
             return 0, None
-        d = np.zeros((B, model.hidden_size), model.dtype)
         d[slot[k]] = probs[k] @ W_dec  # (H,) backprop through the decoder
         return 0, d
 
     def record(l: int, t: int, a: int, dh: Array, dc: Array | None) -> None:
+        if t >= trace.steps:  # the target's own steps are not steps of the trace
+            return
         live = slot[steps >= t]  # rows injected at or after step t
         r = np.asarray(rows)[steps >= t]
         tri.hidden[l, r, t] = np.sqrt((dh * dh).sum(-1))[live]
@@ -430,10 +517,13 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
                            param_rows=slice(param_slot, param_slot + 1) if params else slice(0))  # fmt: skip
     tri.computed[rows] = True
     if params:
-        dlogits = np.exp(trace.logp[last])
-        dlogits[trace.expected[last]] -= 1.0  # type: ignore[index]
-        grads.params["decoder.weight"] = np.outer(dlogits, trace.columns[-1].h[last])
-        grads.params["decoder.bias"] = dlogits
+        dlogits = np.exp(trace.logp[last])[None]  # (1, V), then a row per piece after the first
+        dlogits[0, trace.expected[last]] -= 1.0  # type: ignore[index]
+        h = trace.columns[-1].h[last : last + 1]  # (1, H)
+        if tail_d is not None and trace.tail is not None:
+            dlogits, h = np.concatenate([dlogits, tail_d]), np.concatenate([h, trace.tail[-1].h])
+        grads.params["decoder.weight"] = dlogits.T @ h
+        grads.params["decoder.bias"] = dlogits.sum(0)
         tri.params, tri.param_step = grads, last
 
 

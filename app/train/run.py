@@ -13,9 +13,11 @@ import numpy as np
 
 from ..nn.files import load_model, save_model
 from ..nn.model import Model, init_params
-from ..nn.tokenizer import Tokenizer
+from ..nn.tokenizer import tokenizer_from_config
+from .cards import new_card, trained_card, untrained_card
 from .optim import Adam, clip_by_global_norm
-from .recipes import Recipe, get_recipe, text_loss
+from .recipe import Recipe
+from .tasks import get_recipe
 
 
 def _fmt_time(s: float) -> str:
@@ -56,23 +58,24 @@ def train(
     hidden: int | None = None,
     max_steps: int | None = None,
     log: Any = sys.stderr,
+    start: Model | None = None,
+    lr: float | None = None,
 ) -> tuple[Model, dict[str, Any]]:
-    """Train a model on `recipe`. Deterministic for a seed as long as the step count is the same (the
-    time budget only cuts a run short, and the card says so)."""
+    """Train a model on `recipe`, from fresh weights or on from `start`'s (a model of this recipe's shape).
+    Deterministic for a seed as long as the step count is the same (the time budget only cuts a run short,
+    and the card says so)."""
     rng = np.random.default_rng(seed)
-    H = hidden or recipe.hidden[arch]
+    H = start.hidden_size if start is not None else hidden or recipe.hidden[arch]
     V = len(recipe.vocab)
     params = init_params(arch, recipe.layers, V, recipe.input_size, H, rng, forget_bias=1.0, dtype=np.float32)
-    model_id = f"{recipe.name}-{arch}"
-    tokenizer = Tokenizer(recipe.tokenizer, recipe.vocab, "<unk>", recipe.lowercase)
-    card: dict[str, Any] = {
-        "id": model_id, "title": f"{recipe.title} ({arch.upper()})", "arch": arch, "layers": recipe.layers,
-        "input_size": recipe.input_size, "hidden_size": H, "tokenizer": tokenizer.config(),
-        "task": recipe.task, "description": recipe.description,
-        "example": recipe.example[0], "example_target": recipe.example[1],
-    }  # fmt: skip
-    model = Model(card, params, tokenizer)
-    opt = Adam(params, recipe.lr)
+    if start is not None:
+        if start.arch != arch or start.vocab != recipe.vocab or set(start.params) != set(params):
+            raise SystemExit(f"{start.id} is not a {recipe.name} {arch} model: it cannot be trained on")
+        for k in params:
+            params[k][...] = start.params[k]
+    model = Model(new_card(recipe, arch, H), params, tokenizer_from_config(recipe.tokenizer))
+    lr = lr if lr is not None else recipe.lr
+    opt = Adam(params, lr)
     steps = max_steps or recipe.max_steps
     budget = 60 * (minutes if minutes is not None else recipe.minutes)
     progress = Progress(steps, budget, log)
@@ -86,15 +89,14 @@ def train(
     history: list[dict[str, float]] = []
     for step in range(1, steps + 1):
         # cosine decay to a tenth of the rate, by step so a seed reproduces a run
-        lr = recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
-        inputs, targets, mask = recipe.batch(rng, recipe.levels[level_k])
-        weights = mask / max(mask.sum(), 1.0)  # mean loss per scored token
-        loss, grads, tape = model.loss_and_grads(inputs, targets, weights, state)
+        step_lr = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        batch = recipe.batch(rng, recipe.levels[level_k])
+        loss, grads, tape = recipe.loss(model, batch, state)
         if recipe.stream:
             state = Model.final_state(tape)
         clip_by_global_norm(grads.params, recipe.clip)
-        opt.step(grads.params, lr)
-        tokens_seen += int(inputs.size)  # positions processed, scored or not
+        opt.step(grads.params, step_lr)
+        tokens_seen += int(tape.tokens.size)  # positions processed, scored or not
         loss_ema = loss if math.isnan(loss_ema) else 0.95 * loss_ema + 0.05 * loss
         if step % recipe.eval_every == 0 or step == steps:
             can_level_up = recipe.level_eval is not None and level_k < len(recipe.levels) - 1
@@ -129,7 +131,7 @@ def train(
     info = {
         "recipe": recipe.name, "seed": seed, "steps": step, "best_step": best_step, "stopped_by": stopped,
         "train_seconds": round(elapsed, 1), "tokens_per_second": round(tokens_seen / elapsed, 1),
-        "train_loss": round(loss_ema, 5), "lr": recipe.lr, "clip": recipe.clip,
+        "train_loss": round(loss_ema, 5), "lr": lr, "clip": recipe.clip,
         "batch": "see recipe", "curriculum_level": recipe.levels[level_k], "history": history,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "numpy": np.__version__,
     }  # fmt: skip
@@ -142,49 +144,8 @@ def init_untrained(recipe: Recipe, arch: str, forget_bias: float, seed: int, mod
     rng = np.random.default_rng(seed)
     params = init_params(arch, recipe.layers, len(recipe.vocab), recipe.input_size, H, rng, forget_bias=forget_bias,
                          dtype=np.float32)  # fmt: skip
-    tokenizer = Tokenizer(recipe.tokenizer, recipe.vocab, "<unk>", recipe.lowercase)
-    bias = f"{forget_bias:g}"
-    card: dict[str, Any] = {
-        "id": model_id or f"untrained-{recipe.name}-{arch}-bias{bias}",
-        "title": f"Untrained {arch.upper()}, forget bias {bias}",
-        "arch": arch, "layers": recipe.layers, "input_size": recipe.input_size, "hidden_size": H,
-        "tokenizer": tokenizer.config(),
-        "task": f"no training: the {recipe.name} model's shape with the forget-gate bias at {bias}",
-        "description": (
-            f"Random weights in the shape of the {recipe.name} model, forget-gate bias initialised to {bias}. "
-            "Compare bias 0 with bias +1: a forget gate that starts near σ(0) = 0.5 halves the gradient along "
-            "the cell state at every step; one that starts near σ(1) ≈ 0.73 lets it reach much further back."
-        ),
-        "example": recipe.example[0], "example_target": recipe.example[1],
-        "metrics": {},
-        "parameters": sum(v.size for v in params.values()),
-        "provenance": {
-            "trained_with": f"lstm-explainer init {recipe.name} --arch {arch} --forget-bias {bias} --seed {seed}",
-            "recipe": recipe.name, "seed": seed, "steps": 0,
-        },
-    }  # fmt: skip
-    return Model(card, params, tokenizer)
-
-
-def finish_card(model: Model, recipe: Recipe, info: dict[str, Any]) -> dict[str, Any]:
-    metrics = recipe.evaluate(model.astype(np.float64), True)
-    card = dict(model.card)
-    card["metrics"] = {
-        "validation": {"name": recipe.val_name, "value": round(metrics["val"], 6)},
-        **{k: v for k, v in metrics.items() if k != "val"},
-        "train_loss": info["train_loss"],
-        "tokens_per_second": info["tokens_per_second"],
-    }
-    if recipe.check_sample is not None:
-        sample = recipe.check_sample()
-        card["metrics"]["check"] = {"text": sample, "value": round(text_loss(model, sample, rows=1), 7)}
-    card["parameters"] = model.n_params()
-    card["provenance"] = {
-        "trained_with": f"lstm-explainer train {recipe.name} --arch {model.arch} --seed {info['seed']}",
-        "data": recipe.provenance or {"generator": f"app/train/data.py ({recipe.name})"},
-        **{k: v for k, v in info.items() if k != "train_loss"},
-    }
-    return card
+    card = untrained_card(recipe, arch, H, forget_bias, seed, params, model_id)
+    return Model(card, params, tokenizer_from_config(recipe.tokenizer))
 
 
 def train_recipe(
@@ -194,14 +155,25 @@ def train_recipe(
     seed: int = 0,
     minutes: float | None = None,
     hidden: int | None = None,
+    steps: int | None = None,
+    lr: float | None = None,
+    start: Path | None = None,
 ) -> Path:
     recipe = get_recipe(name)
     arch = arch or "lstm"
-    model, info = train(recipe, arch, seed, minutes, hidden)
+    begun = load_model(start, dtype=np.float32) if start is not None else None
+    model, info = train(recipe, arch, seed, minutes, hidden, steps, start=begun, lr=lr)
+    if begun is not None:  # the card tells the whole story: this run, and the one it went on from
+        info["continued_from"] = begun.card.get("provenance", {})
+    flags = "".join(f" --{k} {v}" for k, v in (("steps", steps), ("lr", lr)) if v is not None)
+    info["command"] = f"lstm-explainer train {name} --arch {arch} --seed {seed}{flags}" + (
+        f" --start {start}" if start is not None else ""
+    )
     out = out or Path("models") / model.id
+    model.card["provenance"] = info  # kept even if the evaluation below fails: the run can be re-carded
     save_model(model, out)
     saved = load_model(out)  # evaluate exactly what ships: float32 weights, float64 arithmetic
-    card = finish_card(saved, recipe, info)
+    card = trained_card(saved, recipe, info)
     model.card = card
     save_model(model, out)
     v = card["metrics"]["validation"]

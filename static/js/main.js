@@ -690,6 +690,7 @@ views.memory?.on('pick', ({ unit, step }) => {
 views.memory?.on('quantity', (q) => state.set({ heat: q }));
 views.gradients?.on('step', (t) => goTo(t)).on('backward', playBackward);
 // The model's default length is kept as 0, so a link does not pin it when the model changes.
+views.continuation?.on('sample', (sample) => state.set({ sample }));
 views.continuation?.on('length', (n) => {
   const { kind } = continuationLength(state.values.model);
   state.set({ length: n === config.continuationLengths[kind] ? 0 : n });
@@ -1130,7 +1131,7 @@ function syncCompare() {
 // ------------------------------------------------------------------------------------------ continuation
 // The model writing on after the text (POST /api/continue), for the main model and, in compare mode, the
 // second one. Asked for when a trace is done, so typing sends one request per finished trace, not per key.
-const continuations = new Map(); // JSON [model, text, length] → {text, error}; the last few only
+const continuations = new Map(); // JSON [model, text, length, sample] → {text, error}; the last few only
 let continuationView = null; // {prompt, ids, length}: what the panel shows now; answers for anything else wait
 
 // The continuation's length for a model: the state's choice, or the model's default (0 in the state).
@@ -1145,6 +1146,7 @@ function showContinuations() {
   const { prompt, ids } = continuationView;
   const { kind, value } = continuationLength(ids[0][1]);
   v.setLength(CONTINUATION_CHOICES[kind], value, kind);
+  v.setSampling(state.values.sample);
   v.setEntries(
     ids.map(([side, id]) => ({
       side,
@@ -1152,7 +1154,7 @@ function showContinuations() {
       arch: cards.get(id)?.arch,
       prompt,
       text: null,
-      ...continuations.get(JSON.stringify([id, prompt, continuationLength(id).value])),
+      ...continuations.get(JSON.stringify([id, prompt, continuationLength(id).value, state.values.sample])),
     })),
   );
   v.draw();
@@ -1166,13 +1168,17 @@ function requestContinuations() {
   continuationView = { prompt, ids };
   for (const [, id] of ids) {
     const { kind, value } = continuationLength(id);
-    const key = JSON.stringify([id, prompt, value]);
+    const key = JSON.stringify([id, prompt, value, s.sample]);
     if (continuations.has(key) && !continuations.get(key).error) continue; // done or on its way
     continuations.set(key, { text: null });
     if (continuations.size > 40) continuations.delete(continuations.keys().next().value);
     // The default length goes unsaid, so an exported page (which stores the default) can answer it.
     const body = { model: id, text: prompt };
     if (value !== config.continuationLengths[kind]) body.length = value;
+    if (s.sample) {
+      const [temperature, topK, seed] = s.sample.split(':').map(Number);
+      Object.assign(body, { temperature, top_k: topK, seed });
+    }
     postContinue(config.apiBase, body)
       .then((r) => continuations.set(key, { text: r.continuation }))
       .catch((err) => continuations.set(key, { text: null, error: err.message })) // asked again next time
@@ -1199,7 +1205,8 @@ function setupCompare() {
       requestCompare();
       loadPlotly();
     }
-    const continuationChanged = changed.has('length') || (changed.has('panels') && values.panels.includes('continuation'));
+    const continuationChanged =
+      changed.has('length') || changed.has('sample') || (changed.has('panels') && values.panels.includes('continuation'));
     if (changed.has('compare') || continuationChanged) {
       requestContinuations();
     }

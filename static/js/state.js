@@ -51,6 +51,16 @@ const number = (lo, hi) => ({
   write: (v) => String(v),
 });
 
+// Continuation sampling in the URL: '' is greedy; `temperature:top_k:seed` (e.g. `0.8:40:1234`) samples.
+const sampleCodec = {
+  parse: (s) => {
+    const m = /^(\d+(?:\.\d+)?):(\d+):(\d+)$/.exec(s);
+    if (s === '') return '';
+    return m && Number(m[1]) > 0 && Number(m[1]) <= 2 && Number(m[3]) < 2 ** 32 ? s : undefined;
+  },
+  write: (v) => v,
+};
+
 // A clamp in the URL: gate:value:layer:units:start:stop, e.g. `forget:0:0:all:3:` (units `3.7` or `all`,
 // empty start/stop = open-ended); several clamps are joined by `;`.
 export const clampCodec = {
@@ -97,6 +107,8 @@ export const FIELDS = {
   large: { default: false, codec: bool },
   // Continuation panel: how many tokens the model writes (0 = the server's default, config.continuationLengths).
   length: { default: 0, codec: int(0, 400) }, // POST /api/continue takes 1-400
+  // ... and how it picks each token: '' greedy, or `temperature:top_k:seed` (the seed keeps a sample in the link).
+  sample: { default: '', codec: sampleCodec },
   // Compare mode: the id of the second model read beside the main one ('' = off).
   compare: { default: '', codec: str(200) },
   // Embedding (docs/embedding.md): the controls an /embed page hides, or the only ones it shows; and

@@ -139,7 +139,8 @@ function newStep(trace, t) {
       clamped: trace.interventions.length ? clampedUnits(trace.interventions, l, t, H) : {},
     })),
     top: [],
-    expected: e ? { token: trace.vocab.get(e.id) ?? e.text, id: e.id, p: null } : null,
+    // the target is a whole word (its pieces' product), named by its text; a next token by its vocabulary entry
+    expected: e ? { token: e === trace.target ? e.text : (trace.vocab.get(e.id) ?? e.text), id: e.id, p: null } : null,
     loss: null,
   };
 }

@@ -101,17 +101,17 @@ def test_compare_mode_shows_both_models_stepping_together(tab: Any, server: str,
 def test_the_gradient_curves_share_one_log_axis_and_the_rnns_falls_faster(
     tab: Any, server: str, artifacts: Path
 ) -> None:
-    tab.goto(url(server, model="lecture-lstm", compare="lecture-rnn", text=SPAIN, target="spanish", panels=""))
+    tab.goto(url(server, model="grammar-lstm", compare="grammar-rnn", text=SPAIN, target="spanish", panels=""))
     wait_ready(tab)
     wait_compare(tab)
     tab.wait_for_function(f"() => ({CURVES})()?.traces.length === 2", timeout=20_000)
     curves = tab.evaluate(CURVES)
     assert curves["yType"] == "log"
     by_side = {t["side"]: t for t in curves["traces"]}
-    assert by_side["main"]["name"] == "lecture-lstm: ‖∂L/∂c_k‖"
-    assert by_side["other"]["name"] == "lecture-rnn: ‖∂L/∂h_k‖"
+    assert by_side["main"]["name"] == "grammar-lstm: ‖∂L/∂c_k‖"
+    assert by_side["other"]["name"] == "grammar-rnn: ‖∂L/∂h_k‖"
     legend = tab.locator("#compare .compare-curve .legendtext").all_text_contents()
-    assert any("lecture-lstm" in t for t in legend) and any("lecture-rnn" in t for t in legend)
+    assert any("grammar-lstm" in t for t in legend) and any("grammar-rnn" in t for t in legend)
     T = len(trace(tab)["tokens"])
     spain = [t["text"] for t in trace(tab)["tokens"]].index("spain")
     kept = {}
@@ -121,7 +121,7 @@ def test_the_gradient_curves_share_one_log_axis_and_the_rnns_falls_faster(
     # The same numbers tests/test_seeds.py measures in NumPy, now on screen.
     assert kept["main"] > 0.5 and kept["other"] < 0.01, kept
     assert kept["other"] < kept["main"] / 100
-    assert "lecture-rnn keeps" in tab.locator("#compare .compare-curve-note").inner_text()
+    assert "grammar-rnn keeps" in tab.locator("#compare .compare-curve-note").inner_text()
     tab.locator("#compare .compare-curve").scroll_into_view_if_needed()
     tab.locator("#compare").screenshot(path=artifacts / "compare-gradients.png")
 
@@ -211,7 +211,7 @@ def test_clamps_apply_to_the_main_model_only(tab: Any, server: str) -> None:
     tab.goto(url(server, model="lecture-lstm", compare="lecture-rnn", text=SPAIN, target="spanish", clamps=clamp))
     wait_ready(tab)
     wait_compare(tab)
-    assert trace(tab)["steps"][-1]["layers"][0]["clamped"] == {"forget": list(range(64))}
+    assert trace(tab)["steps"][-1]["layers"][0]["clamped"] == {"forget": list(range(128))}
     assert compare_trace(tab)["steps"][-1]["layers"][0]["clamped"] == {}
     assert "Clamps apply to lecture-lstm only" in tab.locator("#compare .compare-note").inner_text()
     # With its forget gate shut after "spain", the LSTM loses the answer too.

@@ -147,7 +147,7 @@ export function buildDocument(trace, { digits = 7 } = {}) {
       id: m.id, arch: m.arch, layers: m.layers, input_size: m.inputSize,
       hidden_size: m.hiddenSize, tokenizer: m.tokenizer.kind,
     },
-    tokens: trace.tokens.map((tok) => ({ text: tok.text, id: tok.id, unknown: tok.unknown })),
+    tokens: trace.tokens.map((tok) => ({ text: tok.text, id: tok.id, unknown: tok.unknown, join: tok.join })),
     target: trace.target === null ? null : { text: trace.target.text, id: trace.target.id },
     steps: stepRecords(trace, round),
     gradients: gradientsRecord(trace, round),

@@ -41,8 +41,8 @@ export class Tokenizer {
 
   lookup(piece) {
     const k = this.index.get(piece);
-    if (k !== undefined && piece !== this.unk) return { text: piece, id: k, unknown: false };
-    if (this.unk !== null) return { text: piece, id: this.index.get(this.unk), unknown: true };
+    if (k !== undefined && piece !== this.unk) return { text: piece, id: k, unknown: false, join: false };
+    if (this.unk !== null) return { text: piece, id: this.index.get(this.unk), unknown: true, join: false };
     throw new TraceInputError(
       'unknown_token',
       `${pyRepr(piece)} is not in this model's vocabulary and the model has no unknown token`,
@@ -61,9 +61,59 @@ export class CharTokenizer extends Tokenizer {
   }
 }
 
+const PIECE = '##'; // a vocabulary entry that continues the word before it (app/nn/tokenizer.py)
+const MAX_PIECE = 24;
+
 export class WordTokenizer extends Tokenizer {
+  constructor(...args) {
+    super(...args);
+    this.pieces = this.vocab.some((t) => t.startsWith(PIECE) && t.length > PIECE.length);
+  }
+
   split(text) {
     return this.normalise(text).match(WORD_PATTERN) ?? [];
+  }
+
+  tokenize(text) {
+    return this.split(text).flatMap((word) => {
+      const k = this.index.get(word);
+      if ((k !== undefined && word !== this.unk) || !this.pieces) return [this.lookup(word)];
+      return this.wordPieces(word);
+    });
+  }
+
+  // WordPiece's greedy rule, in code points as Python slices: the longest known start, then the longest
+  // known continuations; a character no entry covers is an unknown piece of its word.
+  wordPieces(word) {
+    const chars = Array.from(word);
+    const out = [];
+    let start = 0;
+    while (start < chars.length) {
+      const prefix = start ? PIECE : '';
+      let found = false;
+      for (let end = Math.min(chars.length, start + MAX_PIECE); end > start; end -= 1) {
+        const text = chars.slice(start, end).join('');
+        const k = this.index.get(prefix + text);
+        if (k !== undefined && text !== this.unk) {
+          out.push({ text, id: k, unknown: false, join: start > 0 });
+          start = end;
+          found = true;
+          break;
+        }
+      }
+      if (!found) {
+        const text = chars[start];
+        if (this.unk === null) {
+          throw new TraceInputError(
+            'unknown_token',
+            `${pyRepr(text)} in ${pyRepr(word)} is not covered by this model's vocabulary`,
+          );
+        }
+        out.push({ text, id: this.index.get(this.unk), unknown: true, join: start > 0 });
+        start += 1;
+      }
+    }
+    return out;
   }
 }
 

@@ -1,10 +1,14 @@
-// The model writes on: its greedy continuation of the text (each token its likeliest next one, read back
-// in). In compare mode the two models' continuations stand side by side — the slides' Shakespeare demo,
-// where the RNN and the LSTM continue the same line.
+// The model writes on: its continuation of the text, greedy (each token its likeliest next one, read back
+// in) or sampled with a seed. In compare mode the two models' continuations stand side by side — the slides'
+// Shakespeare demo, where the RNN and the LSTM continue the same line. Events: 'length' (n), 'sample' (the
+// state's `temperature:top_k:seed`, '' for greedy).
 
 import { Figure, html } from './figure.js';
 
 const TAIL = 80; // characters of the prompt shown before the continuation, for context
+const TEMPERATURES = ['0.5', '0.8', '1', '1.2'];
+const TOP_K = 40;
+const newSeed = () => crypto.getRandomValues(new Uint32Array(1))[0];
 
 export class ContinuationPanel extends Figure {
   constructor({ container }) {
@@ -27,8 +31,44 @@ export class ContinuationPanel extends Figure {
       ' ',
       this.unit,
     );
+    this.mode = html(
+      'select',
+      { id: 'continuation-mode', 'aria-label': 'how the model picks each token' },
+      html('option', { value: '', text: 'greedy' }),
+      ...TEMPERATURES.map((t) => html('option', { value: t, text: `sample, temperature ${t}` })),
+    );
+    this.seed = html('span', { class: 'muted continuation-seed' });
+    this.reseed = html('button', { type: 'button', id: 'continuation-reseed', text: 'new seed' });
+    this.mode.addEventListener('change', () =>
+      this.emit('sample', this.mode.value ? `${this.mode.value}:${TOP_K}:${this.sample.seed ?? newSeed()}` : ''),
+    );
+    this.reseed.addEventListener('click', () => this.emit('sample', `${this.sample.t}:${this.sample.k}:${newSeed()}`));
+    const picking = html(
+      'div',
+      { class: 'continuation-sampling' },
+      html('label', { for: 'continuation-mode' }, ' · pick ', this.mode),
+      ' ',
+      this.seed,
+      ' ',
+      this.reseed,
+    );
+    this.sample = {};
     this.cols = html('div', { class: 'continuation-cols' });
-    this.container.append(this.intro, row, this.cols);
+    this.container.append(this.intro, row, picking, this.cols);
+  }
+
+  // sample: '' (greedy) or 'temperature:top_k:seed'.
+  setSampling(sample) {
+    const [t, k, seed] = sample ? sample.split(':') : [];
+    this.sample = sample ? { t, k, seed } : {};
+    if (t && !TEMPERATURES.includes(t)) this.mode.append(html('option', { value: t, text: `sample, temperature ${t}` }));
+    this.mode.value = t ?? '';
+    this.seed.textContent = sample ? `seed ${seed}` : '';
+    this.reseed.hidden = !sample;
+    this.intro.textContent = sample
+      ? `What the model writes after the text, each token drawn at temperature ${t} from its ${k} likeliest ` +
+        `(seed ${seed}: the same link writes the same text).`
+      : 'What the model writes after the text, always taking its likeliest next token (greedy, so the same every time).';
   }
 
   // choices: token counts offered; value: the one in use; kind: 'char' | 'word' (the unit's name).

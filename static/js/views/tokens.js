@@ -1,5 +1,6 @@
 // The token strip: the sentence as the model reads it. The current step is highlighted, a click jumps
-// there, unknown tokens are marked, and (Karpathy-style) chips can be tinted by one unit's cell value.
+// there, unknown tokens are marked, the pieces of one word are drawn joined, and (Karpathy-style) chips can be
+// tinted by one unit's cell value.
 // Events: 'step' (index).
 
 import { fmt, showToken } from '../config.js';
@@ -33,7 +34,7 @@ export class TokenStrip extends Figure {
   setTokens(tokens) {
     const same =
       tokens.length === this.tokens.length &&
-      tokens.every((t, k) => t.text === this.tokens[k].text && t.unknown === this.tokens[k].unknown);
+      tokens.every((t, k) => t.text === this.tokens[k].text && t.unknown === this.tokens[k].unknown && t.join === this.tokens[k].join);
     this.tokens = tokens;
     if (!same) this.rebuild();
   }
@@ -49,22 +50,32 @@ export class TokenStrip extends Figure {
 
   rebuild() {
     this.geometry = null;
-    this.list.replaceChildren(
-      ...this.tokens.map((tok, t) => {
-        const chip = html(
-          'button',
-          {
-            type: 'button',
-            class: `chip${tok.unknown ? ' unknown' : ''}${/^\s$/.test(tok.text) ? ' space' : ''}`,
-            dataset: { t },
-            title: tok.unknown ? `“${tok.text}” is not in the vocabulary: the model reads <unk>` : null,
-          },
-          html('span', { class: 'chip-text', text: showToken(tok.text) }),
-        );
-        if (tok.unknown) chip.append(html('span', { class: 'unk-mark', 'aria-hidden': 'true', text: '?' }));
-        return html('li', {}, chip);
-      }),
-    );
+    const words = [];
+    this.tokens.forEach((tok, t) => {
+      const chip = html(
+        'button',
+        {
+          type: 'button',
+          class: `chip${tok.unknown ? ' unknown' : ''}${/^\s$/.test(tok.text) ? ' space' : ''}`,
+          dataset: { t },
+          title: tok.unknown ? `“${tok.text}” is not in the vocabulary: the model reads <unk>` : null,
+        },
+        html('span', { class: 'chip-text', text: showToken(tok.text) }),
+      );
+      if (tok.unknown) chip.append(html('span', { class: 'unk-mark', 'aria-hidden': 'true', text: '?' }));
+      // A word piece joins its word: the same list item (so it never wraps away), the seam squared and dotted.
+      const word = tok.join ? words[words.length - 1] : null;
+      if (!word) {
+        words.push(html('li', {}, chip));
+        return;
+      }
+      const prev = word.lastChild;
+      prev.style.borderTopRightRadius = prev.style.borderBottomRightRadius = '0';
+      Object.assign(chip.style, { borderTopLeftRadius: '0', borderBottomLeftRadius: '0', borderLeftStyle: 'dotted' });
+      chip.classList.add('piece');
+      word.append(chip);
+    });
+    this.list.replaceChildren(...words);
   }
 
   draw() {
@@ -76,6 +87,7 @@ export class TokenStrip extends Figure {
       else chip.removeAttribute('aria-current');
       const tok = this.tokens[t];
       let name = `step ${t + 1}: ${tok.text === ' ' ? 'space' : tok.text}${tok.unknown ? ' (unknown)' : ''}`;
+      if (tok.join) name += ' (continues the word)';
       if (this.tint) {
         const v = this.tint.values[t];
         chip.style.background = this.tint.scale.color(v);

