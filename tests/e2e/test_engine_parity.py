@@ -323,6 +323,13 @@ def _gate_clamps(model: Model, T: int) -> list[dict[str, Any]]:
     ]
 
 
+def _idle_clamps(model: Model, T: int) -> list[dict[str, Any]]:
+    """An empty range and one that starts past the text: the core applies them to nothing with a notice."""
+    gate = model.spec.gates[0]
+    value = 0.0 if gate != "candidate" else -0.5
+    return [{"gate": gate, "value": value, "start": 3, "stop": 3}, {"gate": gate, "value": value, "start": T + 2}]
+
+
 def cases_for(name: str, model: Model) -> list[Case]:
     tok = model.tokenizer
     card = model.card
@@ -341,6 +348,8 @@ def cases_for(name: str, model: Model) -> list[Case]:
         Case("target and clamps", text, target, clamps),
         Case("one token, no loss", text.split()[0][:1] if not word else text.split()[0]),
         Case("no gradients", text, target, clamps, gradients=False),
+        *([Case("clamps that cover no step: applied to nothing, with notices", text, target, _idle_clamps(model, n))]
+          if gated else []),
     ]
 
 
@@ -503,7 +512,6 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any]]] = [
     ("recall-lstm", {"text": "c12=", "interventions": [{"gate": "forget", "value": 0, "units": [3, 16]}]}),
     ("recall-lstm", {"text": "c12=", "interventions": [{"gate": "forget", "value": 0, "units": [0.5]}]}),
     ("recall-lstm", {"text": "c12=", "interventions": [{"gate": "forget", "value": 0, "start": -1}]}),
-    ("recall-lstm", {"text": "c12=", "interventions": [{"gate": "forget", "value": 0, "start": 3, "stop": 3}]}),
     ("recall-lstm", {"text": "c12=", "interventions": [{"gate": "forget", "value": 0}, {"value": 0.5}]}),
     ("random-gru-2", {"text": "abc", "interventions": [{"gate": "output", "value": 0}]}),
 ]

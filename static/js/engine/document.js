@@ -3,6 +3,7 @@
 // view cannot tell a trace computed here from one the server sent. `digits: null` keeps every number at
 // full precision (the parity tests compare those).
 
+import { unapplied } from './interventions.js';
 import { sumSquares } from './linalg.js';
 
 export const TOP_K = 10;
@@ -152,6 +153,6 @@ export function buildDocument(trace, { digits = 7 } = {}) {
     steps: stepRecords(trace, round),
     gradients: gradientsRecord(trace, round),
     interventions: trace.interventions.map((iv) => ({ ...iv, units: iv.units === null ? null : [...iv.units] })),
-    notices: [], // what was left out and why (the server's gradient limit, for one)
+    notices: unapplied(trace.interventions, trace.tokens.length), // what was left out and why
   }; // prettier-ignore
 }

@@ -4,7 +4,8 @@
 //     {"gate": "forget", "value": 1.0, "layer": 0, "units": [3, 7] | null, "start": 2 | null, "stop": 9 | null}
 //
 // The range is [start, stop) like a Python slice; a missing end is open. Later interventions win where two
-// clamp the same unit of the same gate at the same step.
+// clamp the same unit of the same gate at the same step. A range that covers no step of the text clamps
+// nothing; `unapplied` says so for the trace's notices.
 
 import { gateRange } from './cells.js';
 import { TraceInputError, pyRepr } from './errors.js';
@@ -69,10 +70,21 @@ export function parseIntervention(raw, spec, layers, hiddenSize, index = 0) {
   if ((start !== null && start < 0) || (stop !== null && stop < 0)) {
     throw bad(`${where}: 'start' and 'stop' are step indices and cannot be negative`);
   }
-  if (start !== null && stop !== null && stop <= start) {
-    throw bad(`${where}: the step range [${start}, ${stop}) is empty; 'stop' must be greater than 'start'`);
-  }
   return { gate, value, layer, units, start, stop };
+}
+
+// A notice for each intervention that covers none of the text's `steps` steps, saying why (the core's
+// `unapplied`): a range that is empty for this text is applied to nothing rather than refused.
+export function unapplied(interventions, steps) {
+  const notices = [];
+  interventions.forEach((iv, k) => {
+    const start = iv.start ?? 0;
+    let why = null;
+    if (iv.stop !== null && iv.stop <= start) why = `its stop (step ${iv.stop}) is not after its start (step ${start})`;
+    else if (start >= steps) why = `it starts at step ${start} and this text's last step is ${steps - 1}`;
+    if (why) notices.push(`intervention ${k} (${iv.gate} gate) clamps nothing: ${why}`);
+  });
+  return notices;
 }
 
 export function parseInterventions(raw, spec, layers, hiddenSize) {
