@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
     p.add_argument("--lr", type=float, default=None, help="override the recipe's peak learning rate")
     p.add_argument("--start", type=Path, default=None, help="train on from this model directory's weights")
+    p.add_argument("--forget-bias", type=float, default=None,
+                   help="the forget gate's starting bias (default +1); larger keeps memory longer from step one")  # fmt: skip
 
     p = sub.add_parser("init", help="write an untrained model in a recipe's shape (e.g. to compare forget biases)")
     p.add_argument("recipe")
@@ -173,7 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train.run import train_recipe
 
     train_recipe(args.recipe, arch=args.arch, out=args.out, seed=args.seed, minutes=args.minutes, hidden=args.hidden,
-                 steps=args.steps, lr=args.lr, start=args.start)  # fmt: skip
+                 steps=args.steps, lr=args.lr, start=args.start, forget_bias=args.forget_bias)  # fmt: skip
     return 0
 
 

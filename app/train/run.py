@@ -60,6 +60,7 @@ def train(
     log: Any = sys.stderr,
     start: Model | None = None,
     lr: float | None = None,
+    forget_bias: float | None = None,
 ) -> tuple[Model, dict[str, Any]]:
     """Train a model on `recipe`, from fresh weights or on from `start`'s (a model of this recipe's shape).
     Deterministic for a seed as long as the step count is the same (the time budget only cuts a run short,
@@ -67,7 +68,8 @@ def train(
     rng = np.random.default_rng(seed)
     H = start.hidden_size if start is not None else hidden or recipe.hidden[arch]
     V = len(recipe.vocab)
-    params = init_params(arch, recipe.layers, V, recipe.input_size, H, rng, forget_bias=1.0, dtype=np.float32)
+    bias = 1.0 if forget_bias is None else forget_bias
+    params = init_params(arch, recipe.layers, V, recipe.input_size, H, rng, forget_bias=bias, dtype=np.float32)
     if start is not None:
         if start.arch != arch or start.vocab != recipe.vocab or set(start.params) != set(params):
             raise SystemExit(f"{start.id} is not a {recipe.name} {arch} model: it cannot be trained on")
@@ -131,7 +133,7 @@ def train(
     info = {
         "recipe": recipe.name, "seed": seed, "steps": step, "best_step": best_step, "stopped_by": stopped,
         "train_seconds": round(elapsed, 1), "tokens_per_second": round(tokens_seen / elapsed, 1),
-        "train_loss": round(loss_ema, 5), "lr": lr, "clip": recipe.clip,
+        "train_loss": round(loss_ema, 5), "lr": lr, "clip": recipe.clip, "forget_bias": bias, "hidden": H,
         "batch": "see recipe", "curriculum_level": recipe.levels[level_k], "history": history,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "numpy": np.__version__,
     }  # fmt: skip
@@ -158,14 +160,16 @@ def train_recipe(
     steps: int | None = None,
     lr: float | None = None,
     start: Path | None = None,
+    forget_bias: float | None = None,
 ) -> Path:
     recipe = get_recipe(name)
     arch = arch or "lstm"
     begun = load_model(start, dtype=np.float32) if start is not None else None
-    model, info = train(recipe, arch, seed, minutes, hidden, steps, start=begun, lr=lr)
+    model, info = train(recipe, arch, seed, minutes, hidden, steps, start=begun, lr=lr, forget_bias=forget_bias)
     if begun is not None:  # the card tells the whole story: this run, and the one it went on from
         info["continued_from"] = begun.card.get("provenance", {})
-    flags = "".join(f" --{k} {v}" for k, v in (("steps", steps), ("lr", lr)) if v is not None)
+    given = (("hidden", hidden), ("steps", steps), ("lr", lr), ("forget-bias", forget_bias))
+    flags = "".join(f" --{k} {v}" for k, v in given if v is not None)
     info["command"] = f"lstm-explainer train {name} --arch {arch} --seed {seed}{flags}" + (
         f" --start {start}" if start is not None else ""
     )
