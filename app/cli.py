@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="override the recipe's peak learning rate")
     p.add_argument("--start", type=Path, default=None, help="train on from this model directory's weights")
     p.add_argument("--forget-bias", type=float, default=None,
-                   help="the forget gate's starting bias (default +1); larger keeps memory longer from step one")  # fmt: skip
+                   help="the forget gate's starting bias (default +1); larger remembers longer at first")  # fmt: skip
 
     p = sub.add_parser("init", help="write an untrained model in a recipe's shape (e.g. to compare forget biases)")
     p.add_argument("recipe")
