@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from app.api import tracing
+from app.api import tracer
 from app.api.schemas import DoneFrame, ErrorFrame, MetaFrame, ParamsFrame, TraceMessage, TraceRequest
-from app.api.tracing import LONG_TRACE_TOKENS, Checked, TraceCache, TracePool
+from app.api.tracer import LONG_TRACE_TOKENS, Checked, TraceCache, TracePool
 from app.config import Settings
 from app.nn import TraceInputError, random_model, trace_document
 from app.nn.document import Assembler, parse_frame
@@ -285,13 +285,13 @@ def test_any_origin_by_default(client: TestClient) -> None:
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records the text of every forward run the cache actually computes."""
     calls: list[str] = []
-    run_trace = tracing.nn_trace.run_trace
+    run_trace = tracer.nn_trace.run_trace
 
     def counting(model: Any, text: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(text)
         return run_trace(model, text, *args, **kwargs)
 
-    monkeypatch.setattr(tracing.nn_trace, "run_trace", counting)
+    monkeypatch.setattr(tracer.nn_trace, "run_trace", counting)
     return calls
 
 
@@ -405,14 +405,14 @@ FLAKY = "gradients fail once for this one"
 def held_backward(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """The backward sweep of HELD (a text no other test traces) waits for the returned event (at most 10 s)."""
     release = threading.Event()
-    rows = tracing._rows_job
+    rows = tracer._rows_job
 
     def held(trace: Any, steps: list[int]) -> None:
         if len(trace.tokens) in (len(HELD), len(HELD) + 1):
             release.wait(10)
         rows(trace, steps)
 
-    monkeypatch.setattr(tracing, "_rows_job", held)
+    monkeypatch.setattr(tracer, "_rows_job", held)
     return release
 
 
@@ -444,14 +444,14 @@ def test_a_newer_request_does_not_wait_for_older_gradients(client: TestClient, h
 
 def test_failed_gradients_are_an_error_frame_and_not_kept(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     failures = [RuntimeError("boom")]
-    rows = tracing._rows_job
+    rows = tracer._rows_job
 
     def flaky(trace: Any, steps: list[int]) -> None:
         if failures:
             raise failures.pop()
         rows(trace, steps)
 
-    monkeypatch.setattr(tracing, "_rows_job", flaky)
+    monkeypatch.setattr(tracer, "_rows_job", flaky)
     with client.websocket_connect("/ws/trace") as ws:
         ws.send_json(trace(1, text=FLAKY))
         frames = receive_until_done(ws, 1)
