@@ -25,6 +25,7 @@ from app.api.tracer import LONG_TRACE_TOKENS, Checked, TraceCache, TracePool
 from app.config import Settings
 from app.nn import TraceInputError, random_model, trace_document
 from app.nn.document import Assembler, parse_frame
+from app.nn.trace import ROW_BLOCK, run_trace
 
 TEXT = "the keys to the cabinet are"
 CLAMP = {"gate": "forget", "value": 1}
@@ -487,6 +488,34 @@ def test_an_incremental_trace_sends_only_what_changed_and_equals_the_fresh_one(c
             held = assemble(frames, rid, held)
             doc = orjson.loads(orjson.dumps(trace_document(model, text, target, clamp)))
             assert_same_numbers(held.document(), doc)
+
+
+def test_an_incremental_trace_sends_a_partial_blocks_rows_again_with_the_fresh_bits(client: TestClient) -> None:
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    text = (TEXT + " " + TEXT)[: ROW_BLOCK + 5]  # a whole block of gradient rows and five more
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, text=text))
+        held = assemble(receive_until_done(ws, 1), 1)
+        ws.send_json(trace(2, text=text + "s", base=1))
+        frames = receive_until_done(ws, 2)
+    meta = frames[0]
+    assert (meta["keep"], meta["keep_rows"]) == (len(text) - 1, ROW_BLOCK)
+    rows = sorted(
+        t
+        for f in frames
+        if f["type"] == "binary" and f["kind"] == 3
+        for t in range(f["first"], f["first"] + f["count"])
+    )
+    assert rows == list(range(ROW_BLOCK, len(text)))  # the losses after the whole block; the last step has none
+    got, fresh = assemble(frames, 2, held), run_trace(model, text + "s")
+    assert fresh.triangle is not None
+    for r, t in enumerate(fresh.triangle.loss_steps.tolist()):
+        for l in range(model.layers):
+            for name, a in (("hidden", fresh.triangle.hidden), ("cell", fresh.triangle.cell)):
+                assert a is not None
+                row = got.rows[t]
+                assert row is not None
+                assert np.array_equal(row[f"layers.{l}.{name}"], a[l, r, : t + 1]), (t, l, name)
 
 
 def test_a_base_the_server_no_longer_has_gets_a_whole_trace(client: TestClient) -> None:

@@ -278,7 +278,8 @@ class MetaFrame(BaseModel):
     notices: list[str]
     gradients: bool = Field(description="whether gradient rows can come")
     base: str | int | None = Field(description="the trace this one extends, or null")
-    keep: int = Field(description="steps and gradient rows 0 .. keep-1 are the base's")
+    keep: int = Field(description="steps 0 .. keep-1 are the base's")
+    keep_rows: int = Field(description="gradient rows 0 .. keep_rows-1 are the base's (keep_rows <= keep)")
     layout: FrameLayout
     vocab: dict[str, str] = Field(description="token id -> text for the ids the top lists name")
 

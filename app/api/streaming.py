@@ -37,7 +37,7 @@ from app.api.schemas import TraceMessage, View, ViewMessage
 from app.api.tracer import Checked, Entry, TraceCache, check_request, dumps
 from app.config import Settings
 from app.nn import TraceInputError, Zoo
-from app.nn.trace import ROW_BLOCK, kept_steps
+from app.nn.trace import ROW_BLOCK, kept_rows, kept_steps
 
 log = logging.getLogger(__name__)
 
@@ -245,11 +245,12 @@ class TraceSession:
             return
         if job.generation != self.generation:
             return  # superseded while it computed
-        keep = 0
+        keep = rows = 0
         held = Held()
         if base is not None and sent is not None:
             keep = min(kept_steps(base.trace, entry.trace), sent.held.steps)
-            held = Held(keep, {t for t in sent.held.pre if t < keep}, {t for t in sent.held.rows if t < keep})
+            rows = min(kept_rows(base.trace, entry.trace), keep)  # a partial last block's rows come again
+            held = Held(keep, {t for t in sent.held.pre if t < keep}, {t for t in sent.held.rows if t < rows})
         based = base is not None
         del base
         self.streams = (self.streams + 1) % 2**32
@@ -264,7 +265,7 @@ class TraceSession:
         del entry  # from here on looked up for every frame: a slow socket does not hold a trace the cache let go
         await self._send_json({
             "type": "meta", "id": rid, "stream": self.streams, **meta, "gradients": gradients,
-            "base": request.base if based else None, "keep": keep,
+            "base": request.base if based else None, "keep": keep, "keep_rows": rows,
         })  # fmt: skip
         sent = self.sent
         per_frame = max(1, FRAME_BYTES // (4 * step_size))
