@@ -4,7 +4,7 @@ no network — for a lecture hall whose network is not to be trusted.
 The page is the explorer's own: templates/index.html rendered with the same `page_config` the server
 uses (through templates/export.html, which swaps the asset links for inlined copies), the same ES modules
 and the same trace documents `POST /api/trace` would send, computed here by the server's own code path
-(`check_request` and `_document` in app/api/tracing.py) and stored in the page. The page's config gets
+(`check_request` and `document_for` in app/api/tracer.py) and stored in the page. The page's config gets
 ``"offline": {...}``; static/js/api.js then answers trace requests from the stored table instead of a
 socket, and everything else with an error that says it needs the server.
 
@@ -41,9 +41,9 @@ from pydantic import ValidationError
 from app.api.assets import IMPORT_RE, PLOTLY_JS, STATIC_DIR, asset_version, template_environment
 from app.api.cards import default_model_id, public_card
 from app.api.errors import ApiError, describe_validation_errors
-from app.api.pages import page_config
+from app.api.routes.pages import page_config
 from app.api.schemas import TraceRequest
-from app.api.tracing import check_request, document_for
+from app.api.tracer import check_request, continuation_for, document_for
 from app.config import Settings, get_settings
 from app.nn import TraceInputError, Zoo, load_zoo
 from app.nn.files import env_model_dirs
@@ -116,7 +116,6 @@ class TraceTable:
         as the view's `sample` says."""
         if not text or model not in self.zoo.models:
             return
-        from app.api.continue_ import _continue
         from app.nn.generate import default_length, sampling_from_state
 
         found = self.zoo.models[model]
@@ -128,7 +127,7 @@ class TraceTable:
             request.update(temperature=sampling.temperature, top_k=sampling.top_k, seed=sampling.seed)
         key = orjson.dumps(request)
         if key not in self.continuations:
-            response = _continue(found, text, request.get("length", default_length(found)), sampling)
+            response = continuation_for(found, text, request.get("length", default_length(found)), sampling)
             self.continuations[key] = {"request": request, "response": response}
 
     def models(self) -> list[str]:

@@ -13,14 +13,14 @@ from starlette.middleware.gzip import GZipMiddleware
 from threadpoolctl import threadpool_limits
 
 from app import allocator
-from app.api import continue_ as continuation
-from app.api import docs, health, models, pages, scenes, trace, ws
 from app.api.assets import STATIC_DIR, CachedStaticFiles, package_version, plotly_gzipped, template_environment
 from app.api.errors import install_error_handlers
+from app.api.main import routers
 from app.api.openapi import install_openapi
+from app.api.routes import docs
 from app.api.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from app.api.tracing import TraceCache, TracePool
-from app.api.ws import SocketLimit
+from app.api.streaming import SocketLimit
+from app.api.tracer import TraceCache, TracePool
 from app.config import Settings, get_settings
 from app.nn import load_zoo
 
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=package_version(),
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # app/api/docs.py serves /docs without a CDN
+        docs_url=None,  # app/api/routes/docs.py serves /docs without a CDN
         redoc_url=None,
     )
     # Routes take settings by Depends(get_settings); point them at this app's settings so they agree with
@@ -78,8 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
 
-    for module in (pages, docs, health, models, trace, ws, continuation, scenes):
-        app.include_router(module.router)
+    for router in routers:
+        app.include_router(router)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.mount(docs.SWAGGER_UI_PATH, docs.swagger_ui_files(), name="swagger-ui")
     return app

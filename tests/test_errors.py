@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_api import assert_error
 
-from app.api.docs import SWAGGER_UI_ASSETS, SWAGGER_UI_PATH
+from app.api.routes.docs import SWAGGER_UI_ASSETS, SWAGGER_UI_PATH
 from app.config import Settings
 from app.nn import random_model, save_model
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from app.nn import ARCHS, random_model, run_trace
+from app.nn import model as nn_model
 from app.nn.document import Frames, parse_frame
-from app.nn.trace import ROW_BLOCK, Trace, gradient_triangle, kept_steps
+from app.nn.trace import ROW_BLOCK, Trace, gradient_triangle, kept_rows, kept_steps
 
 CLAMPS = {
     "lstm": [{"gate": "forget", "value": 0.0, "start": 5}],
@@ -124,6 +125,42 @@ def test_rows_kept_from_a_lazy_base_are_only_those_it_computed() -> None:
     assert got.triangle is not None and [int(t) for t in got.triangle.loss_steps[got.triangle.computed]] == [3, 10]
     gradient_triangle(got)
     assert_identical(got, run_trace(model, TEXT + "!"))
+
+
+def test_rows_of_a_partial_last_block_are_computed_again_and_whole_blocks_kept() -> None:
+    """A block's rows depend on how many rows it has: typing at the end keeps the whole blocks' rows only."""
+    model = random_model("lstm", layers=2, hidden_size=6, seed=2)
+    text = (TEXT * 2)[: ROW_BLOCK * 2 + 5]
+    base = run_trace(model, text)
+    got = run_trace(model, text + "s", gradients=False, base=base)
+    assert (got.keep, kept_rows(base, got)) == (len(text) - 1, 2 * ROW_BLOCK)
+    assert got.triangle is not None
+    assert got.triangle.loss_steps[got.triangle.computed].tolist() == list(range(2 * ROW_BLOCK))
+    gradient_triangle(got)
+    assert_identical(got, run_trace(model, text + "s"))
+    # the same length: every kept step's row is kept, the partial block's too
+    same_length = run_trace(model, text[:-1] + "Q", base=base)
+    assert kept_rows(base, same_length) == same_length.keep == len(text) - 2
+
+
+def test_a_sweep_carries_only_the_rows_that_are_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The triangle's work is its T(T+1)/2 row-steps per layer, not ROW_BLOCK rows for every step of every block."""
+    model = random_model("lstm", layers=2, hidden_size=5, seed=1)
+    text = (TEXT * 2)[: ROW_BLOCK * 2 + 3]
+    trace = run_trace(model, text, "a", gradients=False)  # with a target every step has a loss
+    carried = []
+    step_backward = nn_model.step_backward
+
+    def counting(spec, p, cache, dh, dc):  # type: ignore[no-untyped-def]
+        carried.append(dh.shape[0])
+        return step_backward(spec, p, cache, dh, dc)
+
+    monkeypatch.setattr(nn_model, "step_backward", counting)
+    gradient_triangle(trace)
+    T = trace.steps
+    assert sum(carried) == model.layers * T * (T + 1) // 2
+    monkeypatch.undo()
+    assert_identical(trace, run_trace(model, text, "a"))
 
 
 def test_a_binary_frame_is_what_docs_protocol_md_says() -> None:

@@ -19,12 +19,13 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from app.api import tracing
+from app.api import tracer
 from app.api.schemas import DoneFrame, ErrorFrame, MetaFrame, ParamsFrame, TraceMessage, TraceRequest
-from app.api.tracing import LONG_TRACE_TOKENS, Checked, TraceCache, TracePool
+from app.api.tracer import LONG_TRACE_TOKENS, Checked, TraceCache, TracePool
 from app.config import Settings
 from app.nn import TraceInputError, random_model, trace_document
 from app.nn.document import Assembler, parse_frame
+from app.nn.trace import ROW_BLOCK, run_trace
 
 TEXT = "the keys to the cabinet are"
 CLAMP = {"gate": "forget", "value": 1}
@@ -285,13 +286,13 @@ def test_any_origin_by_default(client: TestClient) -> None:
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records the text of every forward run the cache actually computes."""
     calls: list[str] = []
-    run_trace = tracing.nn_trace.run_trace
+    run_trace = tracer.nn_trace.run_trace
 
     def counting(model: Any, text: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(text)
         return run_trace(model, text, *args, **kwargs)
 
-    monkeypatch.setattr(tracing.nn_trace, "run_trace", counting)
+    monkeypatch.setattr(tracer.nn_trace, "run_trace", counting)
     return calls
 
 
@@ -405,14 +406,14 @@ FLAKY = "gradients fail once for this one"
 def held_backward(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """The backward sweep of HELD (a text no other test traces) waits for the returned event (at most 10 s)."""
     release = threading.Event()
-    rows = tracing._rows_job
+    rows = tracer._rows_job
 
     def held(trace: Any, steps: list[int]) -> None:
         if len(trace.tokens) in (len(HELD), len(HELD) + 1):
             release.wait(10)
         rows(trace, steps)
 
-    monkeypatch.setattr(tracing, "_rows_job", held)
+    monkeypatch.setattr(tracer, "_rows_job", held)
     return release
 
 
@@ -444,14 +445,14 @@ def test_a_newer_request_does_not_wait_for_older_gradients(client: TestClient, h
 
 def test_failed_gradients_are_an_error_frame_and_not_kept(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     failures = [RuntimeError("boom")]
-    rows = tracing._rows_job
+    rows = tracer._rows_job
 
     def flaky(trace: Any, steps: list[int]) -> None:
         if failures:
             raise failures.pop()
         rows(trace, steps)
 
-    monkeypatch.setattr(tracing, "_rows_job", flaky)
+    monkeypatch.setattr(tracer, "_rows_job", flaky)
     with client.websocket_connect("/ws/trace") as ws:
         ws.send_json(trace(1, text=FLAKY))
         frames = receive_until_done(ws, 1)
@@ -487,6 +488,34 @@ def test_an_incremental_trace_sends_only_what_changed_and_equals_the_fresh_one(c
             held = assemble(frames, rid, held)
             doc = orjson.loads(orjson.dumps(trace_document(model, text, target, clamp)))
             assert_same_numbers(held.document(), doc)
+
+
+def test_an_incremental_trace_sends_a_partial_blocks_rows_again_with_the_fresh_bits(client: TestClient) -> None:
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    text = (TEXT + " " + TEXT)[: ROW_BLOCK + 5]  # a whole block of gradient rows and five more
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, text=text))
+        held = assemble(receive_until_done(ws, 1), 1)
+        ws.send_json(trace(2, text=text + "s", base=1))
+        frames = receive_until_done(ws, 2)
+    meta = frames[0]
+    assert (meta["keep"], meta["keep_rows"]) == (len(text) - 1, ROW_BLOCK)
+    rows = sorted(
+        t
+        for f in frames
+        if f["type"] == "binary" and f["kind"] == 3
+        for t in range(f["first"], f["first"] + f["count"])
+    )
+    assert rows == list(range(ROW_BLOCK, len(text)))  # the losses after the whole block; the last step has none
+    got, fresh = assemble(frames, 2, held), run_trace(model, text + "s")
+    assert fresh.triangle is not None
+    for r, t in enumerate(fresh.triangle.loss_steps.tolist()):
+        for l in range(model.layers):
+            for name, a in (("hidden", fresh.triangle.hidden), ("cell", fresh.triangle.cell)):
+                assert a is not None
+                row = got.rows[t]
+                assert row is not None
+                assert np.array_equal(row[f"layers.{l}.{name}"], a[l, r, : t + 1]), (t, l, name)
 
 
 def test_a_base_the_server_no_longer_has_gets_a_whole_trace(client: TestClient) -> None:

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from app.config import MAX_TEXT
 from app.nn.files import MAX_LAYERS, MAX_SIZE, MAX_STEPS
+from app.nn.generate import MAX_CONTINUATION, MAX_SEED, MAX_TEMPERATURE
 
 # Strict: JSON `true` is not the integer 1 and "0.5" is not a number; unknown fields are a mistake.
 _STRICT = ConfigDict(extra="forbid", strict=True)
@@ -277,7 +278,8 @@ class MetaFrame(BaseModel):
     notices: list[str]
     gradients: bool = Field(description="whether gradient rows can come")
     base: str | int | None = Field(description="the trace this one extends, or null")
-    keep: int = Field(description="steps and gradient rows 0 .. keep-1 are the base's")
+    keep: int = Field(description="steps 0 .. keep-1 are the base's")
+    keep_rows: int = Field(description="gradient rows 0 .. keep_rows-1 are the base's (keep_rows <= keep)")
     layout: FrameLayout
     vocab: dict[str, str] = Field(description="token id -> text for the ids the top lists name")
 
@@ -300,3 +302,65 @@ class ErrorFrame(BaseModel):
     id: str | int | None
     code: str
     message: str
+
+
+# -- POST /api/continue ----------------------------------------------------------------------------------
+
+
+class ContinueRequest(BaseModel):
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={"examples": [{"model": "shakespeare-lstm", "text": "To be, or not to be", "length": 80}]},
+    )
+
+    model: bounded_text(1, 200)  # type: ignore[valid-type]
+    text: bounded_text(1, MAX_TEXT) = Field(  # type: ignore[valid-type]
+        description="limited like a trace's text (LSTM_EXPLAINER_MAX_CHARS, _MAX_WORD_TOKENS)"
+    )
+    length: bounded_int(1, MAX_CONTINUATION) | None = Field(  # type: ignore[valid-type]
+        None, description="tokens to write; default 200 for character models, 20 for word models"
+    )
+    temperature: float = Field(
+        0.0, ge=0.0, le=MAX_TEMPERATURE, description="0: greedy (always the likeliest token); above 0: sample"
+    )
+    top_k: int = Field(0, ge=0, description="when sampling, draw only from the k likeliest tokens; 0: all")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="when sampling, nucleus: the likeliest tokens up to p")
+    seed: int | None = Field(
+        None, ge=0, le=MAX_SEED, description="when sampling, fixes the draw; left out, the server picks one"
+    )
+
+
+class SamplingUsed(BaseModel):
+    temperature: float
+    top_k: int
+    top_p: float
+    seed: int | None = Field(description="null when greedy")
+
+
+class ContinueResponse(BaseModel):
+    model: str
+    text: str = Field(description="the text as given")
+    continuation: str = Field(description="what the model writes next; word tokens are joined by spaces")
+    tokens: list[TraceToken] = Field(description="the continuation token by token")
+    sampling: SamplingUsed = Field(description="how the tokens were chosen, with the seed to write them again")
+
+
+# -- GET /api/scenes (the scene files themselves are validated by app.scenes) -----------------------------
+
+
+class SceneSummary(BaseModel):
+    name: str
+    title: str
+    summary: str
+    kind: str
+    count: int = Field(description="how many states (pages) the scene has")
+
+
+class SceneDocument(BaseModel):
+    name: str
+    title: str
+    summary: str
+    kind: str
+    order: int
+    states: list[dict[str, Any]] = Field(description="each: caption, state (partial front-end state), expect")
+    problems: list[str] = Field(default_factory=list, description="what this server cannot show, e.g. a model")

@@ -326,7 +326,7 @@ class Assembler:
     def __init__(self, meta: dict[str, Any], base: Assembler | None = None) -> None:
         self.meta = meta
         self.stream = meta["stream"]
-        T, self.keep = len(meta["tokens"]), meta["keep"]
+        T, self.keep, keep_rows = len(meta["tokens"]), meta["keep"], meta["keep_rows"]
         self.vocab = {**(base.vocab if base else {}), **{int(k): v for k, v in meta["vocab"].items()}}
         self.steps: list[dict[str, Any] | None] = [None] * T
         self.pre: list[dict[str, Any] | None] = [None] * T
@@ -335,7 +335,7 @@ class Assembler:
         if base is not None and self.keep:
             self.steps[: self.keep] = base.steps[: self.keep]
             self.pre[: self.keep] = base.pre[: self.keep]
-            self.rows[: self.keep] = base.rows[: self.keep]
+            self.rows[:keep_rows] = base.rows[:keep_rows]
 
     def frame(self, data: bytes) -> None:
         stream, kind, first, count, values = parse_frame(data)

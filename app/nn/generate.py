@@ -23,7 +23,7 @@ MAX_CONTINUATION = 400  # tokens; a continuation is read by a person, and each t
 MAX_TEMPERATURE = 2.0
 MAX_SEED = 2**32 - 1
 
-# By tokenizer: a couple of lines either way. The page reads these too (app/api/pages.py page_config).
+# By tokenizer: a couple of lines either way. The page reads these too (app/api/routes/pages.py page_config).
 DEFAULT_LENGTH = {"char": 200, "word": 20}
 
 

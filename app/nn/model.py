@@ -209,10 +209,11 @@ class Model:
         Rows are independent backward streams sharing one forward: a batch's examples when training, or
         one stream per loss L_t when measuring ∂L_t/∂h_k for every pair (then the forward has one row and
         broadcasting does the rest). `inject(t, rows)` returns `(a, dh)`: rows `a:` are the streams alive
-        at step t and `dh` is what the decoder adds to the top hidden state of those rows at step t.
+        at step t (never fewer as t falls) and `dh` is what the decoder adds to the top hidden state of those
+        rows at step t.
         `on_step(l, t, a, dh, dc)` sees ∂L/∂h_t and ∂L/∂c_t (all paths) of the alive rows. Weight
-        gradients sum the rows `param_rows` of the alive rows (all of them when training; the last loss's
-        row when the triangle also wants that loss's weight gradients from the same sweep).
+        gradients sum the rows `param_rows` (all of them when training; the last loss's row when the
+        triangle also wants that loss's weight gradients from the same sweep), counted among all `rows`.
         """
         L, T, H = self.layers, tape.steps, self.hidden_size
         dh_next = [np.zeros((rows, H), self.dtype) for _ in range(L)]
@@ -225,6 +226,7 @@ class Model:
         for t in reversed(range(T)):
             a, d_top = inject(t, rows)
             d_from_above: Array | None = d_top
+            picked = param_rows if not a or param_rows.start is None else _shift(param_rows, a)
             for l in reversed(range(L)):
                 p = layer_params[l]
                 dh = dh_next[l][a:]
@@ -240,12 +242,12 @@ class Model:
                 if l > 0:
                     d_from_above = g.d_ih @ p["weight_ih"]  # (rows, in) backprop into the layer below
                 elif params:  # into the embedding: only the rows whose weight gradients are summed
-                    d_emb_rows.append(_rows(g.d_ih, param_rows) @ p["weight_ih"])
+                    d_emb_rows.append(_rows(g.d_ih, picked) @ p["weight_ih"])
                 if params:
-                    d_ih[l].append(_rows(g.d_ih, param_rows))
-                    d_hh[l].append(_rows(g.d_hh, param_rows))
+                    d_ih[l].append(_rows(g.d_ih, picked))
+                    d_hh[l].append(_rows(g.d_hh, picked))
                     for k, v in g.dpeep.items():
-                        dpeep[l][k] = dpeep[l].get(k, 0.0) + _rows(v, param_rows).sum(0)
+                        dpeep[l][k] = dpeep[l].get(k, 0.0) + _rows(v, picked).sum(0)
         grads = Grads(h0=dh_next, c0=dc_next)
         if not params:
             return grads
@@ -304,6 +306,11 @@ def _rows(a: Array, rows: slice) -> Array:
     """The chosen rows of a per-row gradient; one zero row when none is alive yet (no loss after t)."""
     picked = a[rows]
     return picked if picked.shape[0] else np.zeros((1, a.shape[-1]), a.dtype)
+
+
+def _shift(rows: slice, a: int) -> slice:
+    """`rows` of all the sweep's rows as a slice of the rows alive from `a` on (empty for dead rows)."""
+    return slice(max(rows.start - a, 0), max(rows.stop - a, 0) if rows.stop is not None else None)
 
 
 def _stack_rows(parts: list[Array], rows: int) -> Array:

@@ -11,11 +11,15 @@ backward reads are views into them, made when asked for. A trace can be extended
 (`run_trace(..., base=earlier)`): the steps before the first changed token or clamp are the earlier trace's,
 and so are the gradient rows of the losses before the change, bit for bit.
 
-The gradient triangle is computed in blocks of `ROW_BLOCK` loss rows, each block a reverse sweep with the
-same number of rows whatever the text's length. A BLAS matrix product gives a row the same bits whatever
-the other rows hold, but not whatever their number: with blocks of a fixed size a row's numbers depend on
-its own loss only, so rows can be computed lazily, in any order, or kept from an earlier trace, and always
-equal a fresh computation of the whole triangle to the last bit.
+The gradient triangle is computed in blocks of `ROW_BLOCK` loss rows, each block a reverse sweep. A BLAS
+matrix product gives a row the same bits whatever the other rows hold, but not whatever their number, so
+the number of rows a sweep carries at each step is fixed by the block and the text's length alone
+(`block_rows`): a row's numbers depend on its own loss and that, so rows can be computed lazily, in any
+order, or kept from an earlier trace (`kept_rows`), and always equal a fresh computation of the whole
+triangle to the last bit. A sweep carries only the rows that are alive: a loss at step s has no gradient
+after s, so at step t the rows of losses before t are left out, and the last block has only as many rows
+as the text has steps in it (not ROW_BLOCK padded with empty rows): the work is the triangle's T²/2 rows
+times steps, not ROW_BLOCK · T per block.
 """
 
 from __future__ import annotations
@@ -329,6 +333,25 @@ def _kept(base: Trace, expected: list[int | None], p: int, pieces: list[Token]) 
     return p if new == old else p - 1
 
 
+def block_rows(T: int, block: int) -> int:
+    """The rows of block `block`'s sweep in a text of T steps: ROW_BLOCK, fewer in the last block."""
+    return min(ROW_BLOCK, T - block * ROW_BLOCK)
+
+
+def _rows_kept(base_steps: int, steps: int, keep: int) -> int:
+    # Rows of a block whose row count changed with the text's length (its last, partial block) are
+    # computed again: their bits depend on that count.
+    if base_steps == steps:
+        return keep
+    m = min(base_steps, steps)
+    return min(keep, m - m % ROW_BLOCK)
+
+
+def kept_rows(base: Trace, trace: Trace) -> int:
+    """How many leading gradient rows (losses at steps 0 … n−1) of `trace` are exactly `base`'s."""
+    return _rows_kept(base.steps, trace.steps, kept_steps(base, trace))
+
+
 def kept_steps(base: Trace, trace: Trace) -> int:
     """How many leading steps (and gradient rows) of `trace` are exactly `base`'s."""
     if base.model is not trace.model or base.columns[0].lean != trace.columns[0].lean:
@@ -412,8 +435,9 @@ def run_trace(
             trace.tail = tail
             trace.tail_logp = log_softmax(decode(model, tail[-1].h))
         losses[T - 1] -= sum(trace.tail_logp[j, piece.id] for j, piece in enumerate(pieces[1:]))
-    if base is not None and keep and base.triangle is not None:
-        trace.triangle = _kept_rows(trace, base.triangle, keep)
+    rows = _rows_kept(base.steps, T, keep) if base is not None else 0
+    if base is not None and rows and base.triangle is not None:
+        trace.triangle = _kept_rows(trace, base.triangle, rows)
     if gradients and not lean:
         gradient_triangle(trace)
     return trace
@@ -429,7 +453,7 @@ def empty_triangle(trace: Trace) -> Triangle:
 
 
 def _kept_rows(trace: Trace, base: Triangle, keep: int) -> Triangle:
-    """A new triangle holding the base's computed rows of the losses before step `keep`."""
+    """A new triangle holding the base's computed rows of the losses before step `keep` (`kept_rows`)."""
     tri = empty_triangle(trace)
     for r, t in enumerate(tri.loss_steps):
         if t >= keep:
@@ -471,18 +495,20 @@ def gradient_triangle(trace: Trace, steps: Iterable[int] | None = None) -> Trian
 
 
 def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int]) -> None:
-    """One reverse sweep of block `block`: ROW_BLOCK rows (the loss steps block·B … block·B + B − 1), only
-    `rows` (triangle rows) injected, from their last loss step back to step 0."""
-    model, B = trace.model, ROW_BLOCK
-    first = block * B
-    steps = tri.loss_steps[rows]  # (n,) the loss steps, ascending
-    slot = steps - first  # (n,) each row's place in the block
+    """One reverse sweep of block `block`: the loss steps block·B … block·B + n − 1 (n = `block_rows`), only
+    `rows` (triangle rows) injected, from their last loss step back to step 0. Row k of the sweep is the
+    loss at step first + k; at step t the rows of losses before t are dead and left out."""
+    model = trace.model
+    first = block * ROW_BLOCK
+    n = block_rows(trace.steps, block)
+    steps = tri.loss_steps[rows]  # (r,) the loss steps, ascending
+    slot = steps - first  # (r,) each row's place in the block
     last = int(tri.loss_steps[-1])
     param_slot = last - first if last in set(steps.tolist()) else None
     # the last loss of a target of pieces goes on through the steps that read them
     pieces = trace.target_pieces[1:] if param_slot is not None and trace.tail is not None else []
     end = int(steps[-1]) + 1 + len(pieces)  # the sweep covers steps 0 … end − 1
-    probs = np.exp(trace.logp[steps])  # (n, V)
+    probs = np.exp(trace.logp[steps])  # (r, V)
     probs[np.arange(len(rows)), [trace.expected[t] for t in steps]] -= 1.0  # backprop through softmax CE
     W_dec = model.params["decoder.weight"]
     at = {int(t): k for k, t in enumerate(steps)}
@@ -490,22 +516,28 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
     if tail_d is not None:
         tail_d[np.arange(len(pieces)), [p.id for p in pieces]] -= 1.0
 
+    def alive(t: int) -> int:
+        """The first row alive at step t: the losses at t and after (a target's pieces: the last loss's)."""
+        return min(max(t - first, 0), n - 1)
+
     def inject(t: int, _rows: int) -> tuple[int, Array | None]:
-        d = np.zeros((B, model.hidden_size), model.dtype)
+        a = alive(t)
         if t > last and tail_d is not None:
-            d[param_slot] = tail_d[t - last - 1] @ W_dec  # a piece of the target, after the text
-            return 0, d
+            d = np.zeros((n - a, model.hidden_size), model.dtype)
+            d[param_slot - a] = tail_d[t - last - 1] @ W_dec  # a piece of the target, after the text
+            return a, d
         k = at.get(t)
         if k is None:
-            return 0, None
-        d[slot[k]] = probs[k] @ W_dec  # (H,) backprop through the decoder
-        return 0, d
+            return a, None
+        d = np.zeros((n - a, model.hidden_size), model.dtype)
+        d[slot[k] - a] = probs[k] @ W_dec  # (H,) backprop through the decoder
+        return a, d
 
     def record(l: int, t: int, a: int, dh: Array, dc: Array | None) -> None:
         if t >= trace.steps:  # the target's own steps are not steps of the trace
             return
-        live = slot[steps >= t]  # rows injected at or after step t
-        r = np.asarray(rows)[steps >= t]
+        sel = steps >= t  # rows injected at or after step t
+        live, r = slot[sel] - a, np.asarray(rows)[sel]
         tri.hidden[l, r, t] = np.sqrt((dh * dh).sum(-1))[live]
         if tri.cell is not None and dc is not None:
             tri.cell[l, r, t] = np.sqrt((dc * dc).sum(-1))[live]
@@ -513,7 +545,7 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
     sub = Tape(tape.tokens[:, :end], [x[:end] for x in tape.inputs], [c[:end] for c in tape.caches],
                tape.logits[:end], tape.clamps)  # fmt: skip
     params = param_slot is not None
-    grads = model.backward(sub, B, inject, params=params, on_step=record,
+    grads = model.backward(sub, n, inject, params=params, on_step=record,
                            param_rows=slice(param_slot, param_slot + 1) if params else slice(0))  # fmt: skip
     tri.computed[rows] = True
     if params:
@@ -528,5 +560,6 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
 
 
 __all__ = [
-    "ROW_BLOCK", "Columns", "Stepper", "Trace", "Triangle", "gradient_triangle", "kept_steps", "run_trace", "softmax",
+    "ROW_BLOCK", "Columns", "Stepper", "Trace", "Triangle", "block_rows", "gradient_triangle", "kept_rows",
+    "kept_steps", "run_trace", "softmax",
 ]  # fmt: skip

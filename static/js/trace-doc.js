@@ -89,7 +89,7 @@ function tanhOf(v) {
 }
 
 // meta → the trace's shape. With `base` (the trace the meta says it extends) its first `keep` steps and
-// gradient rows are taken over: the server sends only the rest.
+// `keep_rows` gradient rows are taken over: the server sends only the rest.
 export function applyMeta(trace, msg, base = null) {
   Object.assign(trace, {
     stream: msg.stream,
@@ -108,6 +108,7 @@ export function applyMeta(trace, msg, base = null) {
   });
   const T = trace.tokens.length;
   const keep = trace.keep;
+  const keepRows = base ? (msg.keep_rows ?? keep) : 0;
   trace.steps = base ? base.steps.slice(0, keep) : [];
   if (msg.gradients) {
     const L = msg.model.layers;
@@ -115,7 +116,7 @@ export function applyMeta(trace, msg, base = null) {
     trace.gradients = {
       layers: Array.from({ length: L }, (_, l) => {
         const b = base?.gradients?.layers[l];
-        const keptRows = (rows) => Array.from({ length: T }, (_, t) => (t < keep ? rows?.[t] : undefined));
+        const keptRows = (rows) => Array.from({ length: T }, (_, t) => (t < keepRows ? rows?.[t] : undefined));
         return { hidden: keptRows(b?.hidden), cell: cells ? keptRows(b?.cell) : null };
       }),
       params: null,

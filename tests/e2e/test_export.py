@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.api.tracing import dumps
+from app.api.tracer import dumps
 from app.export import export_page
 from app.nn import load_zoo, trace_document
 

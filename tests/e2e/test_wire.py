@@ -12,7 +12,8 @@ import numpy as np
 import orjson
 import pytest
 
-from app.nn import load_zoo, random_model, save_model, trace_document
+from app.nn import load_zoo, random_model, run_trace, save_model, trace_document
+from app.nn.trace import ROW_BLOCK
 
 from .harness import free_port, start_server, stop_server, wait_healthy
 
@@ -176,6 +177,27 @@ def test_an_incremental_trace_is_the_fresh_one(wire_page: Any, zoo: Any, mid: st
     wire_page.evaluate("(r) => window.wire.trace(r)", {**start, "text": TEXT})
     wire_page.evaluate("(r) => window.wire.trace(r)", {**start, "text": TEXT + "q"})
     assert wire_page.evaluate("() => window.wire.keep()") == len(TEXT) - 1  # all but the step before "q"
+
+
+def test_rows_past_a_whole_block_come_again_and_are_the_fresh_bits(wire_page: Any, zoo: Any) -> None:
+    """Typing at the end keeps the rows of whole blocks of 32 losses; the partial block's rows come again
+    (their bits depend on the block's size), and the browser holds every row exactly as a fresh trace has it."""
+    text = (TEXT + " " + TEXT)[: ROW_BLOCK + 6]
+    start = {"model": "w-lstm2", "text": text}
+    wire_page.evaluate("(r) => window.wire.trace(r)", start)
+    wire_page.evaluate("(r) => window.wire.trace(r)", {**start, "text": text + "x"})
+    assert wire_page.evaluate("() => window.wire.keep()") == len(text) - 1
+    fresh = run_trace(zoo.models["w-lstm2"], text + "x")
+    assert fresh.triangle is not None
+    for l in range(2):
+        for name, a in (("hidden", fresh.triangle.hidden), ("cell", fresh.triangle.cell)):
+            got = wire_page.evaluate(
+                "([l, name]) => window.wire.socket.current.gradients.layers[l][name].map((r) => r && Array.from(r))",
+                [l, name],
+            )
+            assert a is not None
+            for r, t in enumerate(fresh.triangle.loss_steps.tolist()):
+                assert got[t] == a[l, r, : t + 1].tolist(), (l, name, t)
 
 
 def test_a_stale_answer_never_paints_over_a_newer_one(wire_page: Any, zoo: Any) -> None:

@@ -1,5 +1,6 @@
-"""The one path from a trace request to a trace, shared by REST, the WebSocket and the exporter: limits with
-messages that name the limit, then the CPU-bound work in a bounded pool of worker threads.
+"""The service that turns a request into a trace (or a continuation), shared by REST, the WebSocket and the
+exporter: limits with messages that name the limit, then the CPU-bound work in a bounded pool of worker
+threads. Routes (app/api/routes/) and the socket's streaming (app/api/streaming.py) only adapt it.
 
 The WebSocket's traces are kept in a cache by request (a lecture hall tracing the same sentence costs one
 trace) as arrays, not frames: frames are cut from the arrays as they are sent (app/nn/document.py Frames),
@@ -27,6 +28,7 @@ from app.config import Settings
 from app.nn import Model, TraceInputError, Zoo
 from app.nn import document as nn_document
 from app.nn import trace as nn_trace
+from app.nn.generate import GREEDY, Sampling, continue_text, join_tokens
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -111,6 +113,23 @@ def document_for(checked: Checked, request: TraceRequest) -> dict[str, Any]:
 
 async def run_document(checked: Checked, request: TraceRequest, pool: TracePool) -> dict[str, Any]:
     return await pool.run(partial(document_for, checked, request), checked.tokens)
+
+
+def continuation_for(model: Model, text: str, length: int, sampling: Sampling = GREEDY) -> dict[str, Any]:
+    """The answer of `POST /api/continue` (and of an exported page's continuation panel)."""
+    tokens = continue_text(model, text, length, sampling)
+    return {
+        "model": model.id,
+        "text": text,
+        "continuation": join_tokens(model, tokens),
+        "tokens": [{"text": t.text, "id": t.id, "unknown": t.unknown, "join": t.join} for t in tokens],
+        "sampling": {
+            "temperature": sampling.temperature,
+            "top_k": sampling.top_k,
+            "top_p": sampling.top_p,
+            "seed": None if sampling.greedy else sampling.seed,
+        },
+    }
 
 
 def dumps(data: Any) -> bytes:

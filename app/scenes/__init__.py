@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from app.nn.files import MAX_LAYERS, MAX_SIZE, MAX_STEPS, parse_json
 
-SHIPPED_SCENES = Path(__file__).resolve().parent / "scenes"
+SHIPPED_SCENES = Path(__file__).resolve().parent  # the scene files sit beside this module
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 GATES = ("input", "forget", "candidate", "output", "update", "reset")
 PANELS = ("predictions", "clamps", "memory", "gradients", "unrolled", "continuation")
@@ -229,15 +229,19 @@ def load_scenes(dirs: Iterable[Path] | None = None) -> SceneLibrary:
     return library
 
 
-def get_scene(name: str, dirs: Iterable[Path] | None = None) -> dict[str, Any]:
-    """One scene as the REST API serves it. KeyError for an unknown name, SceneError for a bad file."""
-    library = load_scenes(dirs)
+def find_scene(library: SceneLibrary, name: str) -> Scene:
+    """The scene called `name`: KeyError when there is none, SceneError when its file is not valid."""
     if name in library:
-        return library[name].model_dump(mode="json", exclude_none=True)
+        return library[name]
     for failure in library.failed:
         if failure["name"] == name:
             raise SceneError(Path(failure["path"]), failure["error"])
     raise KeyError(name)
+
+
+def get_scene(name: str, dirs: Iterable[Path] | None = None) -> dict[str, Any]:
+    """One scene as `GET /api/scenes/{name}` serves it, less the server's `problems` (the exporter's)."""
+    return find_scene(load_scenes(dirs), name).model_dump(mode="json", exclude_none=True)
 
 
 def model_problems(scene: Scene, known: Iterable[str]) -> list[str]:

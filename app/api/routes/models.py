@@ -11,7 +11,7 @@ from app.api.deps import ZooDep
 from app.api.errors import ApiError
 from app.api.schemas import ErrorResponse, ModelDetail, ModelList
 
-router = APIRouter(prefix="/api/models", tags=["models"])
+router = APIRouter(prefix="/models", tags=["models"])
 
 
 @router.get("", response_model=ModelList, summary="List the loaded models")

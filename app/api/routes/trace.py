@@ -8,9 +8,9 @@ from fastapi.responses import Response
 from app.api.deps import SettingsDep, TracePoolDep, ZooDep
 from app.api.errors import BAD_BODY_RESPONSE
 from app.api.schemas import ErrorResponse, TraceDocument, TraceRequest
-from app.api.tracing import check_request, dumps, run_document
+from app.api.tracer import check_request, dumps, run_document
 
-router = APIRouter(prefix="/api", tags=["trace"])
+router = APIRouter(tags=["trace"])
 
 
 @router.post(

@@ -1,5 +1,5 @@
-"""The explorer page, the embed page, and plotly.js from the installed package (no CDN: a lecture hall's
-network is not to be trusted)."""
+"""The pages: the explorer, its embed, the scene gallery (/scenes), the gradient lab (/lab), and plotly.js
+from the installed package (no CDN: a lecture hall's network is not to be trusted)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from fastapi.templating import Jinja2Templates
 
 from app.api.assets import asset_version, module_graph, plotly_response
 from app.api.cards import default_model_id, public_card
-from app.api.deps import SettingsDep, TemplatesDep, TraceCacheDep, ZooDep
+from app.api.deps import ScenesDep, SettingsDep, TemplatesDep, TraceCacheDep, ZooDep
 from app.api.errors import ApiError
 from app.api.schemas import TraceRequest
-from app.api.tracing import TraceCache, check_request
+from app.api.tracer import TraceCache, check_request
 from app.config import Settings
 from app.nn import Zoo
 from app.nn.generate import DEFAULT_LENGTH
+from app.scenes import model_problems
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -105,3 +106,33 @@ async def embed(
 @router.get("/vendor/plotly.min.js")
 async def plotly_js(request: Request) -> Response:
     return plotly_response(request)
+
+
+def _page(request: Request, templates: Jinja2Templates, name: str, context: dict[str, Any]) -> HTMLResponse:
+    config = {"version": asset_version(), "apiBase": "/api", **context.pop("config", {})}
+    context = {"config": config, "version": asset_version(), "embed": False, **context}
+    return templates.TemplateResponse(request, name, context, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/scenes", response_class=HTMLResponse)
+async def gallery(request: Request, scenes: ScenesDep, zoo: ZooDep, templates: TemplatesDep) -> HTMLResponse:
+    origin = str(request.base_url).rstrip("/")  # the embed URL is for another page: make it absolute
+    cards = []
+    for scene in scenes.values():
+        base = "/lab" if scene.kind == "lab" else "/"
+        embed = f"/lab?scene={scene.name}&embed=1" if scene.kind == "lab" else f"/embed?scene={scene.name}"
+        cards.append(
+            {
+                **scene.summary_row(),
+                "href": f"{base}?scene={scene.name}",
+                "embed": embed,
+                "embed_url": origin + embed,
+                "problems": model_problems(scene, zoo.models),
+            }
+        )
+    return _page(request, templates, "scenes.html", {"cards": cards, "failed": scenes.failed})
+
+
+@router.get("/lab", response_class=HTMLResponse)
+async def lab(request: Request, templates: TemplatesDep, embed: bool = False) -> HTMLResponse:
+    return _page(request, templates, "lab.html", {"config": {"embed": embed}, "lab_embed": embed})

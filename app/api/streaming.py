@@ -1,4 +1,5 @@
-"""WebSocket /ws/trace: a trace streamed as JSON control messages and binary frames of numbers.
+"""Streaming a trace over a WebSocket (the route is app/api/routes/socket.py): JSON control messages and
+binary frames of numbers, cut from the cached trace (app/api/tracer.py) as they are sent.
 
 The protocol is specified in docs/protocol.md:
 
@@ -27,22 +28,18 @@ from typing import Any
 
 import anyio
 import orjson
-from fastapi import APIRouter, WebSocket
+from fastapi import WebSocket
 from pydantic import ValidationError
 from starlette import status
-from starlette.websockets import WebSocketDisconnect
 
-from app.api.deps import SettingsDep, SocketLimitDep, TraceCacheDep, ZooDep
 from app.api.errors import ApiError, describe_validation_errors
 from app.api.schemas import TraceMessage, View, ViewMessage
-from app.api.security import origin_allowed
-from app.api.tracing import Checked, Entry, TraceCache, check_request, dumps
+from app.api.tracer import Checked, Entry, TraceCache, check_request, dumps
 from app.config import Settings
 from app.nn import TraceInputError, Zoo
-from app.nn.trace import ROW_BLOCK, kept_steps
+from app.nn.trace import ROW_BLOCK, kept_rows, kept_steps
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 
 MessageId = str | int | None
 FRAME_BYTES = 64 * 1024  # steps per binary frame: as many as fit in about this much
@@ -248,11 +245,12 @@ class TraceSession:
             return
         if job.generation != self.generation:
             return  # superseded while it computed
-        keep = 0
+        keep = rows = 0
         held = Held()
         if base is not None and sent is not None:
             keep = min(kept_steps(base.trace, entry.trace), sent.held.steps)
-            held = Held(keep, {t for t in sent.held.pre if t < keep}, {t for t in sent.held.rows if t < keep})
+            rows = min(kept_rows(base.trace, entry.trace), keep)  # a partial last block's rows come again
+            held = Held(keep, {t for t in sent.held.pre if t < keep}, {t for t in sent.held.rows if t < rows})
         based = base is not None
         del base
         self.streams = (self.streams + 1) % 2**32
@@ -267,7 +265,7 @@ class TraceSession:
         del entry  # from here on looked up for every frame: a slow socket does not hold a trace the cache let go
         await self._send_json({
             "type": "meta", "id": rid, "stream": self.streams, **meta, "gradients": gradients,
-            "base": request.base if based else None, "keep": keep,
+            "base": request.base if based else None, "keep": keep, "keep_rows": rows,
         })  # fmt: skip
         sent = self.sent
         per_frame = max(1, FRAME_BYTES // (4 * step_size))
@@ -393,30 +391,3 @@ class TraceSession:
         async with self.send_lock:
             self.closed = True
             await self.websocket.close(code, reason)
-
-
-@router.websocket("/ws/trace")
-async def trace_socket(
-    websocket: WebSocket, zoo: ZooDep, settings: SettingsDep, cache: TraceCacheDep, limit: SocketLimitDep
-) -> None:
-    # Accept before refusing: a browser reports a close code (1008) but hides why a handshake failed.
-    await websocket.accept()
-    if not origin_allowed(websocket.headers, settings.allowed_origins):
-        await websocket.close(status.WS_1008_POLICY_VIOLATION, "this page's origin may not open the socket")
-        return
-    address = websocket.client.host if websocket.client else ""
-    if not limit.acquire(address):
-        reason = f"this address already has {limit.per_client} sockets open (LSTM_EXPLAINER_WS_MAX_PER_CLIENT)"
-        await websocket.close(status.WS_1008_POLICY_VIOLATION, reason)
-        return
-    try:
-        await TraceSession(websocket, zoo, settings, cache).run()
-    except* WebSocketDisconnect:
-        pass  # the client left mid-send; nothing to clean up
-    except* Stalled:
-        # It is not reading, so the close frame may never reach it: try briefly, then let go of the socket.
-        with anyio.move_on_after(1):
-            reason = f"the client took no frame for {settings.ws_send_timeout:g} s; closed to free the server"
-            await websocket.close(status.WS_1013_TRY_AGAIN_LATER, reason)
-    finally:
-        limit.release(address)
