@@ -3,13 +3,14 @@
 // below 1 it vanishes, above 1 it explodes; clipping rescales it to at most the threshold. This module
 // owns the page's small state (mirrored in the URL like the explorer's) and plays lab scenes.
 
-import { plotlySource, useOffline } from './api.js';
+import { plotlySource, usePlotlyElement } from './api.js';
 import { SceneClient, captionOf, pageKey, pagePartial, turn } from './scenes.js';
 import { LabPlot } from './views/lab-plot.js';
 import { SceneBar } from './views/scene-bar.js';
 
 const config = JSON.parse(document.getElementById('app-config').textContent);
-if (config.offline) useOffline(config.offline); // an exported page (`lstm-explainer export --scene`)
+// an exported page (`lstm-explainer export --scene`) carries its own plotly.js
+if (config.offline?.plotlyElement) usePlotlyElement(config.offline.plotlyElement);
 const $ = (id) => document.getElementById(id);
 
 const num = (lo, hi) => (s) => {

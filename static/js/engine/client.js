@@ -49,6 +49,11 @@ export class EngineClient {
     return this.request({ ...request, type: 'trace', lane }, { onForward });
   }
 
+  // `request`: {model, text, length?, temperature?, top_k?, top_p?, seed?}, as POST /api/continue takes it.
+  continue(request) {
+    return this.request({ ...request, type: 'continue' });
+  }
+
   receive(msg) {
     const call = this.pending.get(msg.id);
     if (!call) return;
@@ -56,6 +61,10 @@ export class EngineClient {
       case 'loaded':
         this.pending.delete(msg.id);
         call.resolve(msg.card);
+        break;
+      case 'continued':
+        this.pending.delete(msg.id);
+        call.resolve(msg.response);
         break;
       case 'forward':
         call.document = msg.document;

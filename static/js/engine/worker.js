@@ -4,11 +4,13 @@
 //   {type: 'load', id, model, url}                  a model directory's URL (model.json + weights.safetensors)
 //   {type: 'load', id, model, card, weights}        or its card object and its weights' ArrayBuffer
 //   {type: 'trace', id, model, text, target?, interventions?, gradients?, lane?, digits?}
+//   {type: 'continue', id, model, text, length?, temperature?, top_k?, top_p?, seed?}
 // Messages out:
 //   {type: 'loaded', id, model, card}
 //   {type: 'forward', id, document}                 the trace document, its `gradients` still null
 //   {type: 'done', id, gradients, ms}               the gradients record (null when not asked for)
 //   {type: 'superseded', id}                        a newer trace on the same lane replaced this one
+//   {type: 'continued', id, response}               what POST /api/continue answers
 //   {type: 'error', id, code, message}              as the server's 4xx body: nothing was traced
 //
 // A trace supersedes any earlier trace on its `lane` ('main' by default; compare mode's second model can
@@ -16,8 +18,9 @@
 // between steps. The forward itself is never interrupted: it is short.
 
 import { buildDocument, gradientsRecord, rounder } from './document.js';
-import { pyRepr } from './errors.js';
+import { TraceInputError, pyRepr } from './errors.js';
 import { fetchModel, loadModel } from './files.js';
+import { continuation } from './generate.js';
 import { runTrace, triangleSweep } from './trace.js';
 
 const SLICE_MS = 10; // the sweep looks for newer messages this often
@@ -52,15 +55,45 @@ function load({ id, model: name, url, card, weights }) {
   );
 }
 
+// The limits a server puts around the core (app/api/tracing.py check_request), for a page that has none
+// but behaves as if it had: `limits` {maxChars, maxWordTokens, gradientTokens}, each optional. The same
+// refusals, and past the gradient limit the same notice instead of the gradients.
+const thousands = (n) => n.toLocaleString('en-US');
+
+function serverLimits(model, text, tokens, gradients, limits) {
+  if (!limits) return { gradients, notice: null };
+  const chars = [...text].length;
+  if (limits.maxChars !== undefined && chars > limits.maxChars) {
+    const message = `the text has ${thousands(chars)} characters; the limit is ${thousands(limits.maxChars)} characters`;
+    throw new TraceInputError('text_too_long', message);
+  }
+  if (limits.maxWordTokens !== undefined && model.tokenizer.kind === 'word' && tokens.length > limits.maxWordTokens) {
+    const message = `the text has ${thousands(tokens.length)} word tokens; the limit is ${thousands(limits.maxWordTokens)} word tokens`;
+    throw new TraceInputError('text_too_long', message);
+  }
+  const most = limits.gradientTokens;
+  if (gradients && most !== undefined && tokens.length > most) {
+    const notice =
+      `gradients through time are computed for texts of up to ${thousands(most)} tokens on this model ` +
+      `(the cost grows with the square of the length); this text has ${thousands(tokens.length)}`;
+    return { gradients: false, notice };
+  }
+  return { gradients, notice: null };
+}
+
 const stale = (job) => latest.get(job.lane) !== job.id;
 
 async function run(job) {
   const started = performance.now();
   const model = await models.get(job.model);
   if (stale(job)) return post({ type: 'superseded', id: job.id });
-  const { text, target = null, interventions = [], gradients = true, digits = 7 } = job;
-  const trace = runTrace(model, text, { target, interventions, gradients: false });
-  post({ type: 'forward', id: job.id, document: buildDocument(trace, { digits }) });
+  const { text, target = null, interventions = [], digits = 7, limits = null } = job;
+  const tokens = model.tokenizer.tokenize(text);
+  const { gradients, notice } = serverLimits(model, text, tokens, job.gradients ?? true, limits);
+  const trace = runTrace(model, tokens, { target, interventions, gradients: false });
+  const forward = buildDocument(trace, { digits });
+  if (notice) forward.notices.push(notice);
+  post({ type: 'forward', id: job.id, document: forward });
   if (gradients) {
     const sweep = triangleSweep(trace);
     let slice = performance.now();
@@ -102,15 +135,29 @@ async function drain() {
   running = false;
 }
 
+// A continuation waits for its model, then runs at once: it is a few hundred forward steps.
+async function continueJob({ id, model: name, text, ...options }) {
+  try {
+    const model = await models.get(name);
+    post({ type: 'continued', id, response: continuation(model, text, options) });
+  } catch (err) {
+    post(failure(id, err));
+  }
+}
+
 self.onmessage = ({ data }) => {
   if (data?.type === 'load') load(data);
+  else if (data?.type === 'continue') {
+    if (models.has(data.model)) continueJob(data);
+    else post({ type: 'error', id: data.id, code: 'unknown_model', message: `no model ${pyRepr(data.model)} is loaded in the engine; load it first` });
+  }
   else if (data?.type === 'trace') {
     const job = { lane: 'main', ...data };
     latest.set(job.lane, job.id);
     queue.push(job);
     drain();
   } else {
-    const message = "expected a message of type 'load' or 'trace'";
+    const message = "expected a message of type 'load', 'trace' or 'continue'";
     post({ type: 'error', id: data?.id ?? null, code: 'bad_message', message });
   }
 };
