@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the models the page carries (default: those the view or scene shows)")  # fmt: skip
     p.add_argument("--model-dir", action="append", type=Path, default=[], metavar="DIR", dest="model_dirs",
                    help="a directory of model directories (repeatable; also LSTM_EXPLAINER_MODELS)")  # fmt: skip
+
+    p = sub.add_parser("site", help="write the app as a static site (no Python needed to serve it)")
+    p.add_argument("out", type=Path, metavar="OUT_DIR")
+    p.add_argument("--models", action="append", default=None, metavar="A,B",
+                   help="the models the site carries (default: every model found)")  # fmt: skip
+    p.add_argument("--model-dir", action="append", type=Path, default=[], metavar="DIR", dest="model_dirs",
+                   help="a directory of model directories (repeatable; also LSTM_EXPLAINER_MODELS)")  # fmt: skip
     return parser
 
 
@@ -211,9 +218,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_site(args: argparse.Namespace) -> int:
+    from .export import parse_model_ids
+    from .site import write_site
+
+    site = write_site(args.out, parse_model_ids(args.models), args.model_dirs)
+    print(f"wrote {site.summary()}")
+    print(f"serve it from any static host, e.g. python -m http.server -d {args.out} 8080")
+    return 0
+
+
 COMMANDS = {
     "models": cmd_models, "trace": cmd_trace, "import": cmd_import, "serve": cmd_serve,
-    "train": cmd_train, "init": cmd_init, "export": cmd_export,
+    "train": cmd_train, "init": cmd_init, "export": cmd_export, "site": cmd_site,
 }  # fmt: skip
 
 

@@ -16,11 +16,12 @@ import {
   TIMING,
   family,
   fmt,
+  sitePath,
 } from './config.js';
 import { diagramSvg, download, svgToPng } from './diagram-export.js';
 import { guardKeyboardUntilActivated, installEmbedApi } from './embed-api.js';
-import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
 import { LocalEngine } from './local-engine.js';
+import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
 import { FIELDS, State } from './state.js';
 import { CellDiagram } from './views/cell-diagram.js';
 import { ClampPanel } from './views/clamp-panel.js';
@@ -871,7 +872,7 @@ function loadPlotly() {
     (views.compare && compareOn());
   if (plotly || plotlyLoading || !wanted || !painted) return;
   // An exported page carries its own copy (plotlySource gives it as a blob: URL).
-  plotlyLoading = plotlySource(`/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`).then(
+  plotlyLoading = plotlySource(sitePath(`/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`)).then(
     (src) =>
       new Promise((resolve, reject) => {
         const script = document.createElement('script');
@@ -1364,7 +1365,7 @@ const helpOverlay = $('help') ? new HelpOverlay({ container: $('help') }) : null
 const embedDialog = $('embed-dialog')
   ? new EmbedDialog({
       container: $('embed-dialog'),
-      url: (options) => embedUrl(`${window.location.origin}/embed`, state.query(), options),
+      url: (options) => embedUrl(new URL(sitePath('/embed'), window.location.href).href, state.query(), options),
     })
   : null;
 
