@@ -184,7 +184,7 @@ export class TraceSocket {
     };
     let doc;
     try {
-      doc = await local.trace(message, { lane: this.lane, onForward });
+      doc = await local.trace(message, { lane: this.lane, onForward, incremental: true });
     } catch (err) {
       if (err.code !== 'superseded' && mine()) this.onError(new ApiError(err.code, err.message), this.current.request);
       return;

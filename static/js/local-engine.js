@@ -90,7 +90,8 @@ export class LocalEngine {
   // A trace request as POST /api/trace or the socket takes it → its document (with the server's limits:
   // the same refusals and the same notice past the gradient limit). `onForward` hears the document
   // before its gradients; a newer trace on the same lane makes this one reject with code 'superseded'.
-  async trace(request, { lane = 'main', onForward = null } = {}) {
+  // `incremental`: the lane is a typist's, each trace extending the last (only the changed steps are computed).
+  async trace(request, { lane = 'main', onForward = null, incremental = false } = {}) {
     await this.ensure(request.model);
     const { limits = {} } = this.models.get(request.model);
     const n = request.interventions?.length ?? 0;
@@ -106,7 +107,7 @@ export class LocalEngine {
       gradients: request.gradients !== false,
       limits,
     };
-    return this.worker().trace(job, { lane, onForward });
+    return this.worker().trace(job, { lane, onForward, incremental });
   }
 
   async continue(body) {

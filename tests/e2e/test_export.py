@@ -191,6 +191,27 @@ def test_the_export_works_from_disk_without_network(offline_tab: Any, exported: 
     assert tab.locator("#gradients .curve .plot .scatterlayer .trace").count() >= 1
     tab.screenshot(path=artifacts / "export-typed.png")
 
+    # Typed on, key by key (each trace extends the last: the shared steps are not computed again), and
+    # back: still the core's numbers for the text on screen, gradients included.
+    tab.locator("#text-input").press("End")
+    tab.keyboard.type(" spanish and french", delay=20)
+    for _ in range(7):
+        tab.keyboard.press("Backspace")
+    edited = TYPED + " spanish and"
+    want = core("lecture-lstm", edited, None, [])
+    tab.wait_for_function(SHOWS_TEXT, arg=[tok["text"] for tok in want["tokens"]], timeout=30_000)
+    third = wait_ready(tab, third)
+    close(page_doc(tab), want)
+    tab.locator("#target-input").fill("english")
+    want = core("lecture-lstm", edited, "english", [])
+    tab.wait_for_function("() => window.lstmExplainer.getTrace()?.target?.text === 'english'")
+    third = wait_ready(tab, third)
+    close(page_doc(tab), want)
+    tab.locator("#target-input").fill("")
+    tab.locator("#text-input").fill(TYPED)
+    tab.wait_for_function(SHOWS_TEXT, arg=[tok["text"] for tok in core("lecture-lstm", TYPED, None, [])["tokens"]])
+    third = wait_ready(tab, third)
+
     # A new clamp (never exported) is computed too.
     new_clamp = {"gate": "input", "value": 1, "layer": 0, "units": [3, 7], "start": 2, "stop": 6}
     tab.evaluate("(c) => window.lstmExplainer.setState({clamps: [c]})", new_clamp)

@@ -3,12 +3,12 @@
 // Messages in (each with a numeric `id` the answers repeat):
 //   {type: 'load', id, model, url}                  a model directory's URL (model.json + weights.safetensors)
 //   {type: 'load', id, model, card, weights}        or its card object and its weights' ArrayBuffer
-//   {type: 'trace', id, model, text, target?, interventions?, gradients?, lane?, digits?}
+//   {type: 'trace', id, model, text, target?, interventions?, gradients?, lane?, digits?, limits?, incremental?}
 //   {type: 'continue', id, model, text, length?, temperature?, top_k?, top_p?, seed?}
 // Messages out:
 //   {type: 'loaded', id, model, card}
-//   {type: 'forward', id, document}                 the trace document, its `gradients` still null
-//   {type: 'done', id, gradients, ms}               the gradients record (null when not asked for)
+//   {type: 'forward', id, document, keep}           the trace document, its `gradients` still null
+//   {type: 'done', id, gradients, rowsFrom, ms}     the gradients record (null when not asked for)
 //   {type: 'superseded', id}                        a newer trace on the same lane replaced this one
 //   {type: 'continued', id, response}               what POST /api/continue answers
 //   {type: 'error', id, code, message}              as the server's 4xx body: nothing was traced
@@ -16,6 +16,11 @@
 // A trace supersedes any earlier trace on its `lane` ('main' by default; compare mode's second model can
 // use a lane of its own) that has not finished: one waiting is dropped, one in its gradient sweep stops
 // between steps. The forward itself is never interrupted: it is short.
+//
+// `incremental: true` makes a trace extend the lane's last finished one (typing): steps the two share are
+// not computed again, and only what changed is sent — `document.steps` from step `keep` on (the steps
+// before are the last finished trace's), the gradient rows of the losses from `rowsFrom` on (the record's
+// row lists start there; the rows before are the last finished trace's). client.js puts them together.
 
 import { buildDocument, gradientsRecord, rounder } from './document.js';
 import { TraceInputError, pyRepr } from './errors.js';
@@ -83,19 +88,45 @@ function serverLimits(model, text, tokens, gradients, limits) {
 
 const stale = (job) => latest.get(job.lane) !== job.id;
 
+// An incremental lane's last finished trace (lane → {key, trace, rows, params}): what the next
+// trace on the lane extends. The client holds the same trace's document (client.js), so only what
+// changed crosses to the page: the steps from `keep` on, the gradient rows from `rowsFrom` on.
+const held = new Map();
+
+// How many leading steps of `tokens` a held trace shares (the same model, clamps, digits and token ids).
+function shared(base, key, tokens) {
+  if (!base || base.key !== key) return 0;
+  const ids = base.trace.tokens;
+  let k = 0;
+  while (k < ids.length && k < tokens.length && ids[k].id === tokens[k].id) k++;
+  return k;
+}
+
 async function run(job) {
   const started = performance.now();
   const model = await models.get(job.model);
   if (stale(job)) return post({ type: 'superseded', id: job.id });
-  const { text, target = null, interventions = [], digits = 7, limits = null } = job;
+  const { text, target = null, interventions = [], digits = 7, limits = null, incremental = false } = job;
   const tokens = model.tokenizer.tokenize(text);
   const { gradients, notice } = serverLimits(model, text, tokens, job.gradients ?? true, limits);
-  const trace = runTrace(model, tokens, { target, interventions, gradients: false });
-  const forward = buildDocument(trace, { digits });
+  const key = JSON.stringify([job.model, interventions, digits]);
+  const base = incremental ? held.get(job.lane) : null;
+  const prefix = shared(base, key, tokens);
+  const trace = runTrace(model, tokens, { target, interventions, gradients: false, base: { trace: base?.trace, keep: prefix } });
+  // A step's record holds its expected token and loss, which the next token (or the target) decides: the
+  // last shared step's is made again. So are the gradient rows of the losses from it on.
+  const keep = Math.max(0, prefix - 1);
+  const round = rounder(digits);
+  const forward = buildDocument(trace, { digits, from: keep });
   if (notice) forward.notices.push(notice);
-  post({ type: 'forward', id: job.id, document: forward });
+  post({ type: 'forward', id: job.id, document: forward, keep });
+  let rowsFrom = gradients && base?.rows ? keep : 0;
+  // The weight norms are the last loss's: computed again when that loss is older than the new rows but
+  // not the base's last (a text made shorter).
+  const lastLoss = trace.expected.findLastIndex((e) => e !== null);
+  if (rowsFrom && lastLoss >= 0 && lastLoss < rowsFrom && base.params?.step !== lastLoss) rowsFrom = lastLoss;
   if (gradients) {
-    const sweep = triangleSweep(trace);
+    const sweep = triangleSweep(trace, { from: rowsFrom });
     let slice = performance.now();
     let step = sweep.next();
     while (!step.done) {
@@ -108,8 +139,27 @@ async function run(job) {
     }
     trace.triangle = step.value;
   }
-  const record = gradients ? gradientsRecord(trace, rounder(digits)) : null;
-  post({ type: 'done', id: job.id, gradients: record, ms: performance.now() - started });
+  let record = gradients ? gradientsRecord(trace, round) : null;
+  if (record && rowsFrom) {
+    // the rows from `rowsFrom` on are new; the last loss's weight norms are the base's if that loss is older
+    const fresh = (rows) => (rows === null ? null : rows.slice(rowsFrom));
+    record = {
+      layers: record.layers.map((g) => ({ hidden: fresh(g.hidden), cell: fresh(g.cell) })),
+      params: record.params ?? base.params,
+    };
+  }
+  const ms = performance.now() - started;
+  post({ type: 'done', id: job.id, gradients: record, rowsFrom, ms });
+  if (!incremental) return;
+  let rows = null;
+  if (record) {
+    const merged = (old, fresh) => (fresh === null ? null : [...(rowsFrom ? old.slice(0, rowsFrom) : []), ...fresh]);
+    rows = record.layers.map((g, l) => ({
+      hidden: merged(base?.rows?.[l].hidden, g.hidden),
+      cell: merged(base?.rows?.[l].cell, g.cell),
+    }));
+  }
+  held.set(job.lane, { key, trace, rows, params: record?.params ?? null });
 }
 
 async function drain() {
