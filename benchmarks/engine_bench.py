@@ -74,18 +74,25 @@ def one_run(page: Any, model: Any, text: str) -> dict[str, float]:
 # from a PerformanceObserver of long tasks (the page's thread blocked ≥ 50 ms).
 KEYSTROKE = """async ([before, after]) => {
   const box = document.getElementById('text-input');
-  const done = (text) => new Promise((resolve) => {
-    const check = () => {
-      const t = window.lstmExplainer.getTrace();
-      if (document.body.dataset.ready === '1' && t && t.done && window.lstmExplainer.getState().text === text &&
-          t.tokens.length === [...text].length) resolve();
-      else setTimeout(check, 5);
-    };
-    check();
-  });
-  box.value = before;
-  box.dispatchEvent(new Event('input', { bubbles: true }));
-  await done(before);
+  // done: the page marked a newer trace ready and shows this text (cheap to ask: getTrace() would copy
+  // the whole trace every time and become what is measured)
+  const done = (text) => {
+    const after = Number(document.body.dataset.traceId || 0);
+    return new Promise((resolve) => {
+      const check = () => {
+        const b = document.body.dataset;
+        if (b.ready === '1' && Number(b.traceId) > after && window.lstmExplainer.getState().text === text) resolve();
+        else setTimeout(check, 5);
+      };
+      check();
+    });
+  };
+  if (window.lstmExplainer.getState().text !== before) {
+    const traced = done(before);
+    box.value = before;
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+    await traced;
+  }
   await new Promise((r) => setTimeout(r, 600)); // the previous trace's deferred panels are painted
   const n = [...after].length;
   const title = document.querySelector('.diagram-title');
@@ -104,10 +111,11 @@ KEYSTROKE = """async ([before, after]) => {
     });
     observer.observe(document.getElementById('diagram'), { subtree: true, childList: true, characterData: true });
   });
+  const traced = done(after);
   box.value = after;
   box.dispatchEvent(new Event('input', { bubbles: true }));
   const diagram = await painted;
-  await done(after);
+  await traced;
   const gradients = performance.now() - t0;
   await new Promise((r) => setTimeout(r, 50));
   tasks.disconnect();

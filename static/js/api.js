@@ -1,7 +1,8 @@
-// Transport only: the trace WebSocket and the REST calls. No DOM, no state; callers get trace objects.
+// Transport only: the trace WebSocket and the REST calls, or, in a page without a server, the engine in
+// the page (useEngine). No DOM, no state; callers get trace objects.
 //
 // A trace streamed over the socket (docs/protocol.md) is assembled by trace-doc.js into the same object
-// a JSON document gives, so views never care which way it came.
+// a JSON document gives, and so is the engine's, so views never care which way it came.
 
 import { TIMING } from './config.js';
 import { inflateElement } from './local-engine.js';
