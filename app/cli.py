@@ -103,7 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intervene", action="append", type=_json_arg, default=[], metavar="JSON")
     p.add_argument("--scene", default=None, help="export a scene instead of a single view")
     p.add_argument("--out", type=Path, required=True)
-    _models_arg(p)
+    p.add_argument("--models", action="append", default=None, metavar="A,B",
+                   help="the models the page carries (default: those the view or scene shows)")  # fmt: skip
+    p.add_argument("--model-dir", action="append", type=Path, default=[], metavar="DIR", dest="model_dirs",
+                   help="a directory of model directories (repeatable; also LSTM_EXPLAINER_MODELS)")  # fmt: skip
+
+    p = sub.add_parser("site", help="write the app as a static site (no Python needed to serve it)")
+    p.add_argument("out", type=Path, metavar="OUT_DIR")
+    p.add_argument("--models", action="append", default=None, metavar="A,B",
+                   help="the models the site carries (default: every model found)")  # fmt: skip
+    p.add_argument("--model-dir", action="append", type=Path, default=[], metavar="DIR", dest="model_dirs",
+                   help="a directory of model directories (repeatable; also LSTM_EXPLAINER_MODELS)")  # fmt: skip
     return parser
 
 
@@ -190,7 +200,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_page
+    from .export import export_file, parse_model_ids
 
     if args.scene is None and (args.model is None or args.text is None):
         print('error: lstm-explainer export needs MODEL and "TEXT", or --scene NAME', file=sys.stderr)
@@ -199,14 +209,30 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"error: --out {args.out} is a directory; give the page's file name, e.g. {args.out / 'page.html'}",
               file=sys.stderr)  # fmt: skip
         return 2
-    out = export_page(args.model, args.text, args.target, args.intervene, args.scene, args.out, args.models)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    models = parse_model_ids(args.models)
+    if models and (dirs := [m for m in models if Path(m).is_dir()]):
+        print(f"error: --models picks models by id (e.g. --models lecture-lstm,lecture-rnn); {dirs[0]} is a "
+              f"directory: give model directories with --model-dir {dirs[0]}", file=sys.stderr)  # fmt: skip
+        return 2
+    exported = export_file(args.model, args.text, args.target, args.intervene, args.scene, args.out,
+                           args.model_dirs, models=models)  # fmt: skip
+    print(f"wrote {exported.summary()}")
+    return 0
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from .export import parse_model_ids
+    from .site import write_site
+
+    site = write_site(args.out, parse_model_ids(args.models), args.model_dirs)
+    print(f"wrote {site.summary()}")
+    print(f"serve it from any static host, e.g. python -m http.server -d {args.out} 8080")
     return 0
 
 
 COMMANDS = {
     "models": cmd_models, "trace": cmd_trace, "import": cmd_import, "serve": cmd_serve,
-    "train": cmd_train, "init": cmd_init, "export": cmd_export,
+    "train": cmd_train, "init": cmd_init, "export": cmd_export, "site": cmd_site,
 }  # fmt: skip
 
 

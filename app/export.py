@@ -1,23 +1,27 @@
 """`lstm-explainer export`: one self-contained HTML file that works opened from disk, with no server and
-no network — for a lecture hall whose network is not to be trusted.
+no network — for a lecture hall whose network is not to be trusted — and still re-traces what is typed.
 
 The page is the explorer's own: templates/index.html rendered with the same `page_config` the server
-uses (through templates/export.html, which swaps the asset links for inlined copies), the same ES modules
-and the same trace documents `POST /api/trace` would send, computed here by the server's own code path
-(`check_request` and `document_for` in app/api/tracer.py) and stored in the page. The page's config gets
-``"offline": {...}``; static/js/api.js then answers trace requests from the stored table instead of a
-socket, and everything else with an error that says it needs the server.
+uses (through templates/export.html, which swaps the asset links for inlined copies), the same ES modules,
+and the models it carries: each model's card and its weights file as it is on disk, plus the trace engine
+(static/js/engine/). The page's config gets ``"engine": {...}`` (static/js/local-engine.js), and
+static/js/api.js then answers every trace and continuation with the engine, in a Web Worker, instead of
+the server: typing, clamps, another carried model, compare mode and the gradients all work, with the
+server's limits and notices. What needs a server is what is not in the file: another model, the
+gallery of scenes, an embed snippet (it names a server URL), the API docs.
 
 How the pieces are stored (Chromium refuses module scripts from file:// and data: URLs cannot resolve
 relative imports):
 - the modules: every `import … from './x.js'` is rewritten to a bare specifier `lstm/x.js`, and an
   import map maps each specifier to a data: URL of the rewritten module; main.js is an inline module;
-- the trace table (JSON ``[{"request": {...}, "document": {...}}]``) and plotly.js are gzip-compressed
-  and base64-encoded in <script type="application/octet-stream"> elements; the page inflates them with
-  DecompressionStream (plotly.js then runs from a blob: URL). Compressed, plotly.js costs 2.0 MB instead
-  of 4.8 MB, which leaves room for traces of the big Shakespeare models under the 6 MB budget;
+- the engine's worker: a page opened from disk has the origin null and may start only a classic worker
+  from a blob: URL, so the engine's modules, concatenated in import order without their import and export
+  lines, sit in a <script type="text/plain"> that the page turns into a blob;
+- each model's weights file and plotly.js are gzip-compressed and base64-encoded in
+  <script type="application/octet-stream"> elements, inflated with DecompressionStream; the weights in
+  byte planes first (byte k of every 4-byte word together: float32 exponents compress, mantissas hardly);
 - a Content-Security-Policy <meta> allows exactly the page's two inline scripts (by hash), data: and
-  blob: scripts, inline styles, and no network at all (`connect-src 'none'`, `default-src 'none'`).
+  blob: scripts, a blob: worker, inline styles, and no network at all (`connect-src 'none'`).
 """
 
 from __future__ import annotations
@@ -27,38 +31,36 @@ import datetime as dt
 import gzip
 import hashlib
 import json
-import math
 import posixpath
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from app.api.assets import IMPORT_RE, PLOTLY_JS, STATIC_DIR, asset_version, template_environment
+from app.api.assets import IMPORT_RE, PLOTLY_JS, STATIC_DIR, asset_version, module_imports, template_environment
 from app.api.cards import default_model_id, public_card
 from app.api.errors import ApiError, describe_validation_errors
 from app.api.routes.pages import page_config
 from app.api.schemas import TraceRequest
-from app.api.tracer import check_request, continuation_for, document_for
+from app.api.tracer import check_request, document_for, gradient_token_limit
 from app.config import Settings, get_settings
-from app.nn import TraceInputError, Zoo, load_zoo
-from app.nn.files import env_model_dirs
+from app.nn import Model, TraceInputError, Zoo, load_zoo, shipped_models_dir
+from app.nn.files import CARD, WEIGHTS, env_model_dirs, model_dirs
 
-MAX_BYTES = 6_000_000  # the budget the issue sets: the page must stay under 6 MB
-TRACES_ELEMENT = "offline-traces"
-NUMBERS_ELEMENT = "offline-numbers"
+MAX_BYTES = 60_000_000  # a page this big is a mistake (every model of the zoo is 20 MB): say so, write nothing
 PLOTLY_ELEMENT = "offline-plotly"
+WORKER_ELEMENT = "engine-worker"
 
 
 class ExportError(TraceInputError):
     """Something the export cannot do; the CLI prints the message and exits with status 2."""
 
 
-# ------------------------------------------------------------------------------------------ the traces
+# ------------------------------------------------------------------------------------------ the views
 def _request(raw: dict[str, Any]) -> TraceRequest:
     try:
         return TraceRequest.model_validate(raw)
@@ -77,71 +79,35 @@ def trace_for(request: TraceRequest, zoo: Zoo, settings: Settings) -> dict[str, 
     return document_for(checked, request)
 
 
-class TraceTable:
-    """The requests the page will make, each traced once."""
-
-    def __init__(self, zoo: Zoo, settings: Settings) -> None:
-        self.zoo = zoo
-        self.settings = settings
-        self.rows: dict[bytes, dict[str, Any]] = {}
-        self.continuations: dict[bytes, dict[str, Any]] = {}
-
-    def add(self, model: str, text: str, target: str | None, clamps: list[Any] | None, where: str = "") -> None:
-        raw = {"model": model, "text": text, "target": target or None, "interventions": clamps or []}
-        try:
-            request = _request(raw)
-            key = orjson.dumps(request.model_dump(exclude={"gradients"}))
-            if key in self.rows:
-                return
-            document = trace_for(request, self.zoo, self.settings)
-        except TraceInputError as e:
-            raise ExportError(e.code, f"{where}{e.message}") from None
-        self.rows[key] = {"request": request.model_dump(exclude={"gradients"}), "document": document}
-
-    def add_view(self, view: dict[str, Any], where: str = "") -> None:
-        """A view's trace, its unclamped baseline (to toggle the clamps off) and a compared model's trace."""
-        model, text, target, clamps = view["model"], view["text"], view.get("target"), view.get("clamps") or []
-        self.add(model, text, target, clamps, where)
-        length, sample = view.get("length") or 0, view.get("sample") or ""
-        self.add_continuation(model, text, length, sample)
-        if clamps:
-            self.add(model, text, target, [], where)
+def check_view(view: dict[str, Any], zoo: Zoo, settings: Settings, where: str = "") -> list[str]:
+    """Refuse a view the server would refuse (traced once, without gradients, by the core); return the
+    models it shows (its own and the compared one)."""
+    raw = {"model": view["model"], "text": view["text"], "target": view.get("target") or None,
+           "interventions": view.get("clamps") or [], "gradients": False}  # fmt: skip
+    try:
+        trace_for(_request(raw), zoo, settings)
         if compare := view.get("compare"):
-            self.add(compare, text, target, [], where)
-            self.add_continuation(compare, text, length, sample)
+            trace_for(_request({**raw, "model": compare, "interventions": []}), zoo, settings)
+    except TraceInputError as e:
+        raise ExportError(e.code, f"{where}{e.message}") from None
+    return [view["model"], *([view["compare"]] if view.get("compare") else [])]
 
-    def add_continuation(self, model: str, text: str, length: int = 0, sample: str = "") -> None:
-        """What `POST /api/continue` answers for {model, text} and `length` tokens (0: the model's default,
-        which the page asks for without a length, as main.js requestContinuations does), greedy or sampled
-        as the view's `sample` says."""
-        if not text or model not in self.zoo.models:
-            return
-        from app.nn.generate import default_length, sampling_from_state
 
-        found = self.zoo.models[model]
-        request: dict[str, Any] = {"model": model, "text": text}
-        if length and length != default_length(found):
-            request["length"] = length
-        sampling = sampling_from_state(sample)
-        if not sampling.greedy:
-            request.update(temperature=sampling.temperature, top_k=sampling.top_k, seed=sampling.seed)
-        key = orjson.dumps(request)
-        if key not in self.continuations:
-            response = continuation_for(found, text, request.get("length", default_length(found)), sampling)
-            self.continuations[key] = {"request": request, "response": response}
-
-    def models(self) -> list[str]:
-        return list(dict.fromkeys(row["request"]["model"] for row in self.rows.values()))
-
-    def packed(self) -> tuple[str, str]:
-        """The table's JSON with its float lists taken out, and those floats: both packed."""
-        pool = NumberPool()
-        skeleton = pool.take(orjson.loads(orjson.dumps(list(self.rows.values()), option=orjson.OPT_SERIALIZE_NUMPY)))
-        return pack(orjson.dumps(skeleton)), pack(pool.planes())
+# ---------------------------------------------------------------------------------------- the models
+def model_paths(roots: list[Path]) -> dict[str, Path]:
+    """id → model directory, found as load_zoo finds them (a later directory overrides an earlier one)."""
+    paths: dict[str, Path] = {}
+    for root in roots:
+        for path in model_dirs(Path(root)):
+            try:
+                paths[json.loads((path / CARD).read_text(encoding="utf-8"))["id"]] = path
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # load_zoo reported it
+    return paths
 
 
 def pack(data: bytes) -> str:
-    """gzip, then base64: what the page's `inflate()` undoes."""
+    """gzip, then base64: what the page's `inflateElement()` undoes."""
     return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
 
 
@@ -149,88 +115,85 @@ def unpack(text: str) -> bytes:
     return gzip.decompress(base64.b64decode(text))
 
 
-# ----------------------------------------------------------------------------------- the float codec
-# A trace is mostly floats rounded to 7 significant digits (app/nn/trace.py round_sig), which JSON spells
-# in about 10 characters. Stored instead as decimal mantissa (int32) and exponent (int8), each byte of them
-# in its own plane so gzip sees alike bytes together, they take a fifth less room after compression: what
-# lets the Shakespeare models' traces fit. Exact: m / 10^k (or m · 10^k) of two exactly representable
-# doubles is correctly rounded, so it is the very double JSON.parse gives for the decimal; a list with any
-# value that does not come back bit for bit (−0, huge exponents) simply stays JSON.
-POW10 = [float(f"1e{k}") for k in range(23)]
-MIN_FLOATS = 4  # shorter lists stay JSON: a reference would be no smaller
-REF = "$f"  # {"$f": [start, length]} stands for a list of floats
+def planes(data: bytes) -> bytes:
+    """A 4-byte length, then byte k of every 4-byte word for k = 0..3 (static/js/local-engine.js weightsFrom)."""
+    words = -(-len(data) // 4)
+    padded = np.frombuffer(data + bytes(4 * words - len(data)), dtype=np.uint8).reshape(words, 4)
+    return len(data).to_bytes(4, "little") + padded.T.tobytes()
 
 
-def decimal_parts(v: float) -> tuple[int, int] | None:
-    """(m, e) with v == m · 10^e exactly as JSON.parse would read repr(v), or None."""
-    mant, _, ex = repr(v).partition("e")
-    whole, _, frac = mant.partition(".")
-    frac = frac.rstrip("0")
-    m, e = int(whole + frac), (int(ex) if ex else 0) - len(frac)
-    while m and m % 10 == 0:
-        m, e = m // 10, e + 1
-    if not (-(2**31) < m < 2**31 and -22 <= e <= 22):
-        return None
-    back = m / POW10[-e] if e < 0 else m * POW10[e]
-    return (m, e) if back == v and math.copysign(1.0, back) == math.copysign(1.0, v) else None
+def unplanes(data: bytes) -> bytes:
+    n = int.from_bytes(data[:4], "little")
+    words = -(-n // 4)
+    return np.frombuffer(data[4:], dtype=np.uint8).reshape(4, words).T.tobytes()[:n]
 
 
-class NumberPool:
-    def __init__(self) -> None:
-        self.mantissas: list[int] = []
-        self.exponents: list[int] = []
+@dataclass
+class Carried:
+    """A model the page carries: its card (model.json as it is), its packed weights file, and the limits
+    the server would put on it."""
 
-    def take(self, x: Any) -> Any:
-        """`x` with every list of floats that encodes exactly replaced by a reference into the pool."""
-        if isinstance(x, dict):
-            return {k: self.take(v) for k, v in x.items()}
-        if not isinstance(x, list):
-            return x
-        if len(x) >= MIN_FLOATS and all(type(v) is float for v in x):
-            parts = [decimal_parts(v) for v in x]
-            if all(p is not None for p in parts):
-                start = len(self.mantissas)
-                for m, e in parts:  # type: ignore[misc]
-                    self.mantissas.append(m)
-                    self.exponents.append(e)
-                return {REF: [start, len(x)]}
-            return x
-        return [self.take(v) for v in x]
+    model: Model
+    card: dict[str, Any]
+    weights: str  # pack(planes(weights.safetensors))
+    limits: dict[str, int]
+    element: str = ""
 
-    def planes(self) -> bytes:
-        """The four bytes of each little-endian int32 mantissa as four planes, then the int8 exponents."""
-        m = np.asarray(self.mantissas, dtype="<i4").view(np.uint8).reshape(-1, 4).T
-        return m.tobytes() + np.asarray(self.exponents, dtype=np.int8).tobytes()
+    @property
+    def size(self) -> int:
+        return len(self.weights) + len(json.dumps(self.card, ensure_ascii=False).encode())
 
 
-def unpool(skeleton: Any, planes: bytes) -> Any:
-    """What the page's JavaScript does (static/js/api.js), in Python, for the tests."""
-    n = len(planes) // 5
-    m = np.frombuffer(planes[: 4 * n], dtype=np.uint8).reshape(4, n).T.copy().view("<i4").ravel()
-    e = np.frombuffer(planes[4 * n :], dtype=np.int8)
-    values = [int(mi) / POW10[-int(ei)] if ei < 0 else int(mi) * POW10[int(ei)] for mi, ei in zip(m, e, strict=True)]
-
-    def put(x: Any) -> Any:
-        if isinstance(x, dict):
-            if set(x) == {REF}:
-                start, length = x[REF]
-                return values[start : start + length]
-            return {k: put(v) for k, v in x.items()}
-        return [put(v) for v in x] if isinstance(x, list) else x
-
-    return put(skeleton)
+def carry(model: Model, path: Path, settings: Settings) -> Carried:
+    limits = {
+        "maxChars": settings.max_chars,
+        "maxWordTokens": settings.max_word_tokens,
+        "maxInterventions": settings.max_interventions,
+        "gradientTokens": gradient_token_limit(model, settings),
+    }
+    card = json.loads((path / CARD).read_text(encoding="utf-8"))
+    return Carried(model, card, pack(planes((path / WEIGHTS).read_bytes())), limits)
 
 
-def stored_traces(html: str) -> list[dict[str, Any]]:
-    """The trace table an exported page carries, decoded (for tests and inspection)."""
+def stored_weights(html: str, model_id: str) -> bytes:
+    """The weights file an exported page carries for `model_id`, decoded (for tests and inspection)."""
+    config = json.loads(element_text(html, "app-config"))
+    (entry,) = [m for m in config["engine"]["models"] if m["id"] == model_id]
+    return unplanes(unpack(element_text(html, entry["weights"])))
 
-    def element(element_id: str) -> str:
-        m = re.search(rf'<script type="application/octet-stream" id="{element_id}">(.*?)</script>', html, re.S)
-        if not m:
-            raise ValueError(f"no #{element_id} in the page")
-        return m.group(1)
 
-    return unpool(json.loads(unpack(element(TRACES_ELEMENT))), unpack(element(NUMBERS_ELEMENT)))
+def element_text(html: str, element_id: str) -> str:
+    m = re.search(rf'<script type="[^"]+" id="{re.escape(element_id)}">(.*?)</script>', html, re.S)
+    if not m:
+        raise ValueError(f"no #{element_id} in the page")
+    return m.group(1)
+
+
+def engine_script() -> str:
+    """The engine's worker as one classic script: its modules in import order (each after what it
+    imports), their import lines and export keywords dropped. That works because no two engine modules
+    declare the same top-level name (tests/e2e/test_engine_parity.py checks it)."""
+    js_dir = STATIC_DIR / "js"
+    order: list[str] = []
+
+    def visit(rel: str) -> None:
+        if rel in order:
+            return
+        source = (js_dir / rel).read_text(encoding="utf-8")
+        for dep in module_imports(rel, source):
+            visit(dep)
+        order.append(rel)
+
+    visit("engine/worker.js")
+    parts = []
+    for rel in order:
+        source = (js_dir / rel).read_text(encoding="utf-8")
+        source = re.sub(r"^import\s[^;]*?\sfrom\s*['\"][^'\"]+['\"];?[ \t]*$", "", source, flags=re.M)
+        source = re.sub(r"^export (?=(?:async )?(?:const|let|class|function))", "", source, flags=re.M)
+        if re.search(r"^\s*(?:import|export)\b", source, re.M):
+            raise ExportError("bad_asset", f"static/js/{rel} has an import or export the worker bundle cannot drop")
+        parts.append(f"// ---- {rel}\n{source}")
+    return "'use strict';\n" + "\n".join(parts)
 
 
 # ------------------------------------------------------------------------------------------- the scene
@@ -305,12 +268,13 @@ def csp_hash(text: str) -> str:
 
 def content_security_policy(inline_scripts: list[str]) -> str:
     """No network of any kind; scripts only the page's own (its inline scripts by hash, its modules as
-    data: URLs, plotly.js as a blob: URL); inline styles for plotly."""
+    data: URLs, plotly.js and the engine's worker as blob: URLs); inline styles for plotly."""
     scripts = " ".join(csp_hash(s) for s in inline_scripts)
     return "; ".join(
         [
             "default-src 'none'",
             f"script-src {scripts} data: blob:",
+            "worker-src blob:",
             "style-src 'unsafe-inline'",
             "img-src data: blob:",
             "font-src data:",
@@ -323,6 +287,28 @@ def content_security_policy(inline_scripts: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- export
+@dataclass
+class Exported:
+    """What was written: the file, and its bytes by part (plotly.js, each carried model, the rest)."""
+
+    path: Path
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        total = self.path.stat().st_size
+        parts = ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in self.sizes.items())
+        return f"{self.path} ({total / 1e6:.1f} MB: {parts})"
+
+
+def parse_model_ids(raw: list[str] | str | None) -> list[str] | None:
+    """`--models a,b` (repeatable) → ['a', 'b']; None when not given."""
+    if raw is None:
+        return None
+    items = [raw] if isinstance(raw, str) else raw
+    ids = [m.strip() for item in items for m in str(item).split(",") if m.strip()]
+    return list(dict.fromkeys(ids)) or None
+
+
 def export_page(
     model: str | None,
     text: str | None,
@@ -333,28 +319,49 @@ def export_page(
     models_dirs: list[Path] | None = None,
     *,
     scene_doc: dict[str, Any] | None = None,
+    models: list[str] | None = None,
 ) -> Path:
-    """Write the offline page to `out` and return its path. `scene_doc` stands in for a scene file (tests).
+    return export_file(model, text, target, interventions, scene, out, models_dirs, scene_doc=scene_doc,
+                       models=models).path  # fmt: skip
 
-    An explorer scene exports the explorer with every state's traces, opening on `model` and `text`, or
-    on the scene's first state where they are None; a lab scene (the gradient lab, which computes
-    everything in the page) exports the lab page, and `model` and `text` are not used."""
+
+def export_file(
+    model: str | None,
+    text: str | None,
+    target: str | None,
+    interventions: list[Any] | None,
+    scene: str | None,
+    out: Path,
+    models_dirs: list[Path] | None = None,
+    *,
+    scene_doc: dict[str, Any] | None = None,
+    models: list[str] | None = None,
+) -> Exported:
+    """Write the offline page to `out`. `scene_doc` stands in for a scene file (tests); `models` names the
+    models the page carries (default: those the view and the scene show; they must be among them).
+
+    An explorer scene exports the explorer opening on `model` and `text`, or on the scene's first state
+    where they are None; a lab scene (the gradient lab, which computes everything in the page) exports the
+    lab page, and `model` and `text` are not used."""
     doc = scene_doc if scene_doc is not None else (load_scene(scene) if scene else None)
+    sizes: dict[str, int] = {}
     if doc is not None and doc.get("kind", "explorer") == "lab":
         html = render_lab(doc)
     else:
-        html = render_explorer(model, text, target, interventions, doc, models_dirs or [])
+        html = render_explorer(model, text, target, interventions, doc, models_dirs or [], models, sizes)
     data = html.encode("utf-8")
     if len(data) >= MAX_BYTES:
         raise ExportError(
             "too_large",
             f"the page would be {len(data) / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB budget: "
-            "its traces are too big; export a shorter text or a scene with fewer texts",
+            "carry fewer models (--models)",
         )
+    sizes["plotly.js"] = len(pack(PLOTLY_JS.read_bytes()))
+    sizes["the page"] = len(data) - sum(sizes.values())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
-    return out
+    return Exported(out, sizes)
 
 
 def render_explorer(
@@ -364,48 +371,64 @@ def render_explorer(
     interventions: list[Any] | None,
     scene: dict[str, Any] | None,
     models_dirs: list[Path],
+    models: list[str] | None = None,
+    sizes: dict[str, int] | None = None,
 ) -> str:
     interventions = interventions or []
     if not all(isinstance(c, dict) for c in interventions):
         example = '{"gate": "forget", "value": 0}'
         raise ExportError("bad_intervention", f"each --intervene must be a JSON object, e.g. '{example}'")
-    zoo = load_zoo([*env_model_dirs(), *models_dirs])
+    roots = [shipped_models_dir(), *env_model_dirs(), *models_dirs]
+    zoo = load_zoo(roots[1:])
     if model is None or text is None:  # named by its scene alone: open on the scene's first state
         given = scene["states"][0].get("state", {}) if scene and scene.get("states") else {}
         model = model or given.get("model") or default_model_id(zoo) or ""
         card = zoo.models[model].card if model in zoo.models else {}
         text = text if text is not None else given.get("text") or card.get("example") or ""
     settings = get_settings()
-    table = TraceTable(zoo, settings)
     first = _request({"model": model, "text": text, "target": target or None, "interventions": interventions})
     clamps = [c.model_dump() for c in first.interventions]
     initial: dict[str, Any] = {"model": model, "text": text, "target": target or "", "clamps": clamps}
-    table.add_view(initial)
+    shown = check_view(initial, zoo, settings)
     scenes: dict[str, Any] = {}
     if scene is not None:
         scenes[scene["name"]] = scene
         for where, view in scene_views(scene, initial, zoo):
-            table.add_view(view, where)
+            shown += check_view(view, zoo, settings, where)
         initial = {**initial, "scene": scene["name"], "page": 0}
+    shown = list(dict.fromkeys(shown))
+    chosen = shown if models is None else models
+    if unknown := [m for m in chosen if m not in zoo.models]:
+        known = ", ".join(sorted(zoo.models)) or "none are loaded"
+        raise ExportError("unknown_model", f"there is no model {unknown[0]!r}; available: {known}")
+    if missing := [m for m in shown if m not in chosen]:
+        what = "the scene shows" if scene is not None else "the view shows"
+        raise ExportError("missing_model", f"{what} {', '.join(missing)}: add it to --models ({','.join(chosen)})")
+    paths = model_paths(roots)
+    carried = [carry(zoo.models[m], paths[m], settings) for m in chosen]
+    for k, c in enumerate(carried):
+        c.element = f"engine-weights-{k}"
+        if sizes is not None:
+            sizes[c.model.id] = c.size
 
     config = page_config(zoo, settings, embed=False)
-    used = set(table.models())
-    config["models"] = [public_card(m) for m in zoo.models.values() if m.id in used]
+    config["models"] = [public_card(c.model) for c in carried]
     config["defaultModel"] = model
     config["failed"] = []
     config["scenes"] = scenes  # static/js/scenes.js SceneClient's preloaded scenes: never fetched
-    traces, numbers = table.packed()
-    offline = {
-        "initial": initial,
-        "tracesElement": TRACES_ELEMENT,
-        "numbersElement": NUMBERS_ELEMENT,
-        "continuations": list(table.continuations.values()),
+    config["engine"] = {
+        "models": [{"id": c.model.id, "card": c.card, "weights": c.element, "limits": c.limits} for c in carried],
+        "worker": {"element": WORKER_ELEMENT},
     }
-    return render("index.html", "main.js", config, offline, scene, traces=traces, numbers=numbers, clamped=bool(clamps))
+    offline = {"initial": initial, "models": [c.model.id for c in carried]}
+    weights = [{"id": c.element, "data": c.weights} for c in carried]
+    worker = _inline(engine_script(), "script")
+    return render("index.html", "main.js", config, offline, scene, weights=weights, worker=worker,
+                  clamped=bool(clamps))  # fmt: skip
 
 
 def render_lab(scene: dict[str, Any]) -> str:
-    """The gradient lab page playing `scene`: no traces, the page computes its curves itself."""
+    """The gradient lab page playing `scene`: no model, the page computes its curves itself."""
     config = {"embed": False, "version": asset_version(), "apiBase": "/api", "scenes": {scene["name"]: scene}}
     offline = {"initial": {"scene": scene["name"], "page": 0}}
     return render("lab.html", "lab.js", config, offline, scene, lab_embed=False)

@@ -1,9 +1,11 @@
-// Transport only: the trace WebSocket and the REST calls. No DOM, no state; callers get trace objects.
+// Transport only: the trace WebSocket and the REST calls, or, in a page without a server, the engine in
+// the page (useEngine). No DOM, no state; callers get trace objects.
 //
 // A trace streamed over the socket (docs/protocol.md) is assembled by trace-doc.js into the same object
-// a JSON document gives, so views never care which way it came.
+// a JSON document gives, and so is the engine's, so views never care which way it came.
 
 import { TIMING } from './config.js';
+import { inflateElement } from './local-engine.js';
 import { applyFrame, applyMeta, applyParams, emptyTrace, fromDocument, parseFrame } from './trace-doc.js';
 
 export class ApiError extends Error {
@@ -39,8 +41,8 @@ export class TraceSocket {
   }
 
   connect() {
-    if (offline) {
-      this.onStatus?.('offline');
+    if (local) {
+      this.onStatus?.('local');
       return;
     }
     this.onStatus?.(this.retries ? 'reconnecting' : 'connecting');
@@ -66,8 +68,8 @@ export class TraceSocket {
   }
 
   send(message) {
-    if (offline) {
-      if (message.type === 'trace') this.replay(message);
+    if (local) {
+      if (message.type === 'trace') this.traceLocally(message);
       return;
     }
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
@@ -89,7 +91,7 @@ export class TraceSocket {
   setView({ rows = this.view.rows, pre = this.view.pre } = {}) {
     this.view = { rows, pre };
     const trace = this.current;
-    if (trace?.model && !offline) this.send({ type: 'view', id: trace.id, ...this.view });
+    if (trace?.model && !local) this.send({ type: 'view', id: trace.id, ...this.view });
   }
 
   receive(data) {
@@ -168,20 +170,29 @@ export class TraceSocket {
     if (mine) this.onUpdate(trace, 'meta');
   }
 
-  // Offline: the exported document stands in for the frames the socket would have carried.
-  async replay(message) {
+  // Without a server: the engine computes the trace in a worker. The forward's document fills the trace
+  // as the step frames would (the diagram paints at once), the gradients follow as the rows would.
+  async traceLocally(message) {
     const { id } = message;
+    this.lane ??= `socket-${(lanes += 1)}`; // each socket supersedes only its own requests, as on a server
+    const mine = () => this.current?.id === id;
+    const onForward = (doc) => {
+      if (!mine()) return;
+      const trace = Object.assign(this.current, fromDocument(doc, { id, request: this.current.request }));
+      Object.assign(trace, { done: false, complete: false });
+      this.onUpdate(trace, 'meta');
+      this.onUpdate(trace, 'step', trace.steps.length - 1);
+    };
     let doc;
     try {
-      doc = await offlineDocument(message);
+      doc = await local.trace(message, { lane: this.lane, onForward, incremental: true });
     } catch (err) {
-      if (this.current?.id === id) this.onError(new ApiError(err.code, err.message), this.current.request);
+      if (err.code !== 'superseded' && mine()) this.onError(new ApiError(err.code, err.message), this.current.request);
       return;
     }
-    if (this.current?.id !== id) return;
-    const trace = Object.assign(this.current, fromDocument(doc, { id, request: this.current.request }));
-    this.onUpdate(trace, 'meta');
-    this.onUpdate(trace, 'step', trace.steps.length - 1);
+    if (!mine()) return;
+    const trace = this.current;
+    Object.assign(trace, { gradients: doc.gradients, done: true, complete: true, ms: doc.ms ?? null });
     if (trace.gradients) this.onUpdate(trace, 'gradients');
     this.onUpdate(trace, 'done');
   }
@@ -217,100 +228,51 @@ async function postJson(url, body, signal) {
 // The whole trace in one answer; used for the "without the clamp" baseline, which must not supersede
 // the socket's request.
 export async function postTrace(apiBase, body, { signal } = {}) {
-  const doc = offline ? await offlineDocument(body) : await postJson(`${apiBase}/trace`, body, signal);
+  const doc = local ? await localDocument(body) : await postJson(`${apiBase}/trace`, body, signal);
   return fromDocument(doc, { request: body });
 }
 
-// ------------------------------------------------------------------------------------------ offline
-// A page written by `lstm-explainer export` has no server: `useOffline(config.offline)` swaps this
-// module's transport for the table of trace documents exported with the page (the same documents
-// `POST /api/trace` sends). Trace requests are answered from it by model, text, target and clamps; any
-// other request gets an error that says what needs the server. The table (its floats apart, see
-// decodeNumbers) and plotly.js are stored gzip-compressed and base64-encoded in
-// <script type="application/octet-stream"> elements and inflated with DecompressionStream.
-let offline = null; // config.offline plus `table`: a Promise of Map(key → document)
+// ------------------------------------------------------------------------------------ without a server
+// A page written by `lstm-explainer export` or `lstm-explainer site` has no server: `useEngine(engine)`
+// (a LocalEngine, static/js/local-engine.js) swaps this module's transport for the engine, which answers
+// traces and continuations with the documents the server would send. `usePlotlyElement(id)` makes
+// plotlySource answer with the page's own compressed copy of plotly.js.
+let local = null;
+let lanes = 0;
+let plotlyElement = null;
 
-const OFFLINE_HINT =
-  'This page was exported for offline use: it shows only what it was exported with. ' +
-  'Typing new text, choosing another model or a new clamp needs the server (lstm-explainer serve).';
-
-// The same request in any spelling (a clamp's defaults left out or written out) gives the same key.
-export function offlineKey(r) {
-  const clamp = (c) => [c.gate, Number(c.value), c.layer ?? 0, c.units ?? null, c.start ?? null, c.stop ?? null];
-  return JSON.stringify([r.model, r.text, r.target || null, (r.interventions ?? []).map(clamp)]);
+export function useEngine(engine) {
+  local = engine;
 }
 
-async function inflate(elementId) {
-  const el = document.getElementById(elementId);
-  if (!el) throw new ApiError('offline', `the exported page is missing its data (#${elementId})`);
-  const bin = atob(el.textContent.trim());
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i += 1) bytes[i] = bin.charCodeAt(i);
-  return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
+export function usePlotlyElement(elementId) {
+  plotlyElement = elementId;
 }
 
-// The traces' floats are stored apart (app/export.py NumberPool): per value an int32 decimal mantissa m
-// and an int8 exponent e, byte planes one after the other. m / 10^−e is correctly rounded, so each value
-// is the very number JSON.parse gives for the decimal the server would have sent.
-const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
-
-function decodeNumbers(bytes) {
-  const n = bytes.length / 5;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i += 1) {
-    const m = bytes[i] | (bytes[n + i] << 8) | (bytes[2 * n + i] << 16) | (bytes[3 * n + i] << 24);
-    const e = (bytes[4 * n + i] << 24) >> 24;
-    out[i] = e < 0 ? m / POW10[-e] : m * POW10[e];
+async function localDocument(body) {
+  try {
+    return await local.trace(body, { lane: `rest-${(lanes += 1)}` });
+  } catch (err) {
+    throw new ApiError(err.code, err.message);
   }
-  return out;
 }
 
-async function loadTable(spec) {
-  const [skeleton, numbers] = await Promise.all([inflate(spec.tracesElement), inflate(spec.numbersElement)]);
-  const values = decodeNumbers(new Uint8Array(numbers));
-  const rows = JSON.parse(new TextDecoder().decode(skeleton), (_, v) => {
-    const ref = v?.$f;
-    return Array.isArray(ref) ? Array.from(values.subarray(ref[0], ref[0] + ref[1])) : v;
-  });
-  return new Map(rows.map((row) => [offlineKey(row.request), row.document]));
-}
-
-export function useOffline(spec) {
-  // A page without traces (the gradient lab) answers every trace request with an error.
-  offline = { ...spec, table: spec.tracesElement ? loadTable(spec) : Promise.resolve(new Map()) };
-}
-
-async function offlineDocument(request) {
-  const doc = (await offline.table).get(offlineKey(request));
-  if (!doc) {
-    const clamped = Boolean(request.interventions?.length);
-    const what = clamped ? 'this text with these clamps' : 'this text';
-    const code = clamped ? 'clamp_not_exported' : 'not_exported';
-    throw new ApiError(code, `${OFFLINE_HINT} The page has no trace of ${what} on ${request.model}.`);
-  }
-  // A request without gradients gets the same document without them, as the server would send.
-  return request.gradients === false ? { ...doc, gradients: null } : doc;
-}
-
-// The continuations exported with the page (config.offline.continuations: [{request, response}]).
-function offlineContinuation({ model, text, length = null }) {
-  const same = (r) => r.model === model && r.text === text && (r.length ?? null) === length;
-  const row = (offline.continuations ?? []).find((c) => same(c.request));
-  if (!row) {
-    throw new ApiError('not_exported', `${OFFLINE_HINT} (no continuation of this text by ${model} was exported)`);
-  }
-  return structuredClone(row.response);
-}
-
-// Where to load plotly.js from: the server's copy, or the exported page's own (as a blob: URL).
+// Where to load plotly.js from: the server's copy (or the static site's), or the exported page's own
+// (as a blob: URL).
 export async function plotlySource(url) {
-  if (!offline?.plotlyElement) return url;
-  const buf = await inflate(offline.plotlyElement);
+  if (!plotlyElement) return url;
+  const buf = await inflateElement(plotlyElement);
   return URL.createObjectURL(new Blob([buf], { type: 'text/javascript' }));
 }
 
-// A model's greedy continuation of a text: {model, text, continuation, tokens}.
+// A model's continuation of a text: {model, text, continuation, tokens, sampling}.
 export async function postContinue(apiBase, body, { signal } = {}) {
-  if (offline) return offlineContinuation(body);
+  if (local) {
+    try {
+      return await local.continue(body);
+    } catch (err) {
+      throw new ApiError(err.code, err.message);
+    }
+  }
   return postJson(`${apiBase}/continue`, body, signal);
 }

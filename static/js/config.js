@@ -139,3 +139,15 @@ export function fmtSci(v) {
   if (e >= -2 && e <= 3) return fmt(v, e >= 1 ? 1 : 3);
   return `${(v / 10 ** e).toFixed(1)}e${e}`.replace('-', '−');
 }
+
+// A page's URL on this site. The server's pages sit at fixed absolute paths ('/embed', '/scenes'); a static
+// site (`lstm-explainer site`) may be served under any sub-path, so its pages name the site's root
+// relative to themselves in <body data-root> ('../' from /embed/) and link to directories ('embed/').
+export function sitePath(path) {
+  const root = globalThis.document?.body?.dataset.root;
+  if (root === undefined) return path;
+  const [where, query = ''] = path.split('?');
+  const file = where.replace(/^\//, '');
+  const dir = file === '' || /\.\w+$/.test(file) || file.endsWith('/') ? file : `${file}/`;
+  return `${root}${dir}${query ? `?${query}` : ''}` || './';
+}

@@ -3,13 +3,15 @@
 // below 1 it vanishes, above 1 it explodes; clipping rescales it to at most the threshold. This module
 // owns the page's small state (mirrored in the URL like the explorer's) and plays lab scenes.
 
-import { plotlySource, useOffline } from './api.js';
+import { plotlySource, usePlotlyElement } from './api.js';
+import { sitePath } from './config.js';
 import { SceneClient, captionOf, pageKey, pagePartial, turn } from './scenes.js';
 import { LabPlot } from './views/lab-plot.js';
 import { SceneBar } from './views/scene-bar.js';
 
 const config = JSON.parse(document.getElementById('app-config').textContent);
-if (config.offline) useOffline(config.offline); // an exported page (`lstm-explainer export --scene`)
+// an exported page (`lstm-explainer export --scene`) carries its own plotly.js
+if (config.offline?.plotlyElement) usePlotlyElement(config.offline.plotlyElement);
 const $ = (id) => document.getElementById(id);
 
 const num = (lo, hi) => (s) => {
@@ -29,6 +31,12 @@ const FIELDS = {
 const LAB_FIELDS = ['w', 'slope', 'steps', 'clip', 'threshold'];
 const defaults = Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.default]));
 const params = new URLSearchParams(window.location.search);
+// A static site has one lab page for both looks: the embed look is the URL's `embed=1`, as the server's is.
+if (document.body.dataset.root !== undefined && params.get('embed') === '1') {
+  config.embed = true;
+  document.body.classList.add('embed');
+  document.querySelector('.topbar')?.remove();
+}
 const values = { ...defaults, ...config.offline?.initial };
 for (const [k, f] of Object.entries(FIELDS)) {
   const v = params.has(k) ? f.parse(params.get(k)) : undefined;
@@ -134,7 +142,7 @@ document.addEventListener('keydown', (ev) => {
 // plotly.js from the server (no CDN), loaded as the explorer loads it: a script tag the CSP allows.
 async function loadPlotly() {
   const script = document.createElement('script');
-  script.src = await plotlySource(`/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`);
+  script.src = await plotlySource(sitePath(`/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`));
   script.async = true;
   script.onload = () => {
     plot.setPlotly(window.Plotly);

@@ -2,7 +2,7 @@
 // the page has containers for, sends traces when the state asks for them, paints the answers, and owns
 // every timer (the typing throttle, play, the backward animation; reconnecting lives in api.js).
 
-import { ApiError, TraceSocket, plotlySource, postContinue, postTrace, useOffline } from './api.js';
+import { ApiError, TraceSocket, plotlySource, postContinue, postTrace, useEngine, usePlotlyElement } from './api.js';
 import { niceRange, scales as makeScales } from './colors.js';
 import { defaultPartner, partners, whyNot } from './compare-models.js';
 import {
@@ -16,9 +16,11 @@ import {
   TIMING,
   family,
   fmt,
+  sitePath,
 } from './config.js';
 import { diagramSvg, download, svgToPng } from './diagram-export.js';
 import { guardKeyboardUntilActivated, installEmbedApi } from './embed-api.js';
+import { LocalEngine } from './local-engine.js';
 import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
 import { FIELDS, State } from './state.js';
 import { CellDiagram } from './views/cell-diagram.js';
@@ -39,8 +41,9 @@ const config = JSON.parse(document.getElementById('app-config').textContent);
 const cards = new Map(config.models.map((c) => [c.id, c]));
 const $ = (id) => document.getElementById(id);
 const body = document.body;
-// An exported page (`lstm-explainer export`) answers traces from the documents it carries.
-if (config.offline) useOffline(config.offline);
+// A page without a server (`lstm-explainer export`, `lstm-explainer site`) traces with the engine it carries.
+if (config.engine) useEngine(new LocalEngine(config.engine));
+if (config.offline?.plotlyElement) usePlotlyElement(config.offline.plotlyElement);
 
 const firstModel = cards.has(config.defaultModel) ? config.defaultModel : (config.models[0]?.id ?? '');
 const tokenizerKind = (card) => card?.tokenizer?.kind ?? card?.tokenizer; // "char" | "word"
@@ -869,7 +872,7 @@ function loadPlotly() {
     (views.compare && compareOn());
   if (plotly || plotlyLoading || !wanted || !painted) return;
   // An exported page carries its own copy (plotlySource gives it as a blob: URL).
-  plotlyLoading = plotlySource(`/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`).then(
+  plotlyLoading = plotlySource(sitePath(`/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`)).then(
     (src) =>
       new Promise((resolve, reject) => {
         const script = document.createElement('script');
@@ -898,12 +901,9 @@ function loadPlotly() {
     });
 }
 
-// An exported page: the inputs are read-only (new text needs the server) and the banner's button
-// switches between the exported clamps and none (both traces were exported).
+// An exported page: the banner's button switches between the exported clamps and none.
 function setupOffline() {
   if (!config.offline) return;
-  for (const id of ['text-input', 'target-input']) if ($(id)) $(id).readOnly = true;
-  if ($('model-select')) $('model-select').disabled = true;
   const toggle = $('offline-clamps');
   const exported = config.offline.initial?.clamps ?? [];
   if (!toggle || !exported.length) return;
@@ -1365,7 +1365,7 @@ const helpOverlay = $('help') ? new HelpOverlay({ container: $('help') }) : null
 const embedDialog = $('embed-dialog')
   ? new EmbedDialog({
       container: $('embed-dialog'),
-      url: (options) => embedUrl(`${window.location.origin}/embed`, state.query(), options),
+      url: (options) => embedUrl(new URL(sitePath('/embed'), window.location.href).href, state.query(), options),
     })
   : null;
 

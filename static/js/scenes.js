@@ -2,7 +2,7 @@
 // Transport and logic only, no DOM: main.js (the explorer) and lab.js (the gradient lab) fetch a scene
 // here, turn one of its pages into a state change, and give the caption to the scene bar.
 
-import { PANELS } from './config.js';
+import { PANELS, sitePath } from './config.js';
 
 // The explorer fields a page sets; those it leaves out go back to their defaults, so one page's clamps,
 // units or compare model never leak into the next. Look and feel (theme, large type, speed) are the
@@ -87,8 +87,8 @@ export function turn(scene, index, delta) {
 // Where a scene plays: the lab has its own page, the others play in the explorer (or its embed view).
 export function sceneHref(scene, index = 0, { embed = false } = {}) {
   const q = `scene=${encodeURIComponent(scene.name)}&page=${index}`;
-  if (scene.kind === 'lab') return `/lab?${q}${embed ? '&embed=1' : ''}`;
-  return `${embed ? '/embed' : '/'}?${q}`;
+  if (scene.kind === 'lab') return sitePath(`/lab?${q}${embed ? '&embed=1' : ''}`);
+  return sitePath(`${embed ? '/embed' : '/'}?${q}`);
 }
 
 // PageDown / n: next page; PageUp / p: previous page; null for any other key.

@@ -21,7 +21,8 @@ export class EngineClient {
   constructor(workerUrl = new URL('./worker.js', import.meta.url), { type = 'module' } = {}) {
     this.worker = new Worker(workerUrl, { type });
     this.nextId = 1;
-    this.pending = new Map(); // id → {resolve, reject, onForward, document}
+    this.pending = new Map(); // id → {resolve, reject, onForward, document, lane}
+    this.lanes = new Map(); // lane → the last whole document of an incremental lane (what the worker extends)
     this.worker.onmessage = ({ data }) => this.receive(data);
     this.worker.onerror = (ev) => {
       this.failAll(new EngineError('engine_error', ev.message || 'the engine worker failed'));
@@ -45,8 +46,14 @@ export class EngineClient {
   }
 
   // `request`: {model, text, target?, interventions?, gradients?, digits?}, as POST /api/trace takes it.
-  trace(request, { lane = 'main', onForward = null } = {}) {
-    return this.request({ ...request, type: 'trace', lane }, { onForward });
+  // `incremental`: extend the lane's last trace (typing); only what changed crosses from the worker.
+  trace(request, { lane = 'main', onForward = null, incremental = false } = {}) {
+    return this.request({ ...request, type: 'trace', lane, incremental }, { onForward, lane, incremental });
+  }
+
+  // `request`: {model, text, length?, temperature?, top_k?, top_p?, seed?}, as POST /api/continue takes it.
+  continue(request) {
+    return this.request({ ...request, type: 'continue' });
   }
 
   receive(msg) {
@@ -57,14 +64,31 @@ export class EngineClient {
         this.pending.delete(msg.id);
         call.resolve(msg.card);
         break;
-      case 'forward':
-        call.document = msg.document;
-        call.onForward?.(msg.document);
-        break;
-      case 'done':
+      case 'continued':
         this.pending.delete(msg.id);
-        call.resolve({ ...call.document, gradients: msg.gradients });
+        call.resolve(msg.response);
         break;
+      case 'forward': {
+        const doc = msg.document;
+        // the steps before `keep` are those of the lane's last whole document (shared, not copied)
+        if (msg.keep) doc.steps = [...this.lanes.get(call.lane).steps.slice(0, msg.keep), ...doc.steps];
+        call.document = doc;
+        call.onForward?.(doc);
+        break;
+      }
+      case 'done': {
+        this.pending.delete(msg.id);
+        let g = msg.gradients;
+        if (g && msg.rowsFrom) {
+          const before = this.lanes.get(call.lane).gradients.layers;
+          const rows = (old, fresh) => (fresh === null ? null : [...old.slice(0, msg.rowsFrom), ...fresh]);
+          g = { ...g, layers: g.layers.map((x, l) => ({ hidden: rows(before[l].hidden, x.hidden), cell: rows(before[l].cell, x.cell) })) };
+        }
+        const doc = { ...call.document, gradients: g };
+        if (call.incremental) this.lanes.set(call.lane, doc);
+        call.resolve(doc);
+        break;
+      }
       case 'superseded':
         this.pending.delete(msg.id);
         call.reject(new EngineError('superseded', 'a newer trace replaced this one'));

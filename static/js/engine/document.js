@@ -67,10 +67,12 @@ function clamped(spec, cache) {
 }
 
 // `steps` of the document: each layer's quantities, the top next tokens, the expected token, the loss.
-export function stepRecords(trace, round) {
+// `from`: only the steps from that one on.
+export function stepRecords(trace, round, from = 0) {
   const { model, caches, probs, expected, losses } = trace;
   const { spec, vocab } = model;
-  return trace.tokens.map((_, t) => {
+  return trace.tokens.slice(from).map((_, k) => {
+    const t = from + k;
     const layers = caches.map((layer) => {
       const cache = layer[t];
       return {
@@ -140,7 +142,8 @@ export function paramNorms(model, tri, round) {
 
 // The trace document served by `lstm-explainer trace --json` and the HTTP API. (Not named `document`, as
 // the core's function is, so that it never shadows the page's.)
-export function buildDocument(trace, { digits = 7 } = {}) {
+// (`from`: the steps from that one on only, for a page that holds the steps before.)
+export function buildDocument(trace, { digits = 7, from = 0 } = {}) {
   const m = trace.model;
   const round = rounder(digits);
   return {
@@ -150,7 +153,7 @@ export function buildDocument(trace, { digits = 7 } = {}) {
     },
     tokens: trace.tokens.map((tok) => ({ text: tok.text, id: tok.id, unknown: tok.unknown, join: tok.join })),
     target: trace.target === null ? null : { text: trace.target.text, id: trace.target.id },
-    steps: stepRecords(trace, round),
+    steps: stepRecords(trace, round, from),
     gradients: gradientsRecord(trace, round),
     interventions: trace.interventions.map((iv) => ({ ...iv, units: iv.units === null ? null : [...iv.units] })),
     notices: unapplied(trace.interventions, trace.tokens.length), // what was left out and why

@@ -74,25 +74,39 @@ export function resolveTarget(model, target) {
 // Trace `text` (a string, or tokens already made) through `model`. `interventions` is a list of
 // intervention objects, validated here. Returns the trace: tokens, target, interventions, per layer and
 // step the caches, per step the log-probabilities, the expected token and the loss, and the triangle.
-export function runTrace(model, text, { target = null, interventions = null, gradients = true } = {}) {
+//
+// `base` ({trace, keep}): an earlier trace of the same model with the same interventions whose first `keep`
+// tokens are these: its steps 0..keep−1 are taken over, not computed again. A step depends only on the
+// tokens up to it, so the result is the fresh trace's bit for bit (what typing at the end costs: a step).
+export function runTrace(model, text, { target = null, interventions = null, gradients = true, base = null } = {}) {
   const tokens = typeof text === 'string' ? model.tokenizer.tokenize(text) : text;
   if (!tokens.length) throw new TraceInputError('empty_text', 'there is nothing to trace: type some text');
   const targetToken = resolveTarget(model, target);
   const ivs = parseInterventions(interventions, model.spec, model.layers, model.hiddenSize);
   const T = tokens.length;
   const stepper = new Stepper(model, stepClamps(ivs, model.layers, T, model.hiddenSize));
-  const caches = Array.from({ length: model.layers }, () => []);
-  const logp = [];
-  for (const tok of tokens) {
+  const keep = base ? Math.min(base.keep, T) : 0;
+  const caches = Array.from({ length: model.layers }, (_, l) => (keep ? base.trace.caches[l].slice(0, keep) : []));
+  const logp = keep ? base.trace.logp.slice(0, keep) : [];
+  const probs = keep ? base.trace.probs.slice(0, keep) : [];
+  if (keep) {
+    for (let l = 0; l < model.layers; l++) {
+      stepper.h[l] = caches[l][keep - 1].h;
+      stepper.c[l] = caches[l][keep - 1].c;
+    }
+    stepper.t = keep;
+  }
+  for (const tok of tokens.slice(keep)) {
     const [stepCaches, logits] = stepper.step(tok.id);
     stepCaches.forEach((cache, l) => caches[l].push(cache));
-    logp.push(logSoftmax(logits));
+    const row = logSoftmax(logits);
+    logp.push(row);
+    probs.push(row.map(Math.exp));
   }
   const expected = [...tokens.slice(1).map((tok) => tok.id), targetToken ? targetToken.id : null];
   const losses = expected.map((e, t) => (e === null ? NaN : -logp[t][e]));
   const trace = {
-    model, tokens, target: targetToken, interventions: ivs, caches, logp,
-    probs: logp.map((row) => row.map(Math.exp)), expected, losses, triangle: null,
+    model, tokens, target: targetToken, interventions: ivs, caches, logp, probs, expected, losses, triangle: null,
   }; // prettier-ignore
   if (gradients) trace.triangle = gradientTriangle(trace);
   return trace;
@@ -117,11 +131,14 @@ export function gradientTriangle(trace) {
 // ∂L_t/∂h_t into row a at its own step. The last row, alive at every step up to its loss, is the last
 // loss's, and also gives that loss's weight gradients. (The core sweeps in blocks of 32 rows, so that a
 // row's bits never depend on how many others there are; a row's numbers are the same math either way.)
-export function* triangleSweep(trace) {
+//
+// `from`: only the rows of the losses at steps ≥ from (the others are known, e.g. from a trace this one
+// extends); each row is the same backward alone or among others.
+export function* triangleSweep(trace, { from = 0 } = {}) {
   const { model, caches, tokens, probs, expected } = trace;
   const { spec, layers: L, hiddenSize: H, layerParams } = model;
   const T = tokens.length;
-  const lossSteps = expected.flatMap((e, t) => (e === null ? [] : [t]));
+  const lossSteps = expected.flatMap((e, t) => (e === null || t < from ? [] : [t]));
   const R = lossSteps.length;
   const hidden = Array.from({ length: L }, () => new Float64Array(R * T).fill(NaN));
   const cell = spec.hasCell ? Array.from({ length: L }, () => new Float64Array(R * T).fill(NaN)) : null;

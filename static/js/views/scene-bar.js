@@ -1,6 +1,7 @@
 // The caption bar of a playing scene: its title, the current page's caption, "2 / 5", previous and next.
 // Events: 'prev', 'next', 'close'.
 
+import { sitePath } from '../config.js';
 import { Figure, html } from './figure.js';
 
 export class SceneBar extends Figure {
@@ -8,7 +9,7 @@ export class SceneBar extends Figure {
     super({ container });
     this.info = null;
     this.error = null;
-    this.title = html('a', { class: 'scene-title', href: '/scenes', title: 'all scenes' });
+    this.title = html('a', { class: 'scene-title', href: sitePath('/scenes'), title: 'all scenes' });
     this.caption = html('p', { class: 'scene-caption', 'aria-live': 'polite' });
     this.position = html('output', { class: 'scene-position' });
     this.problems = html('p', { class: 'field-error scene-problems', role: 'alert', hidden: true });
