@@ -373,6 +373,10 @@ const socket = new TraceSocket(
         paintCore();
         return;
       }
+      if (phase === 'view' && doc === trace) {
+        schedulePanels(0); // what a later view asked for (the gradient rows of a panel just opened)
+        return;
+      }
       if (phase === 'done') {
         if (trace !== doc) trace = doc;
         pickDefaultUnit();
@@ -397,6 +401,7 @@ const socket = new TraceSocket(
     },
   },
 );
+syncGradientView(); // before the first trace, which carries the view
 
 const traceKey = (r) => JSON.stringify([r.model, r.text, r.target ?? null]);
 
@@ -588,6 +593,7 @@ state.subscribe((changed, values, source) => {
   if (changed.has('panels')) {
     syncPanels();
     loadPlotly();
+    syncGradientView();
   }
   if (changed.has('model')) syncModelCard();
   syncInputs(changed);
@@ -621,6 +627,14 @@ function applyLook() {
   $('theme-toggle')?.setAttribute('aria-pressed', String(state.values.theme === 'dark'));
   $('large-toggle')?.setAttribute('aria-pressed', String(state.values.large));
   $('present-toggle')?.setAttribute('aria-pressed', String(state.values.present));
+}
+
+// The gradient triangle costs about T/2 forwards on the server: it computes the rows only for a page
+// that shows them. The gradients panel asks for every row (its heatmap shows them all); closed, none,
+// until it opens and the socket's view asks for them.
+function syncGradientView() {
+  const rows = panelsOpen().has('gradients') ? 'all' : [];
+  if (JSON.stringify(socket.view.rows) !== JSON.stringify(rows)) socket.setView({ rows });
 }
 
 function syncPanels() {
