@@ -1,6 +1,7 @@
 """The JavaScript trace engine in headless Chromium beside the NumPy core in this process (run by hand).
 
     python benchmarks/engine_bench.py [--model shakespeare-lstm] [--runs 10] [--chromium /usr/bin/chromium]
+    python benchmarks/engine_bench.py --quick   # one counted run on recall-lstm (the smoke test's run)
 
 For a 100-character text on the model (default: the 256-unit Shakespeare LSTM) it prints the median and
 the spread of
@@ -72,7 +73,10 @@ def main() -> None:
     parser.add_argument("--model", default="shakespeare-lstm")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--chromium", default=find_chromium())
+    parser.add_argument("--quick", action="store_true", help="one counted run on recall-lstm")
     args = parser.parse_args()
+    if args.quick:
+        args.model, args.runs = "recall-lstm", 1
     if not args.chromium:
         sys.exit("no Chromium found: pass --chromium /path/to/chromium")
     from playwright.sync_api import sync_playwright
