@@ -593,8 +593,8 @@ state.subscribe((changed, values, source) => {
   if (changed.has('panels')) {
     syncPanels();
     loadPlotly();
-    syncGradientView();
   }
+  if (changed.has('panels') || changed.has('compare')) syncGradientView();
   if (changed.has('model')) syncModelCard();
   syncInputs(changed);
   if (changed.has('model') || changed.has('clamps')) {
@@ -630,10 +630,11 @@ function applyLook() {
 }
 
 // The gradient triangle costs about T/2 forwards on the server: it computes the rows only for a page
-// that shows them. The gradients panel asks for every row (its heatmap shows them all); closed, none,
-// until it opens and the socket's view asks for them.
+// that shows them. The gradients panel asks for every row (its heatmap shows them all), and so does
+// compare mode (its curves follow the loss at the step shown); otherwise none, until one of them opens
+// and the socket's view asks for them. (`compare` itself, not compareOn: this runs before that exists.)
 function syncGradientView() {
-  const rows = panelsOpen().has('gradients') ? 'all' : [];
+  const rows = panelsOpen().has('gradients') || state.values.compare ? 'all' : [];
   if (JSON.stringify(socket.view.rows) !== JSON.stringify(rows)) socket.setView({ rows });
 }
 

@@ -83,3 +83,14 @@ def test_an_embed_asks_for_no_rows(tab: Any, server: str) -> None:
     wait_ready(tab)
     assert [m["view"]["rows"] for m in seen["sent"] if m["type"] == "trace"] == [[]]
     assert KIND_ROWS not in seen["kinds"]
+
+
+def test_compare_mode_asks_for_rows_without_the_gradients_panel(tab: Any, server: str) -> None:
+    """Compare mode's curves are the two models' gradients: the main trace needs its rows too."""
+    seen = watch_socket(tab)
+    tab.goto(url(server, model="recall-lstm", text=TEXT, target="b", panels="predictions"))
+    wait_ready(tab)
+    assert [m["view"]["rows"] for m in seen["sent"] if m["type"] == "trace"] == [[]]
+    tab.evaluate("() => window.lstmExplainer.setState({ compare: 'recall-rnn' })")
+    tab.wait_for_function("() => document.querySelector('#compare .compare-curve .plot')?.data?.length === 2")
+    assert any(m["type"] == "view" and m["rows"] == "all" for m in seen["sent"])

@@ -45,9 +45,12 @@ def page_config(zoo: Zoo, settings: Settings, embed: bool) -> dict[str, Any]:
 
 
 def shows_gradients(request: Request, embed: bool) -> bool:
-    """Whether the page opens with the gradients panel (static/js/state.js `panels`: the explorer's default
-    list has it, an embed's has none), so its socket asks for the gradient rows at once."""
+    """Whether the page opens showing gradients, so its socket asks for the rows at once (main.js
+    syncGradientView): the gradients panel (state.js `panels`: the explorer's default list has it, an
+    embed's has none) or compare mode, whose curves are gradients."""
     panels = request.query_params.get("panels")
+    if request.query_params.get("compare"):
+        return True
     return not embed if panels is None else "gradients" in panels.split(",")
 
 
