@@ -1,6 +1,7 @@
 """Browser benchmark (run by hand): how fast the explorer feels in headless Chromium on loopback.
 
     python benchmarks/browser_bench.py [--runs 10] [--chromium /usr/bin/chromium] [--samples]
+    python benchmarks/browser_bench.py --quick   # one run of each, one second of playing (the smoke test's)
 
 Starts its own server on a free port (shipped models plus two random char LSTMs it creates: one with
 256 units, one with 512), then prints
@@ -142,7 +143,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--chromium", default=find_chromium())
     ap.add_argument("--samples", action="store_true", help="also print every run's time")
+    ap.add_argument("--quick", action="store_true", help="one run of each, one second of playing at H = 256")
     args = ap.parse_args()
+    if args.quick:
+        args.runs = 1
     if not args.chromium:
         sys.exit("no Chromium found: pass --chromium /path/to/chromium")
 
@@ -176,12 +180,10 @@ def main() -> None:
                         "goal ≤ 100 ms",
                         args.samples,
                     )
-                for model, panels, what in (
-                    ("bench-256", None, "all panels open"),
-                    ("bench-256", "", "diagram only"),
-                    ("bench-512", None, "all panels open"),
-                ):
-                    r = playing_fps(browser, server, model, panels)
+                playing = [("bench-256", None, "all panels open"), ("bench-256", "", "diagram only"),
+                           ("bench-512", None, "all panels open")]  # fmt: skip
+                for model, panels, what in playing[:1] if args.quick else playing:
+                    r = playing_fps(browser, server, model, panels, 1.0 if args.quick else 5.0)
                     name = f"playing at 8×, {model}, {what}"
                     print(
                         f"{name:<52} {r['fps']:6.1f} fps   worst frame {r['worst']:5.1f} ms"

@@ -2,6 +2,7 @@
 
     python benchmarks/engine_bench.py [--model shakespeare-lstm] [--runs 10] [--chromium /usr/bin/chromium]
     python benchmarks/engine_bench.py --exported [--model shakespeare-lstm] [--runs 20]
+    python benchmarks/engine_bench.py --quick   # one counted run on recall-lstm (the smoke test's run)
 
 For a 100-character text on the model (default: the 256-unit Shakespeare LSTM) it prints the median and
 the spread of
@@ -160,7 +161,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--chromium", default=find_chromium())
     parser.add_argument("--exported", action="store_true", help="time keystrokes in an exported file instead")
+    parser.add_argument("--quick", action="store_true", help="one counted run on recall-lstm")
     args = parser.parse_args()
+    if args.quick:
+        args.model, args.runs = "recall-lstm", 1
     if not args.chromium:
         sys.exit("no Chromium found: pass --chromium /path/to/chromium")
     from playwright.sync_api import sync_playwright

@@ -3,6 +3,7 @@
     python benchmarks/memory_soak.py                         # the issue's soak, on this checkout
     python benchmarks/memory_soak.py --checkout /path/to/old  # the same soak on another checkout's server
     python benchmarks/memory_soak.py --rounds 2 --cycles 200 --rest 200   # a shorter run
+    python benchmarks/memory_soak.py --quick     # a few sockets and requests (the smoke test's run)
 
 1. Stalled: `--stalled` sockets (20) each ask for a different `--chars`-character trace (2,000) of
    shakespeare-lstm and never read. The server's RSS is sampled while they hang and after they are gone.
@@ -99,7 +100,7 @@ class Probe:
                 await asyncio.sleep(0.5)
 
 
-async def stalled(ws_url: str, n: int, chars: int, pid: int) -> tuple[float, float]:
+async def stalled(ws_url: str, n: int, chars: int, pid: int, hang: float = 30) -> tuple[float, float]:
     """Open `n` sockets that ask for a trace each and never read; the peak RSS while they hang."""
     socks = []
     for _ in range(n):
@@ -113,7 +114,7 @@ async def stalled(ws_url: str, n: int, chars: int, pid: int) -> tuple[float, flo
         await ws.send(json.dumps({"type": "trace", "id": k, "model": "shakespeare-lstm", "text": text(k, chars)}))
         conns.append(ws)
     peak = 0.0
-    for _ in range(120):  # 30 s: the traces compute, the sockets back up, the server lets them go
+    for _ in range(int(hang * 4)):  # 30 s: the traces compute, the sockets back up, the server lets them go
         peak = max(peak, rss_mb(pid))
         await asyncio.sleep(0.25)
     for ws in conns:
@@ -160,7 +161,7 @@ async def main(args: argparse.Namespace) -> None:
         probing = asyncio.ensure_future(probe.run())
         start_rss = rss_mb(proc.pid)
         print(f"checkout {args.checkout}  server pid {proc.pid}  RSS after start {start_rss:.0f} MB", flush=True)
-        peak, after = await stalled(ws_url, args.stalled, args.chars, proc.pid)
+        peak, after = await stalled(ws_url, args.stalled, args.chars, proc.pid, args.hang)
         print(f"{args.stalled} stalled sockets, {args.chars}-char traces: peak +{peak - start_rss:.0f} MB, "
               f"{after - start_rss:+.0f} MB after", flush=True)  # fmt: skip
         rounds = []
@@ -192,4 +193,9 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--cycles", type=int, default=1000)
     ap.add_argument("--rest", type=int, default=1000)
-    asyncio.run(main(ap.parse_args()))
+    ap.add_argument("--hang", type=float, default=30, help="seconds the stalled sockets hang")
+    ap.add_argument("--quick", action="store_true", help="2 stalled 100-char traces for 2 s, 1 round of 3 + 3")
+    args = ap.parse_args()
+    if args.quick:
+        args.stalled, args.chars, args.hang, args.rounds, args.cycles, args.rest = 2, 100, 2, 1, 3, 3
+    asyncio.run(main(args))

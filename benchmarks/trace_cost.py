@@ -4,6 +4,7 @@ H = 64, random weights: the cost does not depend on the weights) traced by the s
 
     python benchmarks/trace_cost.py            # 20 sentences per model, time.process_time
     python benchmarks/trace_cost.py -n 50
+    python benchmarks/trace_cost.py --quick    # one sentence per model (the smoke test's run)
 
 Sentences are ws_load.py's: its 17 words shuffled, 60 tokens each, so no trace is a cache hit.
 """
@@ -49,7 +50,10 @@ def cost(model: Model, texts: list[str]) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=20, help="sentences per model")
+    parser.add_argument("--quick", action="store_true", help="one sentence per model")
     args = parser.parse_args()
+    if args.quick:
+        args.n = 1
     texts = sentences(args.n)
     old_vocab = ["<unk>", *sorted(set(BASE)), *(f"w{k}" for k in range(381 - 1 - len(set(BASE))))]
     old = random_model("lstm", vocab=old_vocab, tokenizer="word", hidden_size=64, input_size=32, model_id="old-shape")

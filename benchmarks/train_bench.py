@@ -4,6 +4,7 @@ with PyTorch (nn.Embedding + nn.LSTM/GRU/RNN + nn.Linear, Adam, clipping) on the
 
     python benchmarks/train_bench.py                  # lstm, gru, rnn at the shipped sizes
     python benchmarks/train_bench.py --arch lstm --steps 20
+    python benchmarks/train_bench.py --quick    # one step of the LSTM, batch 4 × 20 (the smoke test's run)
 
 torch is never a dependency of the app; without it the PyTorch column is skipped.
 """
@@ -101,7 +102,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", choices=sorted(HIDDEN), action="append")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="one step of the LSTM on a batch of 4 × 20")
     args = parser.parse_args()
+    if args.quick:
+        global BATCH, WINDOW
+        args.arch, args.steps, BATCH, WINDOW = ["lstm"], 1, 4, 20
     tokens = BATCH * WINDOW
     print(f"batch {BATCH} × window {WINDOW} = {tokens} tokens per step, vocabulary {VOCAB}, embedding {EMBED}")
     print(f"{'arch':<5} {'H':>4} {'numpy tok/s':>12} {'train/forward':>14} {'torch tok/s':>12} {'numpy/torch':>12}")

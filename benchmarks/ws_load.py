@@ -6,6 +6,7 @@ Start a server first (`lstm-explainer serve`, optionally with `--workers 2`), th
     python benchmarks/ws_load.py                      # 50, 150 and 300 clients, the same sentence
     python benchmarks/ws_load.py -n 300 --distinct    # every client a different sentence (no cache hits)
     python benchmarks/ws_load.py -n 300 --distinct --view row   # a page showing one gradient row
+    python benchmarks/ws_load.py URL --quick          # two clients, 12 tokens (the smoke test's run)
 
 Latencies are measured from sending the request: first frame (the "meta" envelope) and "done" (after the
 last gradient row the view asks for). The connection is opened before the clock starts, as a page does
@@ -166,7 +167,10 @@ def main() -> None:
     parser.add_argument("--distinct", action="store_true", help="a different text for every client")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a client gives up")
     parser.add_argument("--view", choices=sorted(VIEWS), default="all", help="what each client looks at")
+    parser.add_argument("--quick", action="store_true", help="two clients, 12 tokens each")
     args = parser.parse_args()
+    if args.quick:
+        args.clients, args.tokens = [2], 12
     host = urlsplit(args.url).hostname
     if host not in LOOPBACK:
         sys.exit(f"refusing {host!r}: this load generator only targets a server on this machine")

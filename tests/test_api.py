@@ -400,6 +400,27 @@ def test_the_pages_first_trace_is_computed_while_it_loads(client: TestClient) ->
     assert cache.peek(cache.key(model, TraceRequest(model="tiny-char", text="not this one"))) is None
 
 
+def test_a_page_that_shows_no_gradients_has_only_its_forward_prefetched(client: TestClient) -> None:
+    """An embed (no panels) or an explorer link without the gradients panel: the triangle is not computed
+    for a page that will not ask for it."""
+    import time
+
+    from app.api.schemas import TraceRequest
+
+    cache = client.app.state.trace_cache  # type: ignore[attr-defined]
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    for path, params in (("/embed", {}), ("/", {"panels": "predictions,memory"})):
+        text = f"prefetched for {path}"
+        key = cache.key(model, TraceRequest(model="tiny-char", text=text))
+        assert client.get(path, params={"model": "tiny-char", "text": text, **params}).status_code == 200
+        deadline = time.monotonic() + 10
+        while cache.peek(key) is None or cache._prefetching:
+            assert time.monotonic() < deadline, "the page's first trace was not prefetched"
+            time.sleep(0.02)
+        entry = cache.peek(key)
+        assert entry is not None and entry.trace.triangle is None, path
+
+
 def test_the_allocator_is_tuned_where_it_is_glibc() -> None:
     import platform
 

@@ -153,6 +153,26 @@ def test_a_view_gets_what_it_asks_for_and_the_rest_on_request(client: TestClient
     assert_same_numbers(assemble(first + rest, 1).document(), doc)
 
 
+def test_a_socket_whose_page_shows_no_gradients_pays_for_none(client: TestClient) -> None:
+    """A view of no rows: the forward is streamed and done says incomplete; no row is computed until a view
+    asks, and then the rows come and the trace is complete."""
+    cache = client.app.state.trace_cache  # type: ignore[attr-defined]
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    text = "nobody looks at these gradients"
+    with client.websocket_connect("/ws/trace") as ws:
+        ws.send_json(trace(1, text=text, view={"rows": []}))
+        frames = receive_until_done(ws, 1)
+        assert "rows" not in types(frames) and frames[-1]["complete"] is False
+        entry = cache.peek(cache.key(model, TraceRequest(model="tiny-char", text=text)))
+        assert entry is not None and entry.trace.triangle is None
+        ws.send_json({"type": "view", "id": 1, "rows": "all"})
+        more = receive_until_done(ws, 1)
+    assert "rows" in types(more) and more[-1]["complete"] is True
+    assert entry.trace.triangle is not None and entry.trace.triangle.complete
+    doc = orjson.loads(orjson.dumps(trace_document(model, text)))
+    assert_same_numbers(assemble(frames + more, 1).document(), doc)
+
+
 def test_no_gradient_rows_when_not_asked(client: TestClient) -> None:
     with client.websocket_connect("/ws/trace") as ws:
         ws.send_json(trace(7, model="tiny-word", text="The cat sat.", gradients=False))

@@ -217,8 +217,9 @@ class TraceCache:
         return entry
 
     def prefetch(self, checked: Checked, request: TraceRequest) -> None:
-        """Start a trace, and all its gradient rows, that a page being loaded is about to ask for: the
-        socket's request then finds it computed (or computing) instead of starting it."""
+        """Start a trace that a page being loaded is about to ask for, and all its gradient rows when the
+        page will show them (`request.gradients`): the socket's request then finds it computed (or
+        computing) instead of starting it."""
         key = self.key(checked.model, request)
         if key in self._done or key in self._running:
             return

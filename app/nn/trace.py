@@ -166,13 +166,22 @@ class Columns:
 
 
 class LayerSteps(Sequence[dict[str, Any]]):
-    """A layer's per-step caches (what `step_backward` reads), as views into its `Columns`."""
+    """A layer's per-step caches (what `step_backward` reads), as views into its `Columns`. Each step's is
+    made once and shared by the slices (the triangle's sweeps read every step once per block)."""
 
-    def __init__(self, cols: Columns, clamps: list[StepClamp | None] | None, start: int = 0, stop: int | None = None):
+    def __init__(
+        self,
+        cols: Columns,
+        clamps: list[StepClamp | None] | None,
+        start: int = 0,
+        stop: int | None = None,
+        made: dict[int, dict[str, Any]] | None = None,
+    ):
         self.cols = cols
         self.clamps = clamps
         self.start = start
         self.stop = len(cols.h) if stop is None else stop
+        self.made = {} if made is None else made
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -186,12 +195,14 @@ class LayerSteps(Sequence[dict[str, Any]]):
             a, b, step = t.indices(len(self))
             if step != 1:
                 raise ValueError("layer steps slice with step 1 only")
-            return LayerSteps(self.cols, self.clamps, self.start + a, self.start + max(a, b))
+            return LayerSteps(self.cols, self.clamps, self.start + a, self.start + max(a, b), self.made)
         if t < 0:
             t += len(self)
         if not 0 <= t < len(self):
             raise IndexError(t)
         t += self.start
+        if (made := self.made.get(t)) is not None:
+            return made
         cols, row = self.cols, slice(t, t + 1)
         view = lambda a: None if a is None else a[row]  # noqa: E731
         clamp = self.clamps[t] if self.clamps is not None else None
@@ -205,6 +216,7 @@ class LayerSteps(Sequence[dict[str, Any]]):
         }  # fmt: skip
         if cols.hw_n is not None:
             cache["hw_n"] = cols.hw_n[row]
+        self.made[t] = cache
         return cache
 
 
@@ -508,9 +520,13 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
     # the last loss of a target of pieces goes on through the steps that read them
     pieces = trace.target_pieces[1:] if param_slot is not None and trace.tail is not None else []
     end = int(steps[-1]) + 1 + len(pieces)  # the sweep covers steps 0 … end − 1
-    probs = np.exp(trace.logp[steps])  # (r, V)
-    probs[np.arange(len(rows)), [trace.expected[t] for t in steps]] -= 1.0  # backprop through softmax CE
     W_dec = model.params["decoder.weight"]
+    # Backprop through softmax cross-entropy and the decoder for every row at once: one product of the
+    # block's fixed shape (n, V)·(V, H), rows not asked for left zero, instead of a pass over W_dec per row.
+    dlogits = np.zeros((n, W_dec.shape[0]), model.dtype)
+    dlogits[slot] = np.exp(trace.logp[steps])
+    dlogits[slot, [trace.expected[t] for t in steps]] -= 1.0
+    d_top = dlogits @ W_dec  # (n, H)
     at = {int(t): k for k, t in enumerate(steps)}
     tail_d = np.exp(trace.tail_logp) if pieces else None  # (pieces − 1, V) the same for each piece after the first
     if tail_d is not None:
@@ -530,7 +546,7 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
         if k is None:
             return a, None
         d = np.zeros((n - a, model.hidden_size), model.dtype)
-        d[slot[k] - a] = probs[k] @ W_dec  # (H,) backprop through the decoder
+        d[slot[k] - a] = d_top[slot[k]]
         return a, d
 
     def record(l: int, t: int, a: int, dh: Array, dc: Array | None) -> None:

@@ -376,6 +376,10 @@ const socket = new TraceSocket(
         paintCore();
         return;
       }
+      if (phase === 'view' && doc === trace) {
+        schedulePanels(0); // what a later view asked for (the gradient rows of a panel just opened)
+        return;
+      }
       if (phase === 'done') {
         if (trace !== doc) trace = doc;
         pickDefaultUnit();
@@ -400,6 +404,7 @@ const socket = new TraceSocket(
     },
   },
 );
+syncGradientView(); // before the first trace, which carries the view
 
 const traceKey = (r) => JSON.stringify([r.model, r.text, r.target ?? null]);
 
@@ -592,6 +597,7 @@ state.subscribe((changed, values, source) => {
     syncPanels();
     loadPlotly();
   }
+  if (changed.has('panels') || changed.has('compare')) syncGradientView();
   if (changed.has('model')) syncModelCard();
   syncInputs(changed);
   if (changed.has('model') || changed.has('clamps')) {
@@ -624,6 +630,15 @@ function applyLook() {
   $('theme-toggle')?.setAttribute('aria-pressed', String(state.values.theme === 'dark'));
   $('large-toggle')?.setAttribute('aria-pressed', String(state.values.large));
   $('present-toggle')?.setAttribute('aria-pressed', String(state.values.present));
+}
+
+// The gradient triangle costs about T/2 forwards on the server: it computes the rows only for a page
+// that shows them. The gradients panel asks for every row (its heatmap shows them all), and so does
+// compare mode (its curves follow the loss at the step shown); otherwise none, until one of them opens
+// and the socket's view asks for them. (`compare` itself, not compareOn: this runs before that exists.)
+function syncGradientView() {
+  const rows = panelsOpen().has('gradients') || state.values.compare ? 'all' : [];
+  if (JSON.stringify(socket.view.rows) !== JSON.stringify(rows)) socket.setView({ rows });
 }
 
 function syncPanels() {

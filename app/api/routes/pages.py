@@ -44,9 +44,20 @@ def page_config(zoo: Zoo, settings: Settings, embed: bool) -> dict[str, Any]:
     }
 
 
-def first_request(request: Request, zoo: Zoo) -> TraceRequest | None:
+def shows_gradients(request: Request, embed: bool) -> bool:
+    """Whether the page opens showing gradients, so its socket asks for the rows at once (main.js
+    syncGradientView): the gradients panel (state.js `panels`: the explorer's default list has it, an
+    embed's has none) or compare mode, whose curves are gradients."""
+    panels = request.query_params.get("panels")
+    if request.query_params.get("compare"):
+        return True
+    return not embed if panels is None else "gradients" in panels.split(",")
+
+
+def first_request(request: Request, zoo: Zoo, embed: bool = False) -> TraceRequest | None:
     """The trace the page will ask for first, as main.js builds it from the URL and the model's card (its
-    example sentence and target); None when the page's own code decides (a scene, clamps, a starter)."""
+    example sentence and target); None when the page's own code decides (a scene, clamps, a starter).
+    `gradients` says whether the page will ask for the gradient rows too (an open gradients panel)."""
     q = request.query_params
     if "scene" in q or "clamps" in q:
         return None
@@ -61,7 +72,7 @@ def first_request(request: Request, zoo: Zoo) -> TraceRequest | None:
     else:
         return None
     try:
-        return TraceRequest(model=model.id, text=text, target=target or None)
+        return TraceRequest(model=model.id, text=text, target=target or None, gradients=shows_gradients(request, embed))
     except ValueError:
         return None
 
@@ -74,7 +85,7 @@ def render(
     embed: bool,
     cache: TraceCache | None = None,
 ) -> HTMLResponse:
-    first = first_request(request, zoo) if cache is not None else None
+    first = first_request(request, zoo, embed) if cache is not None else None
     if first is not None and cache is not None:
         with contextlib.suppress(ApiError):  # the page's own request will say what is wrong
             cache.prefetch(check_request(first, zoo, settings), first)  # computed while the page loads

@@ -6,6 +6,7 @@
 // Events: 'backward' (the play button), 'step' (t, a triangle row was clicked).
 
 import { fmtSci, showToken } from '../config.js';
+import { lossStep } from '../trace-doc.js';
 import { Figure, html, svg } from './figure.js';
 import { FEW_TICKS, axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
 
@@ -94,6 +95,12 @@ export class GradientsPanel extends Figure {
     return null;
   }
 
+  // A step with a loss whose row has not arrived (undefined; a row that cannot be is null).
+  waiting(rows) {
+    const k = lossStep(this.trace, this.step);
+    return k !== null && rows?.h?.[k] === undefined;
+  }
+
   draw(opts) {
     for (const part of this.parts(opts)) part();
   }
@@ -110,6 +117,9 @@ export class GradientsPanel extends Figure {
       this.note.textContent = this.trace.notices?.length
         ? this.trace.notices.join(' ')
         : 'This trace has no gradients.';
+    } else if (t === null && this.waiting(rows)) {
+      // The page asked for no rows while this panel was closed; they are on their way now.
+      this.note.textContent = 'Computing the gradients through time…';
     } else if (t === null) {
       this.note.textContent =
         'No loss yet: there is no next token to predict. Set a target to ask “what should come next?”.';
