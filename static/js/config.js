@@ -57,10 +57,22 @@ export function family(arch) {
 
 export const DIAGRAM = {
   strip: { width: 210, maxGridHeight: 50, maxCell: 24, gapFrom: 8 },
-  bigCell: { width: 66, height: 34, gap: 5, max: 3 },
-  gateBox: { width: 124, height: 62, radius: 8 },
+  bigCell: { width: 66, height: 34, gap: 5, max: 3, valuePx: 15 }, // valuePx: .big-val's font size
+  gateBox: { width: 124, maxWidth: 240, height: 62, radius: 8 }, // maxWidth: the room between two boxes
   opRadius: 19,
+  // The smallest diagram text in CSS px: 14 on a 1280×720 screen (the hall's projector), down to 11 in a
+  // 640×360 iframe, linear between (by the smaller of width/1280 and height/720). The diagram's own sizes
+  // rule wherever they are larger; where they would fall below, the text grows instead of the geometry.
+  minText: { px: 14, smallPx: 11, screen: [1280, 720] },
 };
+
+// The smallest readable diagram text (CSS px) for a viewport of w × h CSS px.
+export function minTextPx(w, h) {
+  const { px, smallPx, screen } = DIAGRAM.minText;
+  const s = Math.min(w / screen[0], h / screen[1]);
+  const u = Math.max(0, Math.min(1, (s - 0.5) / 0.5));
+  return smallPx + (px - smallPx) * u;
+}
 
 export const TIMING = {
   debounceMs: 120, // typing: at most one re-trace per this many ms (the first keystroke goes at once)

@@ -20,6 +20,7 @@ import {
 import { diagramSvg, download, svgToPng } from './diagram-export.js';
 import { guardKeyboardUntilActivated, installEmbedApi } from './embed-api.js';
 import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
+import { setupModelCard, setupStage } from './stage.js';
 import { FIELDS, State } from './state.js';
 import { CellDiagram } from './views/cell-diagram.js';
 import { ClampPanel } from './views/clamp-panel.js';
@@ -1456,5 +1457,14 @@ bindInputs();
 bindPresentation();
 setupOffline();
 setupCompare();
+setupModelCard($('model-card'));
+setupStage(document.querySelector('main > .stage'), [
+  document.querySelector('.topbar'),
+  $('model-card'),
+  $('failed-models'),
+  $('scene-bar'),
+  document.querySelector('.inputs'),
+  document.querySelector('.reading'),
+]);
 if (state.values.scene) showScenePage().finally(() => lastSent === -Infinity && requestTrace());
 else requestTrace();
