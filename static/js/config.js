@@ -100,13 +100,14 @@ export const CONTINUATION_CHOICES = { char: [50, 100, 200, 400], word: [5, 10, 2
 export const PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled', 'continuation'];
 
 // The controls of an /embed page that `hide=` and `show=` name. `controls` is all the stepping controls at
-// once; `text` (a sentence box) and `download` (SVG/PNG buttons) are off unless `show=` names them.
+// once; `text` (a sentence box), `download` (SVG/PNG buttons) and `exit` (the scene bar's ×, which would
+// leave the scene mid-slide) are off unless `show=` names them.
 export const CHROME = [
   'scene', 'tokens', 'controls', 'reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers',
-  'title', 'legend', 'text', 'download',
+  'title', 'legend', 'text', 'download', 'exit',
 ];
 export const CHROME_GROUPS = { controls: ['reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers'] };
-export const CHROME_OFF = ['text', 'download'];
+export const CHROME_OFF = ['text', 'download', 'exit'];
 export const DEFAULT_PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled'];
 
 export const PREDICTIONS_SHOWN = 8;
