@@ -20,7 +20,7 @@ import {
 import { diagramSvg, download, svgToPng } from './diagram-export.js';
 import { guardKeyboardUntilActivated, installEmbedApi } from './embed-api.js';
 import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
-import { setupModelCard, setupStage } from './stage.js';
+import { setupCompareTabs, setupModelCard, setupStage } from './stage.js';
 import { FIELDS, State } from './state.js';
 import { CellDiagram } from './views/cell-diagram.js';
 import { ClampPanel } from './views/clamp-panel.js';
@@ -1458,7 +1458,9 @@ bindPresentation();
 setupOffline();
 setupCompare();
 setupModelCard($('model-card'));
+const compareTabs = setupCompareTabs(document.querySelector('main > .stage'));
 setupStage(document.querySelector('main > .stage'), [
+  compareTabs,
   document.querySelector('.topbar'),
   $('model-card'),
   $('failed-models'),

@@ -37,3 +37,54 @@ export function setupModelCard(el) {
     toggle();
   });
 }
+
+// Compare mode on the stage: two diagrams side by side are each half as large, unreadable on a
+// 1280-wide projector. Below BOTH_FROM px the stage shows one model at a time, switched by a tab per
+// model (in its compare colour) or "both"; wider, both by default. Which one is shown is this feature's
+// own state: it is a matter of screen size, not of the view a link shares.
+const BOTH_FROM = 1440;
+
+export function setupCompareTabs(stage) {
+  const main = stage?.querySelector('#diagram');
+  const other = stage?.querySelector('#compare-diagram');
+  if (!main || !other) return;
+  const bar = document.createElement('div');
+  bar.className = 'compare-tabs';
+  bar.setAttribute('role', 'group');
+  bar.setAttribute('aria-label', 'which diagram the stage shows');
+  bar.hidden = true;
+  const tab = (side) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = `toggle compare-tab ${side}`;
+    b.dataset.side = side;
+    b.addEventListener('click', () => show(side, true));
+    bar.append(b);
+    return b;
+  };
+  const tabs = { main: tab('main'), other: tab('other'), both: tab('both') };
+  tabs.both.textContent = 'both';
+  stage.before(bar);
+  let chosen = null; // set by a click; until then the window's width decides
+  const show = (side, clicked = false) => {
+    if (clicked) chosen = side;
+    stage.dataset.show = side;
+    for (const [k, b] of Object.entries(tabs)) b.setAttribute('aria-pressed', String(k === side));
+  };
+  const sync = () => {
+    const on = !other.hidden && Boolean(other.dataset.model);
+    bar.hidden = !on;
+    if (!on) {
+      delete stage.dataset.show;
+      return;
+    }
+    tabs.main.textContent = main.dataset.model || 'main model';
+    tabs.other.textContent = other.dataset.model;
+    show(chosen ?? (window.innerWidth >= BOTH_FROM ? 'both' : 'main'));
+  };
+  new MutationObserver(sync).observe(other, { attributes: true, attributeFilter: ['hidden', 'data-model'] });
+  new MutationObserver(sync).observe(main, { attributes: true, attributeFilter: ['data-model'] });
+  window.addEventListener('resize', () => chosen === null && sync());
+  sync();
+  return bar;
+}

@@ -129,3 +129,35 @@ def test_the_stage_follows_a_resized_window(tab: Any, server: str, artifacts: Pa
     tab.set_viewport_size({"width": 1280, "height": 720})
     tab.wait_for_timeout(300)  # a ResizeObserver and a frame
     check_stage(tab, 1280, 720, "resized", artifacts)
+
+
+def check_figure(tab: Any, selector: str, w: int, h: int) -> float:
+    """The smallest text of one diagram (CSS px), after checking it lies inside the window."""
+    m = tab.evaluate(MEASURE.replace("'#diagram svg'", repr(f"{selector} svg")))
+    r = m["cell"]
+    assert r["left"] >= -0.5 and r["top"] >= -0.5 and r["right"] <= w + 0.5 and r["bottom"] <= h + 0.5, r
+    assert not m["covered"], m["covered"][:3]
+    return min(t["px"] for t in m["texts"])
+
+
+def test_compare_mode_on_the_stage_shows_one_readable_model_at_a_time(tab: Any, server: str, artifacts: Path) -> None:
+    """At 1280×720 two diagrams side by side are each too small to read: a tab per model, and "both"."""
+    tab.set_viewport_size({"width": 1280, "height": 720})
+    tab.goto(url(server, model="grammar-lstm", compare="grammar-rnn", text=SPAIN, target="spanish", present=1))
+    wait_ready(tab)
+    tab.wait_for_function("() => document.body.dataset.compareReady === '1'", timeout=15_000)
+    tabs = tab.locator(".compare-tabs")
+    assert tabs.is_visible()
+    assert tab.locator("#diagram").is_visible() and tab.locator("#compare-diagram").is_hidden()
+    assert check_figure(tab, "#diagram", 1280, 720) >= 14
+    tab.screenshot(path=artifacts / "stage-compare-main-1280x720.png")
+    tabs.get_by_role("button", name="grammar-rnn").click()
+    assert tab.locator("#diagram").is_hidden() and tab.locator("#compare-diagram").is_visible()
+    tab.wait_for_timeout(200)  # the diagram's text is fitted in a ResizeObserver callback
+    assert check_figure(tab, "#compare-diagram", 1280, 720) >= 14
+    tab.screenshot(path=artifacts / "stage-compare-other-1280x720.png")
+    tabs.get_by_role("button", name="both").click()
+    assert tab.locator("#diagram").is_visible() and tab.locator("#compare-diagram").is_visible()
+    # Stepping moves both, whichever is shown.
+    tab.locator(".ctl-prev").click()
+    assert tab.evaluate("() => window.lstmExplainer.getState().step") == 26
