@@ -7,6 +7,7 @@
 
 import { DIAGRAM, GATES, QUANTITIES, STAGES, family, fmt, fmtFactor, minTextPx, showToken } from '../config.js';
 import { Figure, label, prefersReducedMotion, svg } from './figure.js';
+import { scaleOf } from '../trace-doc.js';
 import { Strip, stripGeometry, unitAt } from './strip.js';
 
 let instances = 0;
@@ -597,9 +598,9 @@ export class CellDiagram extends Figure {
   }
 
   // ---- painting
+  // Which scale a quantity takes is trace-doc.js's to say (an IRNN's unbounded h takes the cell's).
   scaleOf(key) {
-    if (key === 'hidden' && this.arch === 'irnn') return this.scales.cell;
-    return this.scales[QUANTITIES[key].scale];
+    return this.scales[scaleOf(this.arch, key, QUANTITIES[key].scale)];
   }
 
   // The forward animation, in computation order: each stage's wires flash and its strips move from the

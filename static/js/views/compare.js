@@ -8,13 +8,6 @@ import { Figure, html } from './figure.js';
 import { FEW_TICKS, axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
 import { Predictions } from './predictions.js';
 
-// The gradient each family carries its memory in: the cell state for LSTMs, the hidden state otherwise.
-export function memoryOf(doc, layer) {
-  const g = doc?.gradients?.layers?.[layer];
-  if (!g) return null;
-  return g.cell ? { rows: g.cell, symbol: 'c' } : { rows: g.hidden, symbol: 'h' };
-}
-
 const SIDES = ['main', 'other'];
 
 export class ComparePanel extends Figure {
