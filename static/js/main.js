@@ -21,6 +21,7 @@ import { diagramSvg, download, svgToPng } from './diagram-export.js';
 import { guardKeyboardUntilActivated, installEmbedApi } from './embed-api.js';
 import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
 import { setupCompareTabs, setupModelCard, setupStage } from './stage.js';
+import { setupWriteMoment } from './write-moment.js';
 import { cellRange as traceCellRange, memoryAt, memoryOf, memoryRows, scaleOf } from './trace-doc.js';
 import { FIELDS, State } from './state.js';
 import { CellDiagram } from './views/cell-diagram.js';
@@ -1454,6 +1455,16 @@ bindPresentation();
 setupOffline();
 setupCompare();
 setupModelCard($('model-card'));
+setupWriteMoment(
+  {
+    trace: () => trace,
+    step: () => displayedStep(),
+    layer: () => layerOf(),
+    select: (units) => state.set({ units }),
+    subscribe: (fn) => state.subscribe(fn),
+  },
+  { button: $('writers-button'), note: $('writers-note') },
+);
 const compareTabs = setupCompareTabs(document.querySelector('main > .stage'));
 setupStage(document.querySelector('main > .stage'), [
   compareTabs,

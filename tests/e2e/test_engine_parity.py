@@ -348,8 +348,11 @@ def cases_for(name: str, model: Model) -> list[Case]:
         Case("target and clamps", text, target, clamps),
         Case("one token, no loss", text.split()[0][:1] if not word else text.split()[0]),
         Case("no gradients", text, target, clamps, gradients=False),
-        *([Case("clamps that cover no step: applied to nothing, with notices", text, target, _idle_clamps(model, n))]
-          if gated else []),
+        *(
+            [Case("clamps that cover no step: applied to nothing, with notices", text, target, _idle_clamps(model, n))]
+            if gated
+            else []
+        ),
     ]
 
 

@@ -228,7 +228,9 @@ def test_the_url_round_trips_the_whole_state(tab: Any, server: str, chromium: An
         assert other.locator("#text-input").input_value() == "the cat sat"
         assert other.locator("#target-input").input_value() == "e"
         assert other.locator("details[data-panel='gradients']").get_attribute("open") is None
-        assert other.locator(".strip[data-q='cell'] .big").count() == 2
+        # Both units marked on the strip; drawn large as many as the figure has room for at this size.
+        assert other.locator(".strip[data-q='cell'] .sel-mark").count() == 2
+        assert other.locator(".strip[data-q='cell'] .big").first.get_attribute("data-u") == "3"
         assert other.locator(".layer-select [aria-pressed='true']").inner_text() == "layer 2"
         other.screenshot(path=artifacts / "round-trip-dark-large.png", full_page=True)
     finally:

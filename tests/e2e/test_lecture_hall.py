@@ -166,3 +166,29 @@ def test_an_embedded_scene_cannot_be_left_unless_the_link_allows_it(tab: Any, se
     tab.goto(f"{server}/?scene=long-context&page=1")
     wait_ready(tab)
     assert tab.locator(".scene-close").is_visible()
+
+
+def test_which_units_wrote_here_finds_the_write_moment(tab: Any, server: str, artifacts: Path) -> None:
+    """At "spain" the button selects the units whose cell state moved most there, largest first."""
+    tab.set_viewport_size({"width": 1280, "height": 720})
+    tokens_text = SPAIN.lower().split()
+    spain = tokens_text.index("spain")
+    tab.goto(url(server, model="grammar-lstm", text=SPAIN, target="spanish", step=spain))
+    wait_ready(tab)
+    doc = trace(tab)
+    assert doc["tokens"][spain]["text"] == "spain"
+    now = doc["steps"][spain]["layers"][0]["cell"]
+    before = doc["steps"][spain - 1]["layers"][0]["cell"]
+    moved = sorted(range(len(now)), key=lambda j: -abs(now[j] - before[j]))[:3]
+    tab.locator("#writers-button").click()
+    tab.wait_for_function(
+        "(u) => JSON.stringify(window.lstmExplainer.getState().units) === u", arg=str(moved).replace(" ", "")
+    )
+    assert f"unit {moved[0]} Δc" in tab.locator("#writers-note").inner_text()
+    # Marked on every strip; drawn large as many as the figure has room for, the first always.
+    assert tab.locator("#diagram .strip[data-q='cell'] .sel-mark").count() == 3
+    badges = tab.locator("#diagram .strip[data-q='cell'] .big")
+    assert badges.count() >= 1 and badges.first.get_attribute("data-u") == str(moved[0])
+    tab.screenshot(path=artifacts / "hall-writers-spain.png")
+    tab.keyboard.press("ArrowRight")
+    tab.wait_for_function("() => document.getElementById('writers-note').textContent === ''")

@@ -392,6 +392,7 @@ export class CellDiagram extends Figure {
     const badge = Math.max(1, tmin / DIAGRAM.bigCell.valuePx);
     for (const strip of this.strips?.values() ?? []) strip.setBadgeScale(badge);
     this.fitGateBoxes();
+    if (this.view && this.unitsNote) this.drawTitle(this.view);
   }
 
   // A layer box widens (about its centre, up to the room between boxes) to hold its name at the
@@ -714,9 +715,13 @@ export class CellDiagram extends Figure {
   drawTitle(v) {
     const layer = v.layers > 1 ? ` · layer ${v.layer + 1} of ${v.layers}` : '';
     this.title.textContent = `step ${v.t + 1} of ${v.T}: reading “${showToken(v.token.text)}”${layer}`;
-    // Which units the badges show, said once for all of them.
-    const shown = this.units.slice(0, DIAGRAM.bigCell.max);
-    this.unitsNote.textContent = shown.length ? `badges: unit${shown.length > 1 ? 's' : ''} ${shown.join(', ')}` : '';
+    // Which units the badges show, said once for all of them (a small figure has room for fewer).
+    const fit = this.strips.get('hidden')?.big.childElementCount ?? 0;
+    const shown = this.units.slice(0, Math.max(fit, 1));
+    const more = this.units.slice(shown.length, DIAGRAM.bigCell.max);
+    this.unitsNote.textContent = shown.length
+      ? `badges: unit${shown.length > 1 ? 's' : ''} ${shown.join(', ')}${more.length ? ` (also selected ${more.join(', ')})` : ''}`
+      : '';
     this.svgRoot.setAttribute(
       'aria-label',
       `${this.arch.toUpperCase()} cell at step ${v.t + 1} of ${v.T}, reading ${v.token.text}${layer}`,

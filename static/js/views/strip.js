@@ -157,7 +157,7 @@ export class Strip {
   setBadgeScale(s) {
     if (s === this.badgeScale) return;
     this.badgeScale = s;
-    this.placeBig();
+    this.drawBig(true);
   }
 
   placeBig() {
@@ -170,8 +170,10 @@ export class Strip {
 
   // The selected units, large and with their numbers, in a row above the grid.
   drawBig(rebuild = false) {
-    const shown = this.selected.filter((j) => j < this.geo.H).slice(0, this.bigMax);
     const B = DIAGRAM.bigCell;
+    // Grown badges (a small figure): only as many as fit in the room between two strips.
+    const room = Math.floor(DIAGRAM.bigCell.room / ((B.width + B.gap) * (this.badgeScale ?? 1)));
+    const shown = this.selected.filter((j) => j < this.geo.H).slice(0, Math.max(1, Math.min(this.bigMax, room)));
     if (rebuild || this.big.childElementCount !== shown.length) {
       this.big.replaceChildren();
       this.placeBig();
