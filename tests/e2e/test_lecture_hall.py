@@ -192,3 +192,17 @@ def test_which_units_wrote_here_finds_the_write_moment(tab: Any, server: str, ar
     tab.screenshot(path=artifacts / "hall-writers-spain.png")
     tab.keyboard.press("ArrowRight")
     tab.wait_for_function("() => document.getElementById('writers-note').textContent === ''")
+
+
+def test_the_long_context_scene_follows_the_unit_that_writes_the_country(tab: Any, server: str) -> None:
+    """The scene's first page draws large the unit whose cell moves most at "spain" (the write moment)."""
+    tab.goto(f"{server}/?scene=long-context&page=0")
+    wait_ready(tab)
+    st = tab.evaluate("window.lstmExplainer.getState()")
+    doc = trace(tab)
+    t = st["step"]
+    assert doc["tokens"][t]["text"] == "spain"
+    now, before = doc["steps"][t]["layers"][0]["cell"], doc["steps"][t - 1]["layers"][0]["cell"]
+    top = max(range(len(now)), key=lambda j: abs(now[j] - before[j]))
+    assert st["units"] == [top]
+    assert tab.locator("#diagram .strip[data-q='cell'] .big").first.get_attribute("data-u") == str(top)
