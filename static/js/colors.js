@@ -7,7 +7,8 @@
 export const STOPS = {
   gate: ['#440154', '#472c7a', '#3b518b', '#2c718e', '#21908d', '#27ad81', '#5cc863', '#aadc32', '#fde725'],
   divergingLight: ['#0d4a8a', '#3478bd', '#8fbbe3', '#d8e7f4', '#f5f5f5', '#fbe0c8', '#f3a763', '#cf6512', '#7f3600'],
-  divergingDark: ['#a9d3ff', '#5d9de0', '#2f5d92', '#25354a', '#23272e', '#4f3521', '#9c5a20', '#e38a36', '#ffc48d'],
+  // Dark: zero is a grey lighter than the panels (a near-zero cell stays visible on the strip's black).
+  divergingDark: ['#a9d3ff', '#5d9de0', '#2f5d92', '#344a66', '#3b424d', '#5c4430', '#9c5a20', '#e38a36', '#ffc48d'],
   magnitude: ['#1c1044', '#4f127b', '#812581', '#b5367a', '#e55064', '#fb8761', '#fec287', '#fcfdbf'],
 };
 

@@ -57,10 +57,23 @@ export function family(arch) {
 
 export const DIAGRAM = {
   strip: { width: 210, maxGridHeight: 50, maxCell: 24, gapFrom: 8 },
-  bigCell: { width: 66, height: 34, gap: 5, max: 3 },
-  gateBox: { width: 124, height: 62, radius: 8 },
+  // valuePx: .big-val's font size; room: the width a strip's badges may take (strips are 260 apart)
+  bigCell: { width: 66, height: 34, gap: 5, max: 3, valuePx: 15, room: 250 },
+  gateBox: { width: 124, maxWidth: 240, height: 62, radius: 8 }, // maxWidth: the room between two boxes
   opRadius: 19,
+  // The smallest diagram text in CSS px: 14 on a 1280×720 screen (the hall's projector), down to 11 in a
+  // 640×360 iframe, linear between (by the smaller of width/1280 and height/720). The diagram's own sizes
+  // rule wherever they are larger; where they would fall below, the text grows instead of the geometry.
+  minText: { px: 14, smallPx: 11, screen: [1280, 720] },
 };
+
+// The smallest readable diagram text (CSS px) for a viewport of w × h CSS px.
+export function minTextPx(w, h) {
+  const { px, smallPx, screen } = DIAGRAM.minText;
+  const s = Math.min(w / screen[0], h / screen[1]);
+  const u = Math.max(0, Math.min(1, (s - 0.5) / 0.5));
+  return smallPx + (px - smallPx) * u;
+}
 
 export const TIMING = {
   debounceMs: 120, // typing: at most one re-trace per this many ms (the first keystroke goes at once)
@@ -88,13 +101,14 @@ export const CONTINUATION_CHOICES = { char: [50, 100, 200, 400], word: [5, 10, 2
 export const PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled', 'continuation'];
 
 // The controls of an /embed page that `hide=` and `show=` name. `controls` is all the stepping controls at
-// once; `text` (a sentence box) and `download` (SVG/PNG buttons) are off unless `show=` names them.
+// once; `text` (a sentence box), `download` (SVG/PNG buttons) and `exit` (the scene bar's ×, which would
+// leave the scene mid-slide) are off unless `show=` names them.
 export const CHROME = [
   'scene', 'tokens', 'controls', 'reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers',
-  'title', 'legend', 'text', 'download',
+  'title', 'legend', 'text', 'download', 'exit',
 ];
 export const CHROME_GROUPS = { controls: ['reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers'] };
-export const CHROME_OFF = ['text', 'download'];
+export const CHROME_OFF = ['text', 'download', 'exit'];
 export const DEFAULT_PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled'];
 
 export const PREDICTIONS_SHOWN = 8;

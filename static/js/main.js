@@ -3,7 +3,7 @@
 // every timer (the typing throttle, play, the backward animation; reconnecting lives in api.js).
 
 import { ApiError, TraceSocket, plotlySource, postContinue, postTrace, useEngine, usePlotlyElement } from './api.js';
-import { niceRange, scales as makeScales } from './colors.js';
+import { scales as makeScales } from './colors.js';
 import { defaultPartner, partners, whyNot } from './compare-models.js';
 import {
   CHROME,
@@ -22,10 +22,13 @@ import { diagramSvg, download, svgToPng } from './diagram-export.js';
 import { guardKeyboardUntilActivated, installEmbedApi } from './embed-api.js';
 import { LocalEngine } from './local-engine.js';
 import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
+import { setupCompareTabs, setupModelCard, setupStage } from './stage.js';
+import { setupWriteMoment } from './write-moment.js';
+import { cellRange as traceCellRange, memoryAt, memoryOf, memoryRows, scaleOf } from './trace-doc.js';
 import { FIELDS, State } from './state.js';
 import { CellDiagram } from './views/cell-diagram.js';
 import { ClampPanel } from './views/clamp-panel.js';
-import { ComparePanel, memoryOf } from './views/compare.js';
+import { ComparePanel } from './views/compare.js';
 import { ContinuationPanel } from './views/continuation.js';
 import { Controls } from './views/controls.js';
 import { EmbedDialog, embedUrl } from './views/embed-dialog.js';
@@ -104,19 +107,13 @@ const displayedStep = (doc = trace) => {
 };
 const layerOf = (doc = trace) => Math.min(state.values.layer, (doc?.model.layers ?? 1) - 1);
 
-// The symmetric range of the cell scale: the largest |c| in this layer over the steps received
-// (remembered per trace, layer and number of steps: it is asked for on every paint).
+// The symmetric range of the cell scale (trace-doc.js owns what it is), remembered per trace, layer and
+// number of steps: it is asked for on every paint.
 const ranges = new WeakMap();
 function cellRange(doc, layer) {
   const key = `${layer}|${doc.steps.length}`;
   if (ranges.get(doc)?.key === key) return ranges.get(doc).range;
-  let m = 0;
-  for (const s of doc.steps) {
-    const L = s?.layers[layer];
-    const v = L?.cell ?? (doc.model.arch === 'irnn' ? L?.hidden : null);
-    if (v) for (const x of v) m = Math.max(m, Math.abs(x));
-  }
-  const range = niceRange(m);
+  const range = traceCellRange(doc, layer);
   ranges.set(doc, { key, range });
   return range;
 }
@@ -169,14 +166,15 @@ function paintCore({ animateMs = 0 } = {}) {
     views.tokens.setTokens(doc.tokens);
     views.tokens.setStep(t);
     const unit = units[0];
-    const fam = family(doc.model.arch);
+    const arch = doc.model.arch;
     const tintOn = s.tint && unit !== undefined && doc.steps.length === T;
+    // The memory's own vector on the memory's own scale, as the diagram draws it (trace-doc.js).
     views.tokens.setTint(
       tintOn
         ? {
             unit,
-            values: doc.steps.map((st) => (fam === 'lstm' ? st.layers[l].cell : st.layers[l].hidden)[unit]),
-            scale: fam === 'lstm' ? scales.cell : scales.tanh,
+            values: doc.steps.map((_, k) => memoryAt(doc, k, l)[unit]),
+            scale: scales[scaleOf(arch, memoryOf(arch))],
           }
         : null,
     );
@@ -1085,7 +1083,7 @@ function paintCompare({ animateMs = 0 } = {}) {
   const series = [
     { side: 'main', doc: main, layer: layerOf(main) },
     { side: 'other', doc: fresh ? doc : null, layer: l },
-  ].map(({ side, doc: x, layer }) => ({ side, id: x?.model.id, arch: x?.model.arch, ...memoryOf(x, layer) }));
+  ].map(({ side, doc: x, layer }) => ({ side, id: x?.model.id, arch: x?.model.arch, ...memoryRows(x, layer) }));
   let lossAt = displayedStep(main);
   while (lossAt >= 0 && !series[0].rows?.[lossAt]) lossAt -= 1;
   v.setCurve({ t: lossAt >= 0 ? lossAt : null, tokens: main.tokens, series: series.filter((x) => x.rows) });
@@ -1471,5 +1469,26 @@ bindInputs();
 bindPresentation();
 setupOffline();
 setupCompare();
+setupModelCard($('model-card'));
+setupWriteMoment(
+  {
+    trace: () => trace,
+    step: () => displayedStep(),
+    layer: () => layerOf(),
+    select: (units) => state.set({ units }),
+    subscribe: (fn) => state.subscribe(fn),
+  },
+  { button: $('writers-button'), note: $('writers-note') },
+);
+const compareTabs = setupCompareTabs(document.querySelector('main > .stage'));
+setupStage(document.querySelector('main > .stage'), [
+  compareTabs,
+  document.querySelector('.topbar'),
+  $('model-card'),
+  $('failed-models'),
+  $('scene-bar'),
+  document.querySelector('.inputs'),
+  document.querySelector('.reading'),
+]);
 if (state.values.scene) showScenePage().finally(() => lastSent === -Infinity && requestTrace());
 else requestTrace();

@@ -276,7 +276,7 @@ export function memoryAt(trace, t, l) {
 // symmetric with the trace's own range. An IRNN's hidden state is unbounded, so it takes the cell's.
 export function scaleOf(arch, quantity, fallback = 'tanh') {
   if (quantity === 'cell' || quantity === 'kept' || quantity === 'c_prev') return 'cell';
-  if (quantity === 'hidden' && arch === 'irnn') return 'cell';
+  if ((quantity === 'hidden' || quantity === 'h_prev') && arch === 'irnn') return 'cell';
   if (['forget', 'input', 'output', 'update', 'reset'].includes(quantity)) return 'gate';
   return fallback;
 }

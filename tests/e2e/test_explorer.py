@@ -189,7 +189,8 @@ def test_gradient_panel_shows_vanishing_for_the_rnn(tab: Any, server: str, artif
 
     tab.get_by_role("button", name="send the gradient back").click()
     tab.wait_for_function("() => document.querySelectorAll('.chain-node.lit').length === 27", timeout=15_000)
-    assert tab.locator(".chain-note").inner_text().startswith("from step 27 back to step 1")
+    note = tab.locator(".chain-note").inner_text()
+    assert note.startswith("‖∂L/∂h‖ on the hidden state") and "from step 27 back to step 1" in note
 
 
 def test_the_url_round_trips_the_whole_state(tab: Any, server: str, chromium: Any, artifacts: Path) -> None:
@@ -227,7 +228,9 @@ def test_the_url_round_trips_the_whole_state(tab: Any, server: str, chromium: An
         assert other.locator("#text-input").input_value() == "the cat sat"
         assert other.locator("#target-input").input_value() == "e"
         assert other.locator("details[data-panel='gradients']").get_attribute("open") is None
-        assert other.locator(".strip[data-q='cell'] .big").count() == 2
+        # Both units marked on the strip; drawn large as many as the figure has room for at this size.
+        assert other.locator(".strip[data-q='cell'] .sel-mark").count() == 2
+        assert other.locator(".strip[data-q='cell'] .big").first.get_attribute("data-u") == "3"
         assert other.locator(".layer-select [aria-pressed='true']").inner_text() == "layer 2"
         other.screenshot(path=artifacts / "round-trip-dark-large.png", full_page=True)
     finally:

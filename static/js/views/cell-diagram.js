@@ -5,8 +5,9 @@
 // Events: 'gate' {gate, rect} (a layer box was clicked: open the clamp popover),
 //         'unit' {unit, additive} (a unit cell was clicked: select it).
 
-import { DIAGRAM, GATES, QUANTITIES, STAGES, family, fmt, fmtFactor, showToken } from '../config.js';
+import { DIAGRAM, GATES, QUANTITIES, STAGES, family, fmt, fmtFactor, minTextPx, showToken } from '../config.js';
 import { Figure, label, prefersReducedMotion, svg } from './figure.js';
+import { scaleOf } from '../trace-doc.js';
 import { Strip, stripGeometry, unitAt } from './strip.js';
 
 let instances = 0;
@@ -20,8 +21,8 @@ const R = DIAGRAM.opRadius;
 
 function lstmLayout(arch) {
   const belt = 150;
-  const tanhY = 245;
-  const mul = 410; // row of the i·c̃ and o·tanh(c) products
+  const tanhY = 232;
+  const mul = 395; // row of the i·c̃ and o·tanh(c) products
   const boxY = 585;
   const bus = 700;
   const xF = 340;
@@ -76,10 +77,10 @@ function lstmLayout(arch) {
       { q: 'kept', x: xI, y: belt, labelPos: 'below', stage: 1 },
       { q: 'cell', x: xO, y: belt, labelPos: 'below', stage: 3 },
       { q: 'forget', x: xF, y: 380, labelPos: 'left', stage: 1 },
-      { q: 'input', x: xI, y: 500, labelPos: 'left', stage: 2 },
-      { q: 'candidate', x: xG, y: 500, labelPos: 'left', stage: 2 },
+      { q: 'input', x: xI, y: 508, labelPos: 'left', stage: 2 },
+      { q: 'candidate', x: xG, y: 508, labelPos: 'left', stage: 2 },
       { q: 'written', x: xG, y: 285, labelPos: 'left', stage: 2 },
-      { q: 'output', x: xO, y: 500, labelPos: 'left', stage: 4 },
+      { q: 'output', x: xO, y: 508, labelPos: 'left', stage: 4 },
       { q: 'tanh_cell', x: xH, y: 345, labelPos: 'left', stage: 4 },
       { q: 'hidden', x: xOut, y: 590, labelPos: 'left', stage: 4 },
       { q: 'h_prev', x: 122, y: bus, labelPos: 'below', stage: 0, outside: true },
@@ -92,6 +93,7 @@ function lstmLayout(arch) {
     input: { x: xX, y: 808 },
     legend: { x: 600, y: 790 },
     title: { x: 240, y: 44 },
+    units: { x: xOut - 30, y: 44, anchor: 'end' },
   };
   if (cifg) {
     // Coupled gates: the input gate is 1 − f, taken from the forget gate's output.
@@ -177,9 +179,9 @@ function gruLayout() {
       { q: 'gru_keep', x: 850, y: belt, labelPos: 'below', stage: 1 },
       { q: 'hidden', x: 1440, y: belt, labelPos: 'below', stage: 4 },
       { q: 'update', x: xZ, y: 470, labelPos: 'left', stage: 1 },
-      { q: 'reset', x: xR, y: 500, labelPos: 'left', stage: 1 },
+      { q: 'reset', x: xR, y: 500, labelPos: 'right', badgePos: 'left', stage: 1 },
       { q: 'gru_candidate', x: xN, y: 480, labelPos: 'right', stage: 2 },
-      { q: 'gru_write', x: xN, y: 238, labelPos: 'right', stage: 3 },
+      { q: 'gru_write', x: xN, y: 238, labelPos: 'right', badgePos: 'left', stage: 3 },
     ],
     texts: [
       { x: 1652, y: belt - 16, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
@@ -189,6 +191,7 @@ function gruLayout() {
     input: { x: xX, y: 808 },
     legend: { x: 640, y: 790 },
     title: { x: 225, y: 44 },
+    units: { x: xUp - 30, y: 44, anchor: 'end' },
   };
 }
 
@@ -233,6 +236,7 @@ function rnnLayout(arch) {
     input: { x: xX, y: 548 },
     legend: { x: 760, y: 530 },
     title: { x: 250, y: 44 },
+    units: { x: xJ + 50, y: 44, anchor: 'start' },
     // The hidden box is not a gate: it cannot be clamped.
     noClamp: true,
   };
@@ -365,6 +369,57 @@ export class CellDiagram extends Figure {
     this.tooltip.hidden = true;
     this.container.append(this.tooltip);
     this.listen();
+    // The text keeps a readable size however small the figure is drawn (see fitText).
+    this.textScale = { k: 0, min: 0 };
+    new ResizeObserver(() => this.fitText()).observe(this.svgRoot);
+  }
+
+  // The SVG scales to its box, and with it its text: where a label would come out under the screen's
+  // smallest readable size (minTextPx), --tmin raises it (the stylesheet's font sizes are max(own, --tmin))
+  // and the value badges grow to match. data-detail="compact" drops the marks that cannot fit at that size.
+  fitText() {
+    if (!this.layout) return;
+    const box = this.svgRoot.getBoundingClientRect();
+    if (!box.width || !box.height) return;
+    const [vw, vh] = this.layout.viewBox;
+    const k = Math.min(box.width / vw, box.height / vh); // CSS px per viewBox unit (preserveAspectRatio meet)
+    const min = minTextPx(window.innerWidth, window.innerHeight);
+    if (k === this.textScale.k && min === this.textScale.min) return;
+    this.textScale = { k, min };
+    const tmin = min / k; // the smallest text, in viewBox units
+    this.svgRoot.style.setProperty('--tmin', `${(Math.ceil(tmin * 100) / 100).toFixed(2)}px`);
+    this.svgRoot.dataset.detail = tmin > 24 ? 'compact' : 'full';
+    const badge = Math.max(1, tmin / DIAGRAM.bigCell.valuePx);
+    for (const strip of this.strips?.values() ?? []) strip.setBadgeScale(badge);
+    this.fitGateBoxes();
+    if (this.view && this.unitsNote) this.drawTitle(this.view);
+  }
+
+  // A layer box widens (about its centre, up to the room between boxes) to hold its name at the
+  // raised size; the text sizes are already resolved here, so the lengths are the ones drawn.
+  // It grows taller (about its centre) to stack σ/tanh over the name at their raised sizes.
+  fitGateBoxes() {
+    for (const node of this.gateNodes?.values() ?? []) {
+      const name = node.querySelector('.gate-name');
+      const fn = node.querySelector('.fn');
+      const need = Math.max(B.width, Math.min(B.maxWidth, (name?.getComputedTextLength() ?? 0) + 14));
+      const fnPx = parseFloat(getComputedStyle(fn).fontSize);
+      const namePx = parseFloat(getComputedStyle(name).fontSize);
+      const tall = Math.max(B.height, fnPx + namePx + 18);
+      const x = (B.width - need) / 2;
+      const y = (B.height - tall) / 2;
+      for (const r of node.querySelectorAll(':scope > rect')) {
+        r.setAttribute('x', x);
+        r.setAttribute('width', need);
+        if (r.classList.contains('accent')) r.setAttribute('y', y + tall - 7);
+        else {
+          r.setAttribute('y', y);
+          r.setAttribute('height', tall);
+        }
+      }
+      fn.setAttribute('y', y + 3 + fnPx * 0.85);
+      name.setAttribute('y', y + tall - 9 - namePx * 0.18);
+    }
   }
 
   // ---- setters
@@ -382,6 +437,7 @@ export class CellDiagram extends Figure {
     if (!force && next.join() === this.units.join()) return;
     this.units = next;
     for (const s of this.strips.values()) s.setSelected(this.units);
+    if (this.view && this.unitsNote) this.drawTitle(this.view);
   }
 
   setScales(scales, cellRange) {
@@ -432,6 +488,11 @@ export class CellDiagram extends Figure {
 
     svg('rect', { class: 'cell-box', x: L.box.x, y: L.box.y, width: L.box.w, height: L.box.h, rx: 36 }, root);
     this.title = svg('text', { class: 'diagram-title', x: L.title.x, y: L.title.y }, root);
+    this.unitsNote = svg(
+      'text',
+      { class: 'diagram-units', x: L.units.x, y: L.units.y, 'text-anchor': L.units.anchor },
+      root,
+    );
     this.legend = svg('g', { class: 'legend', transform: `translate(${L.legend.x},${L.legend.y})` }, root);
 
     const wires = svg('g', { class: 'wires' }, root);
@@ -475,6 +536,7 @@ export class CellDiagram extends Figure {
         labelBase: spec.base,
         labelSub: spec.sub,
         labelPos: s.labelPos,
+        badgePos: s.badgePos,
       });
       strip.root.dataset.stage = s.stage;
       strip.root.classList.toggle('outside', Boolean(s.outside));
@@ -483,6 +545,9 @@ export class CellDiagram extends Figure {
     this.inputGroup = svg('g', { class: 'x-input', transform: `translate(${L.input.x},${L.input.y})` }, root);
     this.xStrip = null;
     this.setUnits(this.units, true);
+    this.container.style.setProperty('--aspect', String(L.viewBox[0] / L.viewBox[1]));
+    this.textScale = { k: 0, min: 0 };
+    this.fitText();
   }
 
   drawOp(parent, o) {
@@ -520,9 +585,9 @@ export class CellDiagram extends Figure {
     svg('rect', { class: 'box', width: B.width, height: B.height, rx: B.radius }, g);
     svg('rect', { class: 'accent', x: 0, y: B.height - 7, width: B.width, height: 7, rx: 2 }, g);
     svg('rect', { class: 'hatch', width: B.width, height: B.height, rx: B.radius }, g);
-    const fn = svg('text', { class: 'fn', x: B.width / 2, y: B.height * 0.5, 'text-anchor': 'middle' }, g);
+    const fn = svg('text', { class: 'fn', x: B.width / 2, y: B.height * 0.46, 'text-anchor': 'middle' }, g);
     fn.textContent = gb.fn ?? spec.fn;
-    const name = svg('text', { class: 'gate-name', x: B.width / 2, y: B.height * 0.78, 'text-anchor': 'middle' }, g);
+    const name = svg('text', { class: 'gate-name', x: B.width / 2, y: B.height * 0.84, 'text-anchor': 'middle' }, g);
     name.textContent =
       gb.gate === 'candidate' ? `candidate ${this.family === 'gru' ? 'h̃' : 'c̃'}` : spec.name.replace(' gate', '');
     const lock = svg('g', { class: 'lock', transform: `translate(${B.width - 22},6)` }, g);
@@ -534,9 +599,9 @@ export class CellDiagram extends Figure {
   }
 
   // ---- painting
+  // Which scale a quantity takes is trace-doc.js's to say (an IRNN's unbounded h takes the cell's).
   scaleOf(key) {
-    if (key === 'hidden' && this.arch === 'irnn') return this.scales.cell;
-    return this.scales[QUANTITIES[key].scale];
+    return this.scales[scaleOf(this.arch, key, QUANTITIES[key].scale)];
   }
 
   // The forward animation, in computation order: each stage's wires flash and its strips move from the
@@ -650,6 +715,13 @@ export class CellDiagram extends Figure {
   drawTitle(v) {
     const layer = v.layers > 1 ? ` · layer ${v.layer + 1} of ${v.layers}` : '';
     this.title.textContent = `step ${v.t + 1} of ${v.T}: reading “${showToken(v.token.text)}”${layer}`;
+    // Which units the badges show, said once for all of them (a small figure has room for fewer).
+    const fit = this.strips.get('hidden')?.big.childElementCount ?? 0;
+    const shown = this.units.slice(0, Math.max(fit, 1));
+    const more = this.units.slice(shown.length, DIAGRAM.bigCell.max);
+    this.unitsNote.textContent = shown.length
+      ? `badges: unit${shown.length > 1 ? 's' : ''} ${shown.join(', ')}${more.length ? ` (also selected ${more.join(', ')})` : ''}`
+      : '';
     this.svgRoot.setAttribute(
       'aria-label',
       `${this.arch.toUpperCase()} cell at step ${v.t + 1} of ${v.T}, reading ${v.token.text}${layer}`,
@@ -665,8 +737,8 @@ export class CellDiagram extends Figure {
       entries.push(['cell', this.scales.cell, `−${fmt(this.cellRange, 1)}`, `+${fmt(this.cellRange, 1)}`]);
     }
     entries.forEach(([name, scale, lo, hi], k) => {
-      const x = k * 250;
-      const n = 30;
+      const x = k * 270;
+      const n = 36;
       const t = svg('text', { class: 'legend-name', x: x - 8, y: 19, 'text-anchor': 'end' }, g);
       t.textContent = name;
       const a = svg('text', { class: 'legend-tick', x, y: 44 }, g);

@@ -8,13 +8,6 @@ import { Figure, html } from './figure.js';
 import { FEW_TICKS, axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
 import { Predictions } from './predictions.js';
 
-// The gradient each family carries its memory in: the cell state for LSTMs, the hidden state otherwise.
-export function memoryOf(doc, layer) {
-  const g = doc?.gradients?.layers?.[layer];
-  if (!g) return null;
-  return g.cell ? { rows: g.cell, symbol: 'c' } : { rows: g.hidden, symbol: 'h' };
-}
-
 const SIDES = ['main', 'other'];
 
 export class ComparePanel extends Figure {
@@ -134,12 +127,14 @@ export class ComparePanel extends Figure {
         meta: s.side,
         x: xs,
         y: row,
-        line: { color: colour(s.side), width: 3, dash: s.side === 'main' ? 'solid' : 'dash' },
-        marker: { size: 5 },
+        // Colour is the model (the same two colours everywhere in compare mode), line style the
+        // quantity, as in the gradients panel: solid h, dashed c.
+        line: { color: colour(s.side), width: 3, dash: s.symbol === 'c' ? 'dash' : 'solid' },
+        marker: { size: 6, symbol: s.symbol === 'c' ? 'square' : 'circle' },
         hovertemplate: `${s.id} ‖∂L/∂${s.symbol}‖ at step %{x}: %{y:.3e}<extra></extra>`,
       });
       const ref = row[t];
-      if (row[0] > 0 && ref > 0) kept.push(`${s.id} keeps ${fmtSci(row[0] / ref)}`);
+      if (row[0] > 0 && ref > 0) kept.push(`${s.id} keeps ${fmtSci(row[0] / ref)} of its ‖∂L/∂${s.symbol}‖`);
     }
     const layout = baseLayout(theme, {
       height: 300,
@@ -165,7 +160,7 @@ export class ComparePanel extends Figure {
           ],
     });
     this.curveNote.textContent = kept.length
-      ? `From step ${t + 1} back to step 1: ${kept.join('; ')} of the gradient at the loss.`
+      ? `From step ${t + 1} back to step 1, along each model's memory: ${kept.join('; ')}.`
       : '';
     plot(this.Plotly, this.curvePlot, data, layout);
   }

@@ -57,6 +57,14 @@ export class GradientsPanel extends Figure {
     this.note = html('p', { class: 'muted grad-note', hidden: true });
     this.container.append(this.note, this.chain, html('div', { class: 'plot-grid two' }, this.curve, this.triangle));
     this.playButton.addEventListener('click', () => this.emit('backward'));
+    // The chain fits its width: its spacing is measured here once per resize, not on every frame.
+    this.chainWidth = 0;
+    new ResizeObserver(([entry]) => {
+      const w = Math.floor(entry.contentRect.width);
+      if (w === this.chainWidth) return;
+      this.chainWidth = w;
+      if (this.trace?.done) this.drawChain(this.rows());
+    }).observe(this.chain);
   }
 
   setPlotly(Plotly) {
@@ -135,6 +143,10 @@ export class GradientsPanel extends Figure {
     return parts;
   }
 
+  modelColour() {
+    return getComputedStyle(document.body).getPropertyValue('--compare-a').trim();
+  }
+
   drawCurve(theme, rows) {
     const t = this.shown ?? this.step;
     const data = [];
@@ -146,7 +158,10 @@ export class GradientsPanel extends Figure {
         name: '‖∂L/∂h_k‖',
         x: xs,
         y: rows.h[t],
-        line: { color: theme.gate('hidden'), width: 3 },
+        // The model's colour (compare mode's first), the quantity in the line style: solid h, dashed c,
+        // as in the compare panel's curves.
+        line: { color: this.modelColour(), width: 3, dash: 'solid' },
+        marker: { symbol: 'circle', size: 6 },
         hovertemplate: '‖∂L/∂h‖ at step %{x}: %{y:.3e}<extra></extra>',
       });
     }
@@ -157,7 +172,8 @@ export class GradientsPanel extends Figure {
         name: '‖∂L/∂c_k‖',
         x: xs,
         y: rows.c[t],
-        line: { color: theme.gate('cell'), width: 3, dash: 'dash' },
+        line: { color: this.modelColour(), width: 3, dash: 'dash' },
+        marker: { symbol: 'square', size: 6 },
         hovertemplate: '‖∂L/∂c‖ at step %{x}: %{y:.3e}<extra></extra>',
       });
     }
@@ -209,7 +225,7 @@ export class GradientsPanel extends Figure {
       xaxis: axis(theme, { title: { text: 'back to step k' }, ...ticks, showgrid: false }),
       yaxis: axis(theme, {
         title: { text: 'loss at step t' },
-        ...tokenTicks(this.trace.tokens, showToken, 16),
+        ...tokenTicks(this.trace.tokens, showToken, 16, [], { upright: true }),
         autorange: 'reversed',
         showgrid: false,
       }),
@@ -266,9 +282,14 @@ export class GradientsPanel extends Figure {
     root.replaceChildren();
     this.playButton.disabled = !row;
     const n = t + 1;
-    const dx = 58;
+    // As wide as the panel: nodes closer together for a long sentence, every token written whole and
+    // slanted under its node; a value over every node there is room for (and always the first, the
+    // last and the travelling front).
+    const dx = Math.max(22, Math.min(58, ((this.chainWidth || 40 + n * 58) - 40) / n));
+    const valueEvery = Math.ceil(52 / dx);
     const width = 40 + n * dx;
-    const height = 96;
+    const longest = Math.max(1, ...this.trace.tokens.slice(0, n).map((tok) => [...showToken(tok.text)].length));
+    const height = 74 + Math.min(12, longest) * 6.2;
     root.setAttribute('viewBox', `0 0 ${width} ${height}`);
     root.setAttribute('width', width);
     root.setAttribute('height', height);
@@ -295,9 +316,10 @@ export class GradientsPanel extends Figure {
         g,
       );
       const val = svg('text', { class: 'chain-val', y: -26, 'text-anchor': 'middle' }, g);
-      val.textContent = lit ? fmtSci(v) : '';
-      const tok = svg('text', { class: 'chain-tok', y: 40, 'text-anchor': 'middle' }, g);
-      tok.textContent = showToken(tokens[k].text).slice(0, 5);
+      const labelled = k === this.cursor || (t - k) % valueEvery === 0;
+      val.textContent = lit && labelled ? fmtSci(v) : '';
+      const tok = svg('text', { class: 'chain-tok', transform: 'translate(4,30) rotate(-40)', 'text-anchor': 'end' }, g);
+      tok.textContent = showToken(tokens[k].text);
     }
     if (this.cursor !== null && row) {
       const x = 30 + this.cursor * dx;
@@ -308,7 +330,7 @@ export class GradientsPanel extends Figure {
       const ratio = first > 0 && ref > 0 ? first / ref : 0;
       this.chainNote.textContent =
         this.cursor === null || this.cursor === 0
-          ? `from step ${t + 1} back to step 1 the gradient shrinks to ${fmtSci(ratio)} of its size`
+          ? `‖∂L/∂h‖ on the hidden state, from step ${t + 1} back to step 1: ${fmtSci(ratio)} of its size`
           : `at step ${this.cursor + 1}: ${fmtSci(row[this.cursor])}`;
     } else {
       this.chainNote.textContent = '';

@@ -7,6 +7,7 @@
 // Events: 'pick' {unit, step} (a heatmap cell was clicked), 'quantity' (name).
 
 import { GATES, HEATMAP_QUANTITIES, QUANTITIES, family, showToken } from '../config.js';
+import { scaleOf } from '../trace-doc.js';
 import { Figure, html } from './figure.js';
 import { FEW_TICKS, axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
 
@@ -142,9 +143,8 @@ export class MemoryPanels extends Figure {
   }
 
   scaleFor(q, fam) {
-    if (q === 'cell' || (q === 'hidden' && this.trace.model.arch === 'irnn')) return this.scales.cell;
     const spec = QUANTITIES[q === 'candidate' && fam === 'gru' ? 'gru_candidate' : q];
-    return this.scales[spec.scale];
+    return this.scales[scaleOf(this.trace.model.arch, q, spec.scale)];
   }
 
   drawHeat(P, theme, q, fam) {

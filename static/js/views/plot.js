@@ -58,15 +58,22 @@ export function plot(Plotly, div, data, layout) {
 }
 
 // Token axes: x is the step number (1-based, as everywhere on the page), the tick text is the token.
-export function tokenTicks(tokens, show, maxTicks = 40) {
-  const every = Math.max(1, Math.ceil(tokens.length / maxTicks));
+// Every token is labelled — turned on its side when more than maxTicks would crowd the axis — up to
+// three times maxTicks; only longer texts are thinned, and then never the tokens of `keep` (0-based
+// steps, e.g. the current one), so the word a lecture points at ("spain") always has its tick.
+// upright: a vertical axis, whose labels cannot turn: thinned to maxTicks (keeping `keep`).
+export function tokenTicks(tokens, show, maxTicks = 40, keep = [], { upright = false } = {}) {
+  const T = tokens.length;
+  const every = T <= (upright ? 1 : 3) * maxTicks ? 1 : Math.ceil(T / maxTicks);
+  const kept = new Set(keep);
   const vals = [];
   const text = [];
   tokens.forEach((t, k) => {
-    if (k % every === 0) {
+    if (k % every === 0 || kept.has(k)) {
       vals.push(k + 1);
       text.push(show(t.text));
     }
   });
-  return { tickmode: 'array', tickvals: vals, ticktext: text };
+  const tickangle = !upright && vals.length > maxTicks ? -60 : 0;
+  return { tickmode: 'array', tickvals: vals, ticktext: text, tickangle };
 }

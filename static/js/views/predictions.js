@@ -1,5 +1,5 @@
 // What the model predicts next after the current step: the likeliest tokens as bars, with the actual
-// next token (or the target, at the last step) highlighted with its probability. When gates are
+// next token (or the target, at the last step) highlighted with its probability. Bars are on 0–100%. When gates are
 // clamped, the unclamped run's probabilities are drawn beside them as outlined ghost bars.
 
 import { PREDICTIONS_SHOWN, fmt, showToken } from '../config.js';
@@ -14,7 +14,8 @@ export class Predictions extends Figure {
     this.headline = html('p', { class: 'pred-headline', 'aria-live': 'polite' });
     this.list = html('ol', { class: 'pred-list' });
     this.legend = html('p', { class: 'pred-legend', hidden: true });
-    this.container.append(this.headline, this.list, this.legend);
+    this.scale = html('p', { class: 'pred-scale', text: 'bar: the probability, on a track of 0–100%' });
+    this.container.append(this.headline, this.list, this.legend, this.scale);
   }
 
   // data: {step: {top, expected, loss}, baseline: same | null, isTarget, isLast}
@@ -48,7 +49,6 @@ export class Predictions extends Figure {
     }
     const rows = step.top.slice(0, PREDICTIONS_SHOWN);
     const inTop = exp && rows.some((r) => r.token === exp.token);
-    const max = Math.max(...rows.map((r) => r.p), baseline ? Math.max(...baseline.top.map((r) => r.p)) : 0, 1e-9);
     const baseP = (token) => {
       if (!baseline) return null;
       const hit = baseline.top.find((r) => r.token === token);
@@ -58,8 +58,10 @@ export class Predictions extends Figure {
     const row = (r, extra = '') => {
       const isExp = exp && r.token === exp.token;
       const b = baseP(r.token);
-      const bar = html('span', { class: 'bar' }, html('span', { class: 'fill', style: `width:${(100 * r.p) / max}%` }));
-      if (b !== null) bar.append(html('span', { class: 'ghost', style: `width:${(100 * b) / max}%` }));
+      // On the absolute scale: the track is p = 1, so an RNN's 18% is a short bar beside an LSTM's 99%
+      // (scaled to the top row, every model would look sure of itself).
+      const bar = html('span', { class: 'bar' }, html('span', { class: 'fill', style: `width:${100 * r.p}%` }));
+      if (b !== null) bar.append(html('span', { class: 'ghost', style: `width:${100 * b}%` }));
       return html(
         'li',
         {

@@ -38,10 +38,16 @@ export function unitAt(geo, x, y) {
 
 export class Strip {
   // x, y: the centre of the grid (where the wire passes). labelPos: 'left' | 'right' | 'above' | 'below'.
-  constructor(parent, { key, x, y, geometry, labelBase, labelSub, labelPos = 'left', bigMax = DIAGRAM.bigCell.max }) {
+  // badgePos: where the selected units' badges go, 'above' the grid (the default; below it for a strip
+  // labelled above) or 'left' of it where the space above is taken.
+  constructor(
+    parent,
+    { key, x, y, geometry, labelBase, labelSub, labelPos = 'left', badgePos = 'above', bigMax = DIAGRAM.bigCell.max },
+  ) {
     this.key = key;
     this.geo = geometry;
     this.bigMax = bigMax;
+    this.badgePos = badgePos;
     this.values = null;
     this.scale = null;
     this.selected = [];
@@ -146,15 +152,35 @@ export class Strip {
     this.drawBig(true);
   }
 
+  // The badges grow about their row's anchor (the grid's edge) when the diagram is drawn small, so
+  // their numbers stay as large as the diagram's smallest text (CellDiagram.fitText).
+  setBadgeScale(s) {
+    if (s === this.badgeScale) return;
+    this.badgeScale = s;
+    this.drawBig(true);
+  }
+
+  placeBig() {
+    const s = this.badgeScale ?? 1;
+    const left = this.badgePos === 'left';
+    const cx = left ? -8 : this.geo.w / 2;
+    const cy = left ? this.geo.h / 2 : this.labelPos === 'above' ? this.geo.h + 8 : -8;
+    this.big.setAttribute('transform', s === 1 ? '' : `translate(${cx},${cy}) scale(${s}) translate(${-cx},${-cy})`);
+  }
+
   // The selected units, large and with their numbers, in a row above the grid.
   drawBig(rebuild = false) {
-    const shown = this.selected.filter((j) => j < this.geo.H).slice(0, this.bigMax);
     const B = DIAGRAM.bigCell;
+    // Grown badges (a small figure): only as many as fit in the room between two strips.
+    const room = Math.floor(DIAGRAM.bigCell.room / ((B.width + B.gap) * (this.badgeScale ?? 1)));
+    const shown = this.selected.filter((j) => j < this.geo.H).slice(0, Math.max(1, Math.min(this.bigMax, room)));
     if (rebuild || this.big.childElementCount !== shown.length) {
       this.big.replaceChildren();
+      this.placeBig();
       const total = shown.length * B.width + (shown.length - 1) * B.gap;
-      const x0 = this.geo.w / 2 - total / 2;
-      const y0 = this.labelPos === 'above' ? this.geo.h + 8 : -B.height - 8;
+      const left = this.badgePos === 'left';
+      const x0 = left ? -8 - total : this.geo.w / 2 - total / 2;
+      const y0 = left ? this.geo.h / 2 - B.height / 2 : this.labelPos === 'above' ? this.geo.h + 8 : -B.height - 8;
       shown.forEach((j, k) => {
         const cell = svg(
           'g',
@@ -169,9 +195,9 @@ export class Strip {
           this.big,
         );
         svg('rect', { class: 'big-bg', width: B.width, height: B.height, rx: 4 }, cell);
-        const idx = svg('text', { class: 'big-idx', x: 4, y: 10 }, cell);
-        idx.textContent = `#${j}`;
-        svg('text', { class: 'big-val', x: B.width / 2, y: B.height - 7, 'text-anchor': 'middle' }, cell);
+        // The unit's number is said once, in the diagram's title, not in every badge: a 9-unit index
+        // in each badge was the smallest (and least read) mark of the figure.
+        svg('text', { class: 'big-val', x: B.width / 2, y: B.height - 9, 'text-anchor': 'middle' }, cell);
         if (this.clamped.has(j)) svg('rect', { class: 'clamp-hatch', width: B.width, height: B.height, rx: 4 }, cell);
       });
     }
@@ -183,7 +209,6 @@ export class Strip {
       const txt = cell.querySelector('.big-val');
       txt.textContent = fmt(v);
       txt.style.fill = this.scale.textColor(v);
-      cell.querySelector('.big-idx').style.fill = this.scale.textColor(v);
       cell.setAttribute('aria-label', `${this.labelText}, unit ${j}: ${fmt(v)}`);
     }
   }

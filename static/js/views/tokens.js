@@ -12,7 +12,12 @@ export class TokenStrip extends Figure {
     this.tokens = [];
     this.step = 0;
     this.tint = null;
-    this.list = html('ol', { class: 'token-list', 'aria-label': 'tokens; click one to jump to its step' });
+    // One Tab stop for the whole sentence (a roving tabindex): the current chip is focusable, and the
+    // page's ← → Home End (main.js) move the step, with the focus following it here.
+    this.list = html('ol', {
+      class: 'token-list',
+      'aria-label': 'tokens; click one to jump to its step, or use ← → Home End',
+    });
     this.container.append(this.list);
     this.geometry = null;
     new ResizeObserver(() => {
@@ -58,6 +63,7 @@ export class TokenStrip extends Figure {
           type: 'button',
           class: `chip${tok.unknown ? ' unknown' : ''}${/^\s$/.test(tok.text) ? ' space' : ''}`,
           dataset: { t },
+          tabindex: -1,
           title: tok.unknown ? `“${tok.text}” is not in the vocabulary: the model reads <unk>` : null,
         },
         html('span', { class: 'chip-text', text: showToken(tok.text) }),
@@ -80,9 +86,12 @@ export class TokenStrip extends Figure {
 
   draw() {
     const chips = this.list.querySelectorAll('.chip');
+    const focused = this.list.contains(document.activeElement);
     chips.forEach((chip, t) => {
       const current = t === this.step;
       chip.classList.toggle('current', current);
+      chip.tabIndex = current ? 0 : -1;
+      if (current && focused && document.activeElement !== chip) chip.focus({ preventScroll: true });
       if (current) chip.setAttribute('aria-current', 'step');
       else chip.removeAttribute('aria-current');
       const tok = this.tokens[t];
