@@ -18,6 +18,8 @@ RECIPES: dict[str, str] = {
     "lecture": "lecture:recipe",
     "grammar": "grammar",
     "shakespeare": "shakespeare:recipe",
+    "sentiment": "sentiment:recipe",
+    "series": "series:recipe",
 }
 
 
