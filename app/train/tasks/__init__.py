@@ -20,6 +20,7 @@ RECIPES: dict[str, str] = {
     "shakespeare": "shakespeare:recipe",
     "sentiment": "sentiment:recipe",
     "series": "series:recipe",
+    "intent": "intent:recipe",
 }
 
 

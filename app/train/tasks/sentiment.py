@@ -2,13 +2,17 @@
 
 * **Lexicon** — the polarity of every opinion word comes from VADER's lexicon (Hutto & Gilbert 2014), the
   file `vader_lexicon.txt` inside the `vaderSentiment` wheel on PyPI (pinned by SHA-256; fetched by the
-  training command and cached, never committed): its alphabetic words with a mean rating of at least 1.2 in
-  either direction and a rating spread under 1.2, among the 20,000 commonest English words of `wordfreq`.
+  training command and cached, never committed): its alphabetic words with a mean rating of at least 1.0
+  and a median rating of at least 1.5 in either direction (one outlying rater does not drop a clear word),
+  among the 30,000 commonest English words of `wordfreq`.
 * **Generated reviews** — clauses about a thing (the film, the staff, my phone …) with an opinion word,
   intensifiers (very, really, extremely …), negation (not, never, wasn't, didn't …, which flips the clause),
   contrast (A but B, although A, B, A; however B: the verdict is B's), agreeing clauses joined by and, and
   long-range structure: the opinion first and a long neutral stretch after it (or before it), so the
-  verdict must be held for 10–40 words; a curriculum from one clause to all of these.
+  verdict must be held for 10–40 words; a curriculum from one clause to all of these. Training scores the
+  verdict after the last word (weight 1) and the verdict a reader already holds at the end of earlier parts
+  (weight 0.3: the first clause before "but", the opinion before a neutral stretch), so the reading at every
+  step means something; the trace's loss is the last word's only.
 * **Initialisation** — one embedding dimension starts at each opinion word's VADER rating / 4 (the lexicon
   seeds the polarity; negation, contrast and memory are learnt).
 * **Evaluation** — on sentences a person wrote (app/train/eval/sentiment_heldout.tsv, 113 of them: plain,
@@ -18,6 +22,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -52,7 +57,15 @@ THINGS = (
     "the shop", "the car", "the team", "the match", "the party", "the day", "the weather", "it", "everything",
     "the first half", "the second half", "the screen", "the seats", "the product", "the experience",
 )  # fmt: skip
-NOUNS = tuple(t.split()[-1] for t in THINGS if t.startswith(("the ", "this ", "my ")))
+NOUNS = (
+    *(t.split()[-1] for t in THINGS if t.startswith(("the ", "this ", "my "))),
+    "evening", "day", "time", "story", "idea", "experience", "night", "week", "trip", "place", "service",
+    "afternoon", "performance", "result", "choice", "surprise", "product", "purchase",
+)  # fmt: skip
+# neutral words after the opinion ("the staff were rude to us"): the verdict must survive them
+TAILS = ("to us", "to me", "from start to finish", "at the end", "for the price", "this time", "in the end",
+         "with my family", "for a while", "at first", "on the whole", "last night", "today", "again",
+         "in my opinion", "for us", "this year", "there", "at all")  # fmt: skip
 COPULAS = ("was", "is", "seemed", "felt", "looked", "tasted", "sounded", "were", "are")
 NEGATED_COPULAS = ("was not", "is not", "wasn't", "isn't", "was never", "is never", "were not", "weren't",
                    "did not seem", "didn't feel", "does not look", "was not at all", "is hardly")  # fmt: skip
@@ -104,11 +117,13 @@ def lexicon() -> dict[str, float]:
     from wordfreq import top_n_list
 
     path = fetch_members(VADER, {LEXICON_FILE: "vader_lexicon.txt"}) / "vader_lexicon.txt"
-    common = set(top_n_list("en", 20000))
+    common = set(top_n_list("en", 30000))
     words: dict[str, float] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
-        word, mean, spread, *_ = line.split("\t")
-        if re.fullmatch(r"[a-z]{2,}", word) and abs(float(mean)) >= 1.2 and float(spread) < 1.2 and word in common:
+        word, mean, _, ratings = line.split("\t")[:4]
+        # the median of the ten raters: one outlier (awful has a +4 among −3s) does not drop a clear word
+        median = float(np.median(json.loads(ratings)))
+        if re.fullmatch(r"[a-z]{2,}", word) and abs(float(mean)) >= 1.0 and abs(median) >= 1.5 and word in common:
             words[word] = float(mean)
     for verb in VERBS:  # the verbs have their own slot (their lexicon entries agree in sign)
         words.pop(verb, None)
@@ -130,6 +145,8 @@ def sentiment_vocab() -> tuple[str, ...]:
     gen: set[str] = set()
     for group in (
         THINGS,
+        NOUNS,
+        TAILS,
         COPULAS,
         NEGATED_COPULAS,
         INTENSIFIERS,
@@ -156,9 +173,10 @@ def _clause(rng: np.random.Generator, sign: int, pos: list[str], neg: list[str])
     opinion = str(rng.choice(pos if word_sign > 0 else neg))
     intens = [str(rng.choice(INTENSIFIERS))] if rng.random() < 0.3 else []
     kind = rng.random()
+    tail = [str(rng.choice(TAILS))] if rng.random() < 0.25 else []
     if kind < 0.55:  # the film was (not) (very) good
         cop = str(rng.choice(NEGATED_COPULAS if negate else COPULAS))
-        return [str(rng.choice(THINGS)), cop, *intens, opinion]
+        return [str(rng.choice(THINGS)), cop, *intens, opinion, *tail]
     if kind < 0.8:  # i (did not) love(d) it
         verbs = [v for v, s in VERBS.items() if s == word_sign]
         verb = str(rng.choice(verbs))
@@ -173,44 +191,48 @@ def _clause(rng: np.random.Generator, sign: int, pos: list[str], neg: list[str])
         ]
     noun = str(rng.choice(NOUNS))
     if negate:  # not a (very) good film
-        return ["not", "a", *intens, opinion, noun]
-    return [str(rng.choice(("a", "what a", "such a", "an absolutely", "one"))), *intens, opinion, noun]
+        return ["not", "a", *intens, opinion, noun, *tail]
+    return [str(rng.choice(("a", "what a", "such a", "an absolutely", "one"))), *intens, opinion, noun, *tail]
 
 
 def _neutral(rng: np.random.Generator, n: int) -> list[str]:
     return [str(s) for s in rng.choice(NEUTRAL, n)]
 
 
-def review(rng: np.random.Generator, label: int, level: int = 2) -> str:
-    """A generated review whose verdict is `label` (0 negative, 1 positive). Curriculum levels: 0 one clause,
-    1 also two agreeing clauses and contrast, 2 everything (long neutral stretches too)."""
+def review_parts(rng: np.random.Generator, label: int, level: int = 2) -> list[tuple[str, int | None]]:
+    """A generated review whose verdict is `label` (0 negative, 1 positive), as chunks each with the verdict
+    a reader holds after it (None where it is open, e.g. after "although A"). Curriculum levels: 0 one
+    clause, 1 also two agreeing clauses and contrast, 2 everything (long neutral stretches too). Half the
+    reviews end without punctuation, so the verdict is read after the last word, not only at a full stop."""
     pos, neg = _split_words(lexicon())
-    sign = 1 if label == 1 else -1
+    sign, other = (1 if label == 1 else -1), 1 - label
     clause = lambda s: " ".join(_clause(rng, s, pos, neg))  # noqa: E731
     shape = rng.random() * (0.25, 0.6, 1.0)[level]
-    end = str(rng.choice(PUNCT))
+    end: list[tuple[str, int | None]] = [(str(rng.choice(PUNCT)), label)] if rng.random() < 0.5 else []
     if shape < 0.25:
-        text = f"{clause(sign)} {end}"
-    elif shape < 0.35:
-        text = f"{clause(sign)} and {clause(sign)} {end}"
-    elif shape < 0.6:  # contrast: the verdict is the second part's
+        return [(clause(sign), label), *end]
+    if shape < 0.35:
+        return [(clause(sign), label), ("and", None), (clause(sign), label), *end]
+    if shape < 0.6:  # contrast: the verdict is the second part's
         c = str(rng.choice(CONTRASTS))
         form = rng.random()
         if form < 0.6:
-            text = f"{clause(-sign)}{' ,' if rng.random() < 0.4 else ''} {c} {clause(sign)} {end}"
-        elif form < 0.8:
-            text = (
-                f"{rng.choice(('although', 'though', 'even though', 'while'))} {clause(-sign)} , {clause(sign)} {end}"
-            )
-        else:
-            text = f"{clause(-sign)} . however , {clause(sign)} {end}"
-    elif shape < 0.85:  # the opinion first, a long neutral stretch after it
+            return [(clause(-sign), other), (f"{' ,' if rng.random() < 0.4 else ''} {c}", None), (clause(sign), label),
+                    *end]  # fmt: skip
+        if form < 0.8:
+            return [(str(rng.choice(("although", "though", "even though", "while"))), None), (clause(-sign), None),
+                    (",", None), (clause(sign), label), *end]  # fmt: skip
+        return [(clause(-sign), other), (". however ,", None), (clause(sign), label), *end]
+    if shape < 0.85:  # the opinion first, a long neutral stretch after it: the verdict must be held
         rest = " . ".join(_neutral(rng, int(rng.integers(1, 5))))
-        text = f"{clause(sign)} . {rest} ."
-    else:  # the neutral stretch first
-        rest = " . ".join(_neutral(rng, int(rng.integers(1, 4))))
-        text = f"{rest} . {clause(sign)} {end}"
-    return text
+        return [(clause(sign), label), (f". {rest} .", label)]
+    rest = " . ".join(_neutral(rng, int(rng.integers(1, 4))))  # the neutral stretch first
+    return [(f"{rest} .", None), (clause(sign), label), *end]
+
+
+def review(rng: np.random.Generator, label: int, level: int = 2) -> str:
+    """A generated review (its text) whose verdict is `label`."""
+    return " ".join(text for text, _ in review_parts(rng, label, level))
 
 
 # ------------------------------------------------------------------------------------ batches and loss
@@ -228,6 +250,24 @@ def class_batch(seqs: list[list[int]], labels: list[int]) -> tuple[np.ndarray, n
         inputs[b, : len(s)] = s
         targets[b, len(s) - 1] = y
         weights[b, len(s) - 1] = 1.0 / len(seqs)
+    return inputs, targets, weights
+
+
+CHECKPOINT = 0.3  # the weight of an earlier part's verdict, beside the last word's 1
+
+
+def checkpoint_batch(rows: list[tuple[list[int], list[tuple[int, int]]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Right-padded ids with the label at each marked position: weight 1 at a row's last token, CHECKPOINT
+    at the others, all over the batch size."""
+    T = max(len(ids) for ids, _ in rows)
+    inputs = np.zeros((len(rows), T), np.int64)
+    targets = np.zeros((len(rows), T), np.int64)
+    weights = np.zeros((len(rows), T))
+    for b, (ids, marks) in enumerate(rows):
+        inputs[b, : len(ids)] = ids
+        for at, verdict in marks:
+            targets[b, at] = verdict
+            weights[b, at] = (1.0 if at == len(ids) - 1 else CHECKPOINT) / len(rows)
     return inputs, targets, weights
 
 
@@ -291,8 +331,19 @@ def recipe() -> Recipe:
     tok = Tokenizer("word", vocab, "<unk>", lowercase=True)
 
     def batch(rng: np.random.Generator, level: int) -> Any:
-        labels = [int(y) for y in rng.integers(0, 2, 32)]
-        return class_batch([_ids(tok, review(rng, y, level)) for y in labels], labels)
+        # The verdict after the last word has weight 1; the verdicts a reader already holds at the end of
+        # earlier parts (the first clause, before "but"), CHECKPOINT each: the reading at every step means
+        # something, not only the last one.
+        rows = []
+        for y in rng.integers(0, 2, 32):
+            ids: list[int] = []
+            marks: list[tuple[int, int]] = []
+            for text, verdict in review_parts(rng, int(y), level):
+                ids += _ids(tok, text)
+                if verdict is not None:
+                    marks.append((len(ids) - 1, verdict))
+            rows.append((ids, marks))
+        return checkpoint_batch(rows)
 
     def level_eval(model: Model, level: int) -> float:
         rng = np.random.default_rng(55 + level)
@@ -349,7 +400,7 @@ def recipe() -> Recipe:
             "wordfreq": {
                 "package": "wordfreq",
                 "version": "3.1.1",
-                "used": "top_n_list('en', 20000) filter, top_n_list('en', 3000) vocabulary",
+                "used": "top_n_list('en', 30000) filter, top_n_list('en', 3000) vocabulary",
             },
             "heldout": "app/train/eval/sentiment_heldout.tsv (hand-written)",
         },
