@@ -110,3 +110,18 @@ def test_the_new_kinds_in_an_embed(tab: Any, server: str, artifacts: Path) -> No
         wait_ready(tab)
         tab.screenshot(path=str(artifacts / f"kinds-embed-{model}.png"))
         assert trace(tab)["model"]["task_kind"] in ("classifier", "forecaster")
+
+
+def test_compare_mode_reads_two_classifiers_and_two_forecasters(tab: Any, server: str) -> None:
+    """Compare mode's predictions show a classifier's classes and a forecaster's forecast (no page error)."""
+    tab.goto(
+        url(server, model="sentiment-lstm", compare="sentiment-rnn", text="the film was not good", target="negative")
+    )
+    wait_ready(tab)
+    tab.wait_for_function("() => document.querySelectorAll('#compare .pred-list li').length >= 4")
+    rows = tab.evaluate("() => [...document.querySelectorAll('#compare .pred-list .tok')].map((e) => e.textContent)")
+    assert set(rows) == {"negative", "positive"}
+    tab.goto(url(server, model="series-lstm", compare="series-rnn", text="20 35 48 40 25 12", target="20"))
+    wait_ready(tab)
+    heads = "[...document.querySelectorAll('#compare .pred-headline')]"
+    tab.wait_for_function(f"() => {heads}.filter((e) => e.textContent.startsWith('forecast')).length === 2")
