@@ -250,6 +250,10 @@ def _check_kind(card: dict[str, Any]) -> None:
 
 def tokenizer_from_card(card: dict[str, Any]) -> AnyTokenizer:
     tok = card["tokenizer"]
+    kinds = ("char", "word", "numbers")
+    if tok.get("kind", "") not in kinds:  # the same words as the engine's (static/js/engine/tokenizer.js)
+        said = " or ".join(repr(k) for k in kinds)
+        raise ModelFileError(f"{CARD}: tokenizer: tokenizer kind must be {said}, not {tok.get('kind', '')!r}")
     try:
         if tok.get("kind") == "numbers":
             return tokenizer_from_config(tok)
