@@ -10,6 +10,7 @@ said in a schema: it depends on how the text splits into words.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
@@ -18,7 +19,9 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.nn import Model, Zoo
-from app.nn.tokenizer import Tokenizer
+from app.nn.tokenizer import MAX_NUMBER, Tokenizer
+
+NUMBER_RE = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"  # app/nn/tokenizer.py's NUMBER, unanchored
 
 TRACE, CONTINUE, INTERVENTION = "TraceRequest", "ContinueRequest", "Intervention"
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
@@ -135,6 +138,11 @@ def _text(model: Model) -> dict[str, Any]:
     """A word model finds no token in whitespace alone (empty_text). Every character is a char model's token,
     an unknown one too, unless the model has no unknown token (unknown_token): then only its vocabulary."""
     tok = model.tokenizer
+    if tok.kind == "numbers":
+        sep = f"[{_ranges(whitespace())},;]"
+        numbers = (f"numbers separated by commas, semicolons or whitespace (each at most {MAX_NUMBER:g} in size): "
+                   "a forecaster reads a series")  # fmt: skip
+        return {"text": {"pattern": f"^{sep}*{NUMBER_RE}(?:{sep}+{NUMBER_RE})*{sep}*$", "description": numbers}}
     if tok.kind == "word":
         words = "not whitespace alone: a word model needs at least one word"
         return {"text": {"pattern": f"[^{_ranges(whitespace())}]", "description": words}}
@@ -146,8 +154,19 @@ def _text(model: Model) -> dict[str, Any]:
 
 def _target(model: Model) -> dict[str, Any]:
     """The strings the tokenizer reads as one known token, '' (no target) or null: a character of the
-    vocabulary, or a word with any whitespace around it; either in any case when the model lowercases."""
+    vocabulary, or a word with any whitespace around it; either in any case when the model lowercases. A
+    classifier's target is one of its labels, a forecaster's one number (the value after the series)."""
     tok = model.tokenizer
+    space = f"[{_ranges(whitespace())}]*"
+    if model.kind == "classifier":
+        said = "one of this classifier's labels, whitespace around it allowed; '' or null for none"
+        labels = "|".join(re.escape(c) for c in model.classes)
+        pattern = f"^(?:{space}(?:{labels}){space}|{space})$"
+        return {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "null"}], "description": said}
+    if model.kind == "forecaster":
+        said = "one number, the value after the series, whitespace around it allowed; '' or null for none"
+        pattern = f"^(?:{space}{NUMBER_RE}{space}|{space})$"
+        return {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "null"}], "description": said}
     if tok.kind == "char":
         said = "a character of the vocabulary (GET /api/models/{model_id}); '' or null for none"
         return {"anyOf": [{"type": "string", "enum": ["", *_chars(tok)]}, {"type": "null"}], "description": said}

@@ -2,6 +2,11 @@
 two ways — the readable JSON (`POST /api/trace`, `lstm-explainer trace`) and the WebSocket's binary frames.
 docs/protocol.md specifies both; static/js/trace-doc.js is this module's counterpart in the browser.
 
+The three kinds of model (app/nn/model.py) differ only in what a step says besides its layers: a language
+model's `top` next tokens and `expected` token, a classifier's `classes` (its reading after this step: every
+label with p, highest first) and `expected` label at the last step, a forecaster's `forecast` ({value,
+expected}). `gradients.params.attribution` is the last loss's gradient × input per token, for every kind.
+
 Binary frames carry only what the client cannot derive exactly: no tanh(cell) (it is tanh of the cell), no
 `clamped` lists (they follow from the interventions), no token texts for ids (the meta's `vocab`).
 """
@@ -83,8 +88,29 @@ def token_record(tok: Token) -> dict[str, Any]:
 
 
 def model_record(m: Model) -> dict[str, Any]:
-    return {"id": m.id, "arch": m.arch, "layers": m.layers, "input_size": m.input_size,
-            "hidden_size": m.hidden_size, "tokenizer": m.tokenizer.kind}  # fmt: skip
+    record = {"id": m.id, "arch": m.arch, "layers": m.layers, "input_size": m.input_size,
+              "hidden_size": m.hidden_size, "tokenizer": m.tokenizer.kind}  # fmt: skip
+    if m.kind == "classifier":
+        record.update(task_kind=m.kind, classes=m.classes)
+    elif m.kind == "forecaster":
+        mean, scale = m.normalisation
+        record.update(task_kind=m.kind, normalisation={"mean": mean, "scale": scale})
+    return record  # a language model's record is as it always was
+
+
+def class_order(trace: Trace) -> tuple[Array, Array]:
+    """A classifier's reading after every step: class ids (T, C) highest first (ties to the lower id), and p."""
+    probs = trace.probs
+    order = np.argsort(-probs, axis=1, kind="stable")
+    return order, np.take_along_axis(probs, order, 1)
+
+
+def forecasts(trace: Trace) -> tuple[Array, Array]:
+    """A forecaster's forecast after every step and the value it is scored on (NaN where none), in the
+    series' own units."""
+    mean, scale = trace.model.normalisation
+    exp = np.array([np.nan if e is None else e for e in trace.expected], float)
+    return mean + scale * trace.logits[:, 0], mean + scale * exp
 
 
 def _rows(a: Array) -> list[list[float]]:
@@ -104,9 +130,14 @@ def step_records(trace: Trace) -> list[dict[str, Any]]:
             "tanh_cell": _rows(tanh) if (tanh := c.tanh_cell()) is not None else None,
             "hidden": _rows(c.h),
         })  # fmt: skip
-    top, top_p = top_k(trace)
-    top_p = round_sig(top_p).tolist()
-    top = top.tolist()
+    kind = model.kind
+    if kind == "forecaster":
+        value, actual = forecasts(trace)
+        value, actual = round_sig(value).tolist(), round_sig(np.nan_to_num(actual)).tolist()
+    else:
+        top, top_p = top_k(trace) if kind == "language-model" else class_order(trace)
+        top_p = round_sig(top_p).tolist()
+        top = top.tolist()
     exp_p = round_sig(np.nan_to_num(expected_p(trace))).tolist()
     losses = round_sig(np.nan_to_num(trace.losses)).tolist()
     steps = []
@@ -122,11 +153,19 @@ def step_records(trace: Trace) -> list[dict[str, Any]]:
                 "clamped": clamped_units(trace, l, t) if trace.interventions else {},
             })  # fmt: skip
         e = trace.expected[t]
+        loss = None if e is None else losses[t]
+        if kind == "forecaster":
+            forecast = {"value": value[t], "expected": None if e is None else actual[t]}
+            steps.append({"layers": layers, "forecast": forecast, "loss": loss})
+            continue
+        if kind == "classifier":
+            reading = {"classes": [{"label": model.classes[k], "p": p} for k, p in zip(top[t], top_p[t], strict=True)]}
+        else:
+            reading = {"top": [{"token": vocab[k], "p": p} for k, p in zip(top[t], top_p[t], strict=True)]}
         steps.append({
-            "layers": layers,
-            "top": [{"token": vocab[k], "p": p} for k, p in zip(top[t], top_p[t], strict=True)],
+            "layers": layers, **reading,
             "expected": None if e is None else {"token": trace.expected_text(t), "id": e, "p": exp_p[t]},
-            "loss": None if e is None else losses[t],
+            "loss": loss,
         })  # fmt: skip
     return steps
 
@@ -172,8 +211,10 @@ def param_norms(model: Model, tri: Triangle) -> dict[str, Any] | None:
     return {
         "step": tri.param_step,
         "layers": layers,
-        "embedding": norm(g["embedding.weight"]),
+        "embedding": norm(g["embedding.weight"]) if "embedding.weight" in g else None,  # a forecaster has none
         "decoder": norm(np.concatenate([g["decoder.weight"].ravel(), g["decoder.bias"]])),
+        # ∂L/∂x_k · x_k per token k: which inputs this loss leans on (0 after its step)
+        "attribution": None if tri.attribution is None else round_sig(tri.attribution).tolist(),
     }
 
 
@@ -182,7 +223,13 @@ def head(trace: Trace) -> dict[str, Any]:
     return {
         "model": model_record(trace.model),
         "tokens": [token_record(tok) for tok in trace.tokens],
-        "target": None if trace.target is None else {"text": trace.target.text, "id": trace.target.id},
+        "target": None
+        if trace.target is None
+        else {
+            "text": trace.target.text,
+            "id": trace.target.id,
+            **({"value": v} if (v := getattr(trace.target, "value", None)) is not None else {}),
+        },
         "interventions": [iv.as_dict() for iv in trace.interventions],
         # What was left out or had no effect, and why (also gradients of a text past the server's limit).
         "notices": unapplied(trace.interventions, len(trace.tokens)),
@@ -242,7 +289,12 @@ def layout(trace: Trace) -> Layout:
         step.append((f"layers.{l}.hidden", H))
         pre += [(f"layers.{l}.preactivations.{g}", H) for g in c.pre]
         row += [f"layers.{l}.hidden"] + ([f"layers.{l}.cell"] if m.spec.has_cell else [])
-    step += [("top.id", TOP_K), ("top.p", TOP_K), ("expected.p", 1), ("loss", 1)]
+    if m.kind == "forecaster":
+        step += [("forecast.value", 1), ("forecast.expected", 1), ("loss", 1)]
+    elif m.kind == "classifier":
+        step += [("classes.p", len(m.classes)), ("expected.p", 1), ("loss", 1)]  # in the card's class order
+    else:
+        step += [("top.id", TOP_K), ("top.p", TOP_K), ("expected.p", 1), ("loss", 1)]
     return Layout(tuple(step), tuple(pre), tuple(row))
 
 
@@ -252,12 +304,13 @@ class Frames:
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
         self.layout = layout(trace)
-        self._top = top_k(trace)
+        self.kind = trace.model.kind
+        self._top = top_k(trace) if self.kind == "language-model" else (np.zeros((trace.steps, 0), int),) * 2
         self._expected_p = expected_p(trace)
 
     def meta(self) -> dict[str, Any]:
         """The meta's document part and shape: head, layout, and the names of the tokens `top` uses."""
-        expected = [e for e in self.trace.expected if e is not None]
+        expected = [e for e in self.trace.expected if e is not None] if self.kind == "language-model" else []
         ids = np.unique(np.concatenate([self._top[0].ravel(), np.array(expected, dtype=int)]))
         vocab = self.trace.model.vocab
         return {**head(self.trace), "layout": self.layout.as_dict(), "vocab": {str(k): vocab[k] for k in ids.tolist()}}
@@ -275,8 +328,14 @@ class Frames:
             if c.c is not None:
                 parts.append(c.c[b])
             parts.append(c.h[b])
-        top, top_p = self._top
-        parts += [top[b], top_p[b], self._expected_p[b, None], tr.losses[b, None]]
+        if self.kind == "forecaster":
+            value, actual = forecasts(tr)
+            parts += [value[b, None], actual[b, None], tr.losses[b, None]]
+        elif self.kind == "classifier":
+            parts += [tr.probs[b], self._expected_p[b, None], tr.losses[b, None]]
+        else:
+            top, top_p = self._top
+            parts += [top[b], top_p[b], self._expected_p[b, None], tr.losses[b, None]]
         values = np.concatenate([np.asarray(p, dtype="<f4") for p in parts], axis=1)  # (count, step_size)
         return frame(stream, KIND_STEPS, FLOAT32, first, count, values)
 
@@ -382,10 +441,30 @@ class Assembler:
                     "hidden": rec[f"layers.{l}.hidden"].tolist(),
                     "clamped": _clamped_from(m["interventions"], l, t, order, model["hidden_size"]),
                 })  # fmt: skip
+            loss = float(rec["loss"][0])
+            kind = model.get("task_kind", "language-model")
+            if kind == "forecaster":
+                actual = float(rec["forecast.expected"][0])
+                steps.append({"layers": layers, "forecast": {"value": float(rec["forecast.value"][0]),
+                              "expected": None if np.isnan(actual) else actual},
+                              "loss": None if np.isnan(loss) else loss})  # fmt: skip
+                continue
+            if kind == "classifier":
+                p = float(rec["expected.p"][0])
+                ps = rec["classes.p"]
+                ranked = sorted(range(len(ps)), key=lambda k: (-ps[k], k))
+                last = t == T - 1 and target is not None
+                steps.append({
+                    "layers": layers,
+                    "classes": [{"label": model["classes"][k], "p": float(ps[k])} for k in ranked],
+                    "expected": {"token": target["text"], "id": target["id"], "p": p} if last else None,
+                    "loss": None if np.isnan(loss) else loss,
+                })  # fmt: skip
+                continue
             nxt = tokens[t + 1] if t + 1 < T else target
             # the target is a whole word (the product of its pieces'), named by its text
             said = None if nxt is None else self.vocab[nxt["id"]] if t + 1 < T else nxt["text"]
-            p, loss = float(rec["expected.p"][0]), float(rec["loss"][0])
+            p = float(rec["expected.p"][0])
             steps.append({
                 "layers": layers,
                 "top": [{"token": self.vocab[int(k)], "p": float(q)} for k, q in zip(rec["top.id"], rec["top.p"],

@@ -16,8 +16,8 @@ from safetensors.numpy import save_file
 
 from .cells import ARCHS
 from .errors import ModelFileError
-from .model import Model, param_shapes
-from .tokenizer import Tokenizer
+from .model import KINDS, Model, param_shapes
+from .tokenizer import AnyTokenizer, Tokenizer, tokenizer_from_config
 
 CARD = "model.json"
 WEIGHTS = "weights.safetensors"
@@ -224,11 +224,39 @@ def check_card(card: Any) -> None:
         raise ModelFileError(f"{CARD}: 'tokenizer.unk' must be a string or null")
     if not isinstance(tok.get("lowercase", False), bool):
         raise ModelFileError(f"{CARD}: 'tokenizer.lowercase' must be true or false")
+    _check_kind(card)
 
 
-def tokenizer_from_card(card: dict[str, Any]) -> Tokenizer:
+def _check_kind(card: dict[str, Any]) -> None:
+    """The fields a classifier or a forecaster needs besides a language model's."""
+    kind = _field(card, "task_kind", str, "a string", required=False) or "language-model"
+    if kind not in KINDS:
+        raise ModelFileError(f"{CARD}: 'task_kind' {kind[:40]!r} must be one of {list(KINDS)}")
+    numbers = card["tokenizer"].get("kind") == "numbers"
+    if kind == "classifier":
+        classes = _field(card, "classes", list, "a list of class labels")
+        if len(classes) < 2 or not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes):
+            raise ModelFileError(f"{CARD}: 'classes' must list two or more different labels (strings)")
+    if kind == "forecaster":
+        norm = _field(card, "normalisation", dict, "an object with 'mean' and 'scale'")
+        mean, scale = norm.get("mean"), norm.get("scale")
+        if type(mean) not in (int, float) or type(scale) not in (int, float) or not scale > 0:
+            raise ModelFileError(f"{CARD}: 'normalisation' needs a numeric 'mean' and a positive 'scale'")
+        if card["input_size"] != 1 or not numbers:
+            raise ModelFileError(f"{CARD}: a forecaster reads one number per step: input_size 1, tokenizer 'numbers'")
+    elif numbers:
+        raise ModelFileError(f"{CARD}: a 'numbers' tokenizer belongs to a forecaster ('task_kind': 'forecaster')")
+
+
+def tokenizer_from_card(card: dict[str, Any]) -> AnyTokenizer:
     tok = card["tokenizer"]
+    kinds = ("char", "word", "numbers")
+    if tok.get("kind", "") not in kinds:  # the same words as the engine's (static/js/engine/tokenizer.js)
+        said = " or ".join(repr(k) for k in kinds)
+        raise ModelFileError(f"{CARD}: tokenizer: tokenizer kind must be {said}, not {tok.get('kind', '')!r}")
     try:
+        if tok.get("kind") == "numbers":
+            return tokenizer_from_config(tok)
         return Tokenizer(tok.get("kind", ""), tok["vocab"], tok.get("unk"), bool(tok.get("lowercase", False)))
     except ValueError as e:
         raise ModelFileError(f"{CARD}: tokenizer: {e}") from e
@@ -238,7 +266,11 @@ def validate(card: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
     """Check the card, then names, shapes, dtypes and finiteness; messages name the tensor and the shape."""
     check_card(card)
     vocab = card["tokenizer"]["vocab"]
-    shapes = param_shapes(card["arch"], card["layers"], len(vocab), card["input_size"], card["hidden_size"])
+    kind = card.get("task_kind", "language-model")
+    n_out = len(card["classes"]) if kind == "classifier" else None
+    shapes = param_shapes(
+        card["arch"], card["layers"], len(vocab), card["input_size"], card["hidden_size"], kind, n_out
+    )
     unexpected = sorted(set(tensors) - set(shapes))
     if unexpected:
         raise ModelFileError(f"{WEIGHTS}: unexpected tensor {unexpected[0]!r} for a {card['arch']} model")
@@ -250,6 +282,8 @@ def validate(card: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
             raise ModelFileError(f"{WEIGHTS}: tensor {name!r} has dtype {a.dtype}; expected a float type")
         if a.shape != shape:
             hint = f" (the vocabulary has {len(vocab)} entries)" if name.startswith(("emb", "dec")) else ""
+            if kind != "language-model" and name.startswith("dec"):
+                hint = f" (a {kind} has {shape[0]} output{'s' if shape[0] > 1 else ''})"
             raise ModelFileError(f"{WEIGHTS}: tensor {name!r} has shape {a.shape}; expected {shape}{hint}")
         if not np.isfinite(a).all():
             raise ModelFileError(f"{WEIGHTS}: tensor {name!r} holds NaN or infinite values")

@@ -87,7 +87,7 @@ def sampling_from_state(sample: str | None) -> Sampling:
 
 
 def default_length(model: Model) -> int:
-    return DEFAULT_LENGTH[model.tokenizer.kind]
+    return DEFAULT_LENGTH.get(model.tokenizer.kind, 1)  # a classifier or forecaster is refused by continue_text
 
 
 def continue_text(
@@ -98,6 +98,11 @@ def continue_text(
     The unknown token is never chosen: it stands for "something outside the vocabulary", not for text.
     Unknown characters or words in `text` are read as the unknown token, exactly as the trace reads them.
     """
+    if model.kind != "language-model":
+        what = "says a label" if model.kind == "classifier" else "forecasts numbers"
+        raise TraceInputError(
+            "not_a_language_model", f"{model.id} is a {model.kind}: it {what}, it does not write text to continue"
+        )
     length = default_length(model) if length is None else length
     if not 1 <= length <= MAX_CONTINUATION:
         raise TraceInputError("bad_length", f"the length must be 1 to {MAX_CONTINUATION} tokens, not {length}")

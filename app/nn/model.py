@@ -1,4 +1,12 @@
-"""A token-level recurrent language model: embedding → stacked cells → linear + softmax decoder.
+"""A recurrent model of one of three kinds (the card's `task_kind`), all stacked cells under one linear head:
+
+* ``language-model`` — embedding → cells → decoder over the vocabulary (softmax); every step predicts the next
+  token.
+* ``classifier`` — embedding → cells → decoder over the card's `classes` (softmax). The head is applied to
+  h_t at every step: that is the classifier's current reading; training scores only the last step.
+* ``forecaster`` — no embedding: layer 0 reads the series' normalised value x_t = (v_t − mean) / scale
+  directly (input_size 1, the card's `normalisation`), and a one-output decoder forecasts the next normalised
+  value z_t; its loss is the squared error ½ (z_t − x_{t+1})², in normalised units.
 
 Shapes: V vocabulary, I embedding size, H hidden size, G gate blocks (4 LSTM, 3 GRU/CIFG, 1 RNN),
 B rows of a batch, T steps. Parameter names follow PyTorch's nn.LSTM with a layer prefix:
@@ -8,6 +16,8 @@ B rows of a batch, T steps. Parameter names follow PyTorch's nn.LSTM with a laye
     layers.{l}.weight_hh      (G·H, H)           layers.{l}.bias_hh  (G·H,)
     layers.{l}.peephole_{input,forget,output}  (H,)   peephole only
     decoder.weight            (V, H)             decoder.bias        (V,)
+
+A classifier's decoder has C rows (its classes), a forecaster's one row and no embedding.
 """
 
 from __future__ import annotations
@@ -19,17 +29,23 @@ from typing import Any
 import numpy as np
 
 from .cells import SPECS, CellSpec, StepClamp, step_backward, step_forward
-from .tokenizer import Tokenizer
+from .tokenizer import AnyTokenizer
 
 Array = np.ndarray
 PEEPHOLES = ("peephole_input", "peephole_forget", "peephole_output")
+KINDS = ("language-model", "classifier", "forecaster")
 
 
-def param_shapes(arch: str, layers: int, vocab_size: int, input_size: int, hidden_size: int) -> dict[str, tuple]:
-    """Every tensor a model of this shape holds, with its shape."""
+def param_shapes(
+    arch: str, layers: int, vocab_size: int, input_size: int, hidden_size: int,
+    kind: str = "language-model", n_out: int | None = None,
+) -> dict[str, tuple]:  # fmt: skip
+    """Every tensor a model of this shape holds, with its shape. `n_out` is the decoder's rows: the vocabulary
+    (a language model), the classes (a classifier) or 1 (a forecaster)."""
     spec = SPECS[arch]
     gh = spec.n_blocks * hidden_size
-    shapes: dict[str, tuple] = {"embedding.weight": (vocab_size, input_size)}
+    n_out = n_out if n_out is not None else (1 if kind == "forecaster" else vocab_size)
+    shapes: dict[str, tuple] = {} if kind == "forecaster" else {"embedding.weight": (vocab_size, input_size)}
     for l in range(layers):
         n_in = input_size if l == 0 else hidden_size
         shapes[f"layers.{l}.weight_ih"] = (gh, n_in)
@@ -39,8 +55,8 @@ def param_shapes(arch: str, layers: int, vocab_size: int, input_size: int, hidde
         if spec.peephole:
             for name in PEEPHOLES:
                 shapes[f"layers.{l}.{name}"] = (hidden_size,)
-    shapes["decoder.weight"] = (vocab_size, hidden_size)
-    shapes["decoder.bias"] = (vocab_size,)
+    shapes["decoder.weight"] = (n_out, hidden_size)
+    shapes["decoder.bias"] = (n_out,)
     return shapes
 
 
@@ -53,6 +69,8 @@ def init_params(
     rng: np.random.Generator,
     forget_bias: float = 1.0,
     dtype: type = np.float32,
+    kind: str = "language-model",
+    n_out: int | None = None,
 ) -> dict[str, Array]:
     """PyTorch-style uniform(±1/√H) initialisation, with two deliberate departures.
 
@@ -63,7 +81,7 @@ def init_params(
     spec = SPECS[arch]
     k = 1.0 / np.sqrt(hidden_size)
     params: dict[str, Array] = {}
-    for name, shape in param_shapes(arch, layers, vocab_size, input_size, hidden_size).items():
+    for name, shape in param_shapes(arch, layers, vocab_size, input_size, hidden_size, kind, n_out).items():
         if name == "embedding.weight":
             params[name] = rng.normal(0.0, 1.0, shape)
         else:
@@ -84,7 +102,7 @@ def init_params(
 class Tape:
     """What a forward pass keeps for its backward: per layer the inputs and per step the cell caches."""
 
-    tokens: Array  # (B, T) int
+    tokens: Array  # (B, T) int token ids, or a forecaster's normalised values (float)
     inputs: list[Array]  # per layer, (T, B, in) the layer's input sequence
     caches: list[list[dict[str, Any]]]  # [layer][t]
     logits: Array | None  # (T, B, V); None when the caller decodes only the positions it needs
@@ -103,6 +121,8 @@ class Grads:
     params: dict[str, Array] = field(default_factory=dict)
     h0: list[Array] = field(default_factory=list)  # per layer ∂L/∂h_0 (B, H)
     c0: list[Array | None] = field(default_factory=list)
+    # ∂L/∂x_t of layer 0's input (the embedding row, or a forecaster's value) of the summed rows: (T, r, I)
+    inputs: Array | None = None
 
 
 def softmax(logits: Array) -> Array:
@@ -119,7 +139,7 @@ def log_softmax(logits: Array) -> Array:
 class Model:
     """A loaded model: its card (model.json), its tokenizer and its parameters."""
 
-    def __init__(self, card: dict[str, Any], params: dict[str, Array], tokenizer: Tokenizer):
+    def __init__(self, card: dict[str, Any], params: dict[str, Array], tokenizer: AnyTokenizer):
         self.card = card
         self.params = params
         self.tokenizer = tokenizer
@@ -134,6 +154,37 @@ class Model:
     hidden_size = property(lambda self: int(self.card["hidden_size"]))
     vocab = property(lambda self: self.tokenizer.vocab)
     dtype = property(lambda self: self.params["decoder.weight"].dtype)
+    kind = property(lambda self: self.card.get("task_kind", "language-model"))
+    n_out = property(lambda self: int(self.params["decoder.weight"].shape[0]))  # V, C or 1
+    classes = property(lambda self: list(self.card.get("classes", [])))
+
+    @property
+    def normalisation(self) -> tuple[float, float]:
+        """A forecaster's (mean, scale): it reads (v − mean) / scale and forecasts in those units."""
+        n = self.card.get("normalisation") or {}
+        return float(n.get("mean", 0.0)), float(n.get("scale", 1.0))
+
+    def input_keys(self, tokens: list[Any]) -> Array:
+        """What layer 0 is fed for each token: its id, or a forecaster's normalised value."""
+        if self.kind == "forecaster":
+            mean, scale = self.normalisation
+            return (np.array([t.value for t in tokens], dtype=np.float64) - mean) / scale
+        return np.array([t.id for t in tokens], dtype=np.int64)
+
+    def embed(self, keys: Array) -> Array:
+        """Layer 0's input sequence (T, B, I) for keys (B, T): embedding rows, or the values themselves."""
+        keys = np.asarray(keys)
+        if self.kind == "forecaster":
+            return keys.T[..., None].astype(self.dtype)
+        return self.params["embedding.weight"][keys.T]
+
+    def input_projection(self, key: int | float) -> Array:
+        """Layer 0's x·W_ihᵀ + b_ih (1, G·H) for one key: a row of the table, or the value times the column."""
+        if self.kind == "forecaster":
+            p = self.layer(0)
+            x = np.full((1, 1), key, self.dtype)
+            return x @ p["weight_ih"].T + p["bias_ih"]
+        return self.xw_table()[int(key)][None]
 
     def layer(self, l: int) -> dict[str, Array]:
         prefix = f"layers.{l}."
@@ -173,7 +224,7 @@ class Model:
         tokens = np.asarray(tokens)
         B, T = tokens.shape
         h0, c0 = state if state is not None else self.zero_state(B)
-        x = self.params["embedding.weight"][tokens.T]  # (T, B, I)
+        x = self.embed(tokens)  # (T, B, I)
         inputs, caches = [], []
         for l in range(self.layers):
             p = self.layer(l)
@@ -241,7 +292,7 @@ class Model:
                     dc_next[l][a:] = g.dc_prev  # type: ignore[index]
                 if l > 0:
                     d_from_above = g.d_ih @ p["weight_ih"]  # (rows, in) backprop into the layer below
-                elif params:  # into the embedding: only the rows whose weight gradients are summed
+                elif params:  # into the input: only the rows whose weight gradients are summed
                     d_emb_rows.append(_rows(g.d_ih, picked) @ p["weight_ih"])
                 if params:
                     d_ih[l].append(_rows(g.d_ih, picked))
@@ -262,6 +313,9 @@ class Model:
             grads.params[f"layers.{l}.bias_hh"] = D_hh.sum(0)
             for k, v in dpeep[l].items():
                 grads.params[f"layers.{l}.{k}"] = v
+        grads.inputs = np.stack([np.broadcast_to(d, d_emb_rows[-1].shape) for d in d_emb_rows[::-1]])
+        if "embedding.weight" not in self.params:  # a forecaster reads its values directly
+            return grads
         # backprop into the embedding rows that were looked up
         d_emb = np.zeros_like(self.params["embedding.weight"])
         D_x = _stack_rows(d_emb_rows, tape.tokens.shape[0])  # (T·B, I), newest step first
@@ -281,19 +335,26 @@ class Model:
         """Σ_{b,t} weights[b,t]·(−log p(targets[b,t])) and its gradient with respect to every parameter
         and the initial states. Used for training (with weights summing to 1) and gradient checks. Only the
         positions with a nonzero weight are decoded (padding costs no decoder product); the returned tape
-        has no logits."""
+        has no logits. A classifier's targets are class ids (weights on the scored steps, usually the last);
+        a forecaster's are normalised values and its loss Σ weights·½ (z − target)²."""
         tape = self.forward(tokens, state, clamps, decode=False)
         B, T = tape.tokens.shape
         w = np.asarray(weights, dtype=self.dtype).T  # (T, B)
         at = np.nonzero(w)  # the scored positions (t, b)
         h_top = tape.top_hidden()[at]  # (N, H)
         W_dec = self.params["decoder.weight"]
-        logp = log_softmax(h_top @ W_dec.T + self.params["decoder.bias"])  # (N, V)
-        tgt, n = np.asarray(targets).T[at], np.arange(len(at[0]))
-        loss = float(-(logp[n, tgt] * w[at]).sum())
-        dlogits = np.exp(logp)  # backprop through softmax cross-entropy: p − onehot, scaled by the weight
-        dlogits[n, tgt] -= 1.0
-        dlogits *= w[at][:, None]
+        logits = h_top @ W_dec.T + self.params["decoder.bias"]  # (N, V)
+        if self.kind == "forecaster":
+            err = logits[:, 0] - np.asarray(targets, dtype=self.dtype).T[at]  # (N,) forecast − actual
+            loss = float((0.5 * err * err * w[at]).sum())
+            dlogits = (err * w[at])[:, None]  # backprop through ½ err²
+        else:
+            logp = log_softmax(logits)
+            tgt, n = np.asarray(targets).T[at], np.arange(len(at[0]))
+            loss = float(-(logp[n, tgt] * w[at]).sum())
+            dlogits = np.exp(logp)  # backprop through softmax cross-entropy: p − onehot, scaled by the weight
+            dlogits[n, tgt] -= 1.0
+            dlogits *= w[at][:, None]
         dtop = np.zeros((T, B, self.hidden_size), self.dtype)
         dtop[at] = dlogits @ W_dec  # (N, H) back into the top hidden states
         grads = self.backward(tape, B, lambda t, rows: (0, dtop[t]))

@@ -33,6 +33,13 @@ class Token:
     join: bool = False  # continues the previous token's word (a word piece after the first)
 
 
+@dataclass(frozen=True)
+class NumberToken(Token):
+    """A forecaster's token: one number of a series, `text` as typed and `value` as a float."""
+
+    value: float = 0.0
+
+
 class Tokenizer:
     """Splits text into vocabulary tokens: one per character (`char`) or per word (`word`), a word
     outside the vocabulary falling back to word pieces when the vocabulary has them."""
@@ -117,5 +124,60 @@ class Tokenizer:
         return {"kind": self.kind, "vocab": self.vocab, "unk": self.unk, "lowercase": self.lowercase}
 
 
+# Numbers separated by commas, semicolons or whitespace (a decimal comma is not read: "1,5" is 1 and 5).
+NUMBER_SEPARATORS = re.compile(r"[\s,;]+")
+NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")  # ASCII digits only
+MAX_NUMBER = 1e12  # far past any series a forecaster is shown; keeps its arithmetic finite
+
+
+class NumberTokenizer:
+    """A forecaster's tokenizer: a series typed as numbers separated by commas or spaces. Every number is one
+    token of the single vocabulary entry ``<number>``; its value is what the model reads. Anything that is
+    not a number is refused with the reason, never guessed at."""
+
+    kind = "numbers"
+    unk = None
+    lowercase = False
+    pieces = False
+
+    def __init__(self, vocab: list[str] | None = None) -> None:
+        self.vocab = ["<number>"]
+        if vocab is not None and list(vocab) != self.vocab:
+            raise ValueError(f"a numbers tokenizer's vocabulary is ['<number>'], not {list(vocab)[:5]!r}")
+        self.index = {"<number>": 0}
+
+    def split(self, text: str) -> list[str]:
+        return [s for s in NUMBER_SEPARATORS.split(text) if s]
+
+    def tokenize(self, text: str) -> list[Token]:
+        tokens: list[Token] = []
+        for k, s in enumerate(self.split(text)):
+            if not NUMBER.match(s):
+                raise TraceInputError(
+                    "not_a_number",
+                    f"{s[:40]!r} (item {k + 1}) is not a number: this model forecasts a series, typed as numbers "
+                    "separated by commas or spaces, e.g. '12, 14.5, 13, 17'",
+                )
+            value = float(s)
+            if not abs(value) <= MAX_NUMBER:
+                raise TraceInputError("not_a_number", f"{s[:40]!r} (item {k + 1}) is larger than {MAX_NUMBER:g}")
+            tokens.append(NumberToken(s, 0, False, value=value))
+        return tokens
+
+    def token(self, k: int) -> Token:
+        return Token(self.vocab[k], k, False)
+
+    def words(self, tokens: list[Token]) -> list[list[Token]]:
+        return [[t] for t in tokens]
+
+    def config(self) -> dict[str, object]:
+        return {"kind": self.kind, "vocab": self.vocab, "unk": None, "lowercase": False}
+
+
+AnyTokenizer = Tokenizer | NumberTokenizer
+
+
 def tokenizer_from_config(config: dict[str, Any]) -> Tokenizer:
+    if config.get("kind") == "numbers":
+        return NumberTokenizer(config.get("vocab"))  # type: ignore[return-value]
     return Tokenizer(config["kind"], config["vocab"], config.get("unk"), bool(config.get("lowercase", False)))

@@ -2,7 +2,9 @@
 ‖∂L_t/∂h_k‖ and ‖∂L_t/∂c_k‖ for every loss L_t and every earlier step k — the vanishing gradient, measured.
 
 Losses: L_t = −log p(token_{t+1} | tokens ≤ t) for every step with a next token, and at the last step
-−log p(target) when the caller names a target. A target of several word pieces is one word: the model reads
+−log p(target) when the caller names a target. A classifier scores only its last step, −log p(target label);
+a forecaster every step with a next value (and the last when the target is a number), ½ (z_t − x_{t+1})² in
+normalised units (app/nn/model.py). A target of several word pieces is one word: the model reads
 its pieces but the last on after the text (the trace's `tail`, not steps of the trace), the last loss is −log
 of the product of the pieces' probabilities, and its gradients flow back through those steps.
 
@@ -55,20 +57,22 @@ class Stepper:
         self.model = model
         self.clamps = clamps
         self.params = [model.layer(l) for l in range(model.layers)]
-        self.table = model.xw_table()  # (V, G·H) layer 0's input projection, looked up per token
+        # (V, G·H) layer 0's input projection, looked up per token; a forecaster projects each value instead
+        self.table = None if model.kind == "forecaster" else model.xw_table()
         self.h, self.c = state if state is not None else model.zero_state(1)
         self.t = t
 
-    def step(self, token_id: int) -> tuple[list[dict[str, Any]], Array]:
-        """Advance one token. Returns each layer's cache (every intermediate) and the decoder's logits (V,)."""
+    def step(self, token_id: int | float) -> tuple[list[dict[str, Any]], Array]:
+        """Advance one token (its id, or a forecaster's normalised value). Returns each layer's cache (every
+        intermediate) and the decoder's logits (V,) — a classifier's class logits, a forecaster's forecast."""
         caches = self.advance(token_id)
         return caches, decode(self.model, caches[-1]["h"])[0]
 
-    def advance(self, token_id: int) -> list[dict[str, Any]]:
+    def advance(self, token_id: int | float) -> list[dict[str, Any]]:
         """Advance one token without the decoder (a trace decodes all its steps in one product)."""
         m, t = self.model, self.t
         caches = []
-        xw = self.table[token_id][None]  # (1, G·H)
+        xw = self.table[int(token_id)][None] if self.table is not None else m.input_projection(token_id)  # (1, G·H)
         for l, p in enumerate(self.params):
             if l > 0:
                 xw = np.dot(caches[-1]["h"], p["weight_ih"].T) + p["bias_ih"]
@@ -95,7 +99,7 @@ def decode_blocks(model: Model, h: Array, first: int) -> Array:
         n = min(ROW_BLOCK, len(h) - s)
         block[:n] = h[s : s + n]
         out.append(decode(model, block)[:n])
-    return np.concatenate(out) if out else np.empty((0, len(model.vocab)), h.dtype)
+    return np.concatenate(out) if out else np.empty((0, model.n_out), h.dtype)
 
 
 @dataclass
@@ -231,6 +235,7 @@ class Triangle:
     cell: Array | None  # (L, R, T) ‖∂L_t/∂c_k‖
     params: Grads | None = None  # ∂L_t/∂θ for the last defined loss, once its row is computed
     param_step: int | None = None
+    attribution: Array | None = None  # (T,) that loss's gradient × input, ∂L/∂x_k · x_k, for every token k
     computed: Array = field(default_factory=lambda: np.zeros(0, bool))  # (R,)
 
     @property
@@ -252,7 +257,8 @@ class Trace:
     clamps: list[list[StepClamp | None]] | None
     logits: Array  # (T, V)
     logp: Array  # (T, V)
-    expected: list[int | None]  # per step, the token whose probability is scored
+    # per step, what is scored: the next token's id (a classifier's label id), a forecaster's next normalised value
+    expected: list[Any]
     losses: Array  # (T,) NaN where undefined
     triangle: Triangle | None = None
     keep: int = 0  # steps (and gradient rows) taken from the base trace this one was extended from
@@ -270,7 +276,8 @@ class Trace:
 
     @property
     def ids(self) -> Array:
-        return np.array([tok.id for tok in self.tokens])
+        """What layer 0 reads: token ids, or a forecaster's normalised values."""
+        return self.model.input_keys(self.tokens)
 
     @property
     def tape(self) -> Tape:
@@ -279,10 +286,10 @@ class Trace:
         m, ids, columns = self.model, self.ids, self.columns
         logits = self.logits
         if self.tail is not None:
-            ids = np.concatenate([ids, [p.id for p in self.target_pieces[:-1]]])
+            ids = np.concatenate([ids, [p.id for p in self.target_pieces[:-1]]]).astype(ids.dtype)
             columns = [c.then(t) for c, t in zip(columns, self.tail, strict=True)]
             logits = np.concatenate([logits, np.zeros((len(ids) - self.steps, logits.shape[1]), logits.dtype)])
-        inputs = [m.params["embedding.weight"][ids][:, None, :]]
+        inputs = [m.embed(ids[None])]  # (T, 1, I)
         inputs += [columns[l].h[:, None, :] for l in range(m.layers - 1)]
         caches = [LayerSteps(columns[l], self.clamps[l] if self.clamps else None) for l in range(m.layers)]
         return Tape(ids[None], inputs, caches, logits[:, None, :], self.clamps)  # type: ignore[arg-type]
@@ -292,14 +299,38 @@ class Trace:
         e = self.expected[t]
         if e is None:
             return None
-        return self.target.text if t == self.steps - 1 and self.target is not None else self.model.vocab[e]
+        if t == self.steps - 1 and self.target is not None:
+            return self.target.text
+        return self.tokens[t + 1].text if self.model.kind == "forecaster" else self.model.vocab[e]
+
+    def output_grads(self, steps: Array) -> Array:
+        """∂L_t/∂logits_t (n, V) for the losses at `steps`: p − onehot for a softmax head, z − x for a
+        forecaster's squared error."""
+        if self.model.kind == "forecaster":
+            return (self.logits[steps, 0] - np.array([self.expected[t] for t in steps], float))[:, None]
+        d = np.exp(self.logp[steps])
+        d[np.arange(len(steps)), [self.expected[t] for t in steps]] -= 1.0
+        return d
 
 
 def resolve_target(model: Model, target: str | None) -> list[Token]:
-    """The target word's tokens: one, or a word's pieces; [] for no target."""
-    if target is None or target == "":
+    """The target word's tokens: one, or a word's pieces; [] for no target. A classifier's target is one of
+    its labels, a forecaster's one number (the value after the series)."""
+    if target is None or target == "" or (model.kind != "language-model" and target.strip() == ""):
         return []
+    if model.kind == "classifier":
+        label = target.strip()
+        if label not in model.classes:
+            raise TraceInputError(
+                "bad_target", f"the target must be one of this classifier's labels {model.classes}, not {target!r}"
+            )
+        return [Token(label, model.classes.index(label), False)]
     tok = model.tokenizer
+    if model.kind == "forecaster":
+        values = tok.tokenize(target)
+        if len(values) != 1:
+            raise TraceInputError("bad_target", f"the target must be one number (the next value), not {target!r}")
+        return values
     tokens = tok.tokenize(target)
     if len(tok.words(tokens)) != 1:
         raise TraceInputError(
@@ -340,8 +371,9 @@ def _kept(base: Trace, expected: list[int | None], p: int, pieces: list[Token]) 
     # another target): a step scores its next token, the last step its target's pieces.
     if not p:
         return 0
-    new = [expected[p - 1]] if p < len(expected) else [t.id for t in pieces]
-    old = [base.expected[p - 1]] if p < base.steps else [t.id for t in base.target_pieces]
+    # (a forecaster's target is a value: its pieces' ids are all one, so compare what is scored)
+    new = [expected[p - 1]] if p < len(expected) else [expected[-1]] + [t.id for t in pieces[1:]]
+    old = [base.expected[p - 1]] if p < base.steps else [base.expected[-1]] + [t.id for t in base.target_pieces[1:]]
     return p if new == old else p - 1
 
 
@@ -395,7 +427,7 @@ def run_trace(
     pieces = resolve_target(model, target)
     ivs = parse_interventions(interventions, model.spec, model.layers, model.hidden_size)
     T, extra = len(tokens), max(len(pieces) - 1, 0)
-    ids = np.array([tok.id for tok in tokens])
+    ids = model.input_keys(tokens)
     clamps = step_clamps(ivs, model.layers, T + extra, model.hidden_size, model.dtype)
     usable = base is not None and base.model is model and base.columns[0].lean == lean
     p = shared_prefix(base, ids, clamps) if usable else 0  # type: ignore[arg-type]
@@ -405,14 +437,14 @@ def run_trace(
         stepper = Stepper(model, clamps, state, t=p)
     else:
         stepper = Stepper(model, clamps)
-    logits = np.empty((T, len(model.vocab)), model.dtype)
+    logits = np.empty((T, model.n_out), model.dtype)
     columns: list[Columns] = []
     if p:
         logits[:p] = base.logits[:p]  # type: ignore[union-attr]
         if p == T:
             columns = [c.cut(T) for c in base.columns]  # type: ignore[union-attr]
     for t in range(p, T):
-        step_caches = stepper.advance(int(ids[t]))
+        step_caches = stepper.advance(ids[t])
         if not columns:
             columns = [Columns.like(cache, T, lean) for cache in step_caches]
             if p:
@@ -426,12 +458,20 @@ def run_trace(
     if p:
         logp[:p] = base.logp[:p]  # type: ignore[union-attr]
     logp[p:] = log_softmax(logits[p:])
-    expected: list[int | None] = [int(k) for k in ids[1:]] + [pieces[0].id if pieces else None]
+    expected = expected_of(model, ids, pieces)
     losses = np.full(T, np.nan)
     scored = [t for t, e in enumerate(expected) if e is not None]
-    losses[scored] = -logp[scored, [expected[t] for t in scored]]
+    if model.kind == "forecaster":
+        err = logits[scored, 0] - np.array([expected[t] for t in scored], float)
+        losses[scored] = 0.5 * err * err
+    else:
+        losses[scored] = -logp[scored, [expected[t] for t in scored]]
     keep = _kept(base, expected, p, pieces) if base is not None else 0
-    word = Token("".join(t.text for t in pieces), pieces[0].id, False) if pieces else None
+    word = (
+        (pieces[0] if len(pieces) == 1 else Token("".join(t.text for t in pieces), pieces[0].id, False))
+        if pieces
+        else None
+    )
     trace = Trace(model, tokens, word, ivs, columns, clamps, logits, logp, expected, losses, keep=keep,
                   target_pieces=pieces)  # fmt: skip
     if extra:  # read the target's pieces on from the text's last state; the word's loss is all its pieces'
@@ -453,6 +493,19 @@ def run_trace(
     if gradients and not lean:
         gradient_triangle(trace)
     return trace
+
+
+def expected_of(model: Model, keys: Array, pieces: list[Token]) -> list[Any]:
+    """What each step scores: a language model the next token (the target's first piece at the last step), a
+    classifier only the target label at the last step, a forecaster the next value (the target's after the
+    last)."""
+    T = len(keys)
+    if model.kind == "classifier":
+        return [None] * (T - 1) + [pieces[0].id if pieces else None]
+    if model.kind == "forecaster":
+        last = model.input_keys(pieces)[0] if pieces else None
+        return [float(k) for k in keys[1:]] + [None if last is None else float(last)]
+    return [int(k) for k in keys[1:]] + [pieces[0].id if pieces else None]
 
 
 # ------------------------------------------------------------------------------------- the triangle
@@ -479,6 +532,9 @@ def _kept_rows(trace: Trace, base: Triangle, keep: int) -> Triangle:
     last = int(tri.loss_steps[-1]) if len(tri.loss_steps) else None
     if last is not None and last < keep and base.param_step == last:
         tri.params, tri.param_step = base.params, last  # the same loss, on the same steps
+        tri.attribution = None if base.attribution is None else base.attribution[: trace.steps].copy()
+        if tri.attribution is not None and len(tri.attribution) < trace.steps:  # the tokens after it: no effect
+            tri.attribution = np.concatenate([tri.attribution, np.zeros(trace.steps - len(tri.attribution))])
     return tri
 
 
@@ -521,11 +577,10 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
     pieces = trace.target_pieces[1:] if param_slot is not None and trace.tail is not None else []
     end = int(steps[-1]) + 1 + len(pieces)  # the sweep covers steps 0 … end − 1
     W_dec = model.params["decoder.weight"]
-    # Backprop through softmax cross-entropy and the decoder for every row at once: one product of the
-    # block's fixed shape (n, V)·(V, H), rows not asked for left zero, instead of a pass over W_dec per row.
+    # Backprop through the loss (the head's: p − onehot, or a forecast's error) and the decoder for every
+    # row at once: one product of the block's fixed shape (n, V)·(V, H), rows not asked for left zero.
     dlogits = np.zeros((n, W_dec.shape[0]), model.dtype)
-    dlogits[slot] = np.exp(trace.logp[steps])
-    dlogits[slot, [trace.expected[t] for t in steps]] -= 1.0
+    dlogits[slot] = trace.output_grads(steps)
     d_top = dlogits @ W_dec  # (n, H)
     at = {int(t): k for k, t in enumerate(steps)}
     tail_d = np.exp(trace.tail_logp) if pieces else None  # (pieces − 1, V) the same for each piece after the first
@@ -565,14 +620,20 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
                            param_rows=slice(param_slot, param_slot + 1) if params else slice(0))  # fmt: skip
     tri.computed[rows] = True
     if params:
-        dlogits = np.exp(trace.logp[last])[None]  # (1, V), then a row per piece after the first
-        dlogits[0, trace.expected[last]] -= 1.0  # type: ignore[index]
+        dlogits = trace.output_grads(np.array([last]))  # (1, V), then a row per piece after the first
         h = trace.columns[-1].h[last : last + 1]  # (1, H)
         if tail_d is not None and trace.tail is not None:
             dlogits, h = np.concatenate([dlogits, tail_d]), np.concatenate([h, trace.tail[-1].h])
         grads.params["decoder.weight"] = dlogits.T @ h
         grads.params["decoder.bias"] = dlogits.sum(0)
         tri.params, tri.param_step = grads, last
+        # gradient × input: how much each token's input moved this loss, to first order (the tail's excluded)
+        assert grads.inputs is not None
+        x = sub.inputs[0][: trace.steps, 0]  # (T', I) layer 0's inputs
+        d = grads.inputs[: trace.steps, 0]
+        attr = np.zeros(trace.steps)
+        attr[: len(x)] = (d * x).sum(-1)
+        tri.attribution = attr
 
 
 __all__ = [

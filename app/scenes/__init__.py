@@ -79,7 +79,9 @@ class LabView(BaseModel):
 class Expectation(BaseModel):
     """A claim about the real model, checked by the tests: the top prediction after the last token, and
     how much of the gradient survives back to a token (`kept`: ‖∂L/∂memory_k‖ / ‖∂L/∂memory_last‖, memory
-    being the LSTM's cell state, the RNN's hidden state), or how open a unit's forget gate stays."""
+    being the LSTM's cell state, the RNN's hidden state), or how open a unit's forget gate stays. For a
+    classifier `top` and `not_top` name labels (its verdict after the last word); for a forecaster
+    `forecast_between` bounds its forecast after the last value."""
 
     model_config = _STRICT
     model: str | None = Field(None, description="default: the state's model")
@@ -97,11 +99,15 @@ class Expectation(BaseModel):
         None, description="... from this token to the end ..."
     )
     forget_above: float | None = Field(None, ge=0, le=1, description="... above this value")
+    forecast_between: tuple[float, float] | None = Field(
+        None, description="a forecaster: its forecast after the last value lies in [low, high]"
+    )
 
     @model_validator(mode="after")
     def _says_something(self) -> Expectation:
-        if self.top is None and self.not_top is None and self.kept_from is None and self.forget_unit is None:
-            raise ValueError("an expectation needs top, not_top, kept_from or forget_unit")
+        said = (self.top, self.not_top, self.kept_from, self.forget_unit, self.forecast_between)
+        if all(x is None for x in said):
+            raise ValueError("an expectation needs top, not_top, kept_from, forget_unit or forecast_between")
         if self.kept_from is not None and self.kept_above is None and self.kept_below is None:
             raise ValueError("kept_from needs kept_above or kept_below")
         if self.forget_unit is not None and self.forget_above is None:
@@ -280,8 +286,16 @@ def check_expectation(state: dict[str, Any], expect: Expectation, load: Callable
     unknown = [t.text for t in trace.tokens if t.unknown]
     if unknown:
         return f"{model_id}: words outside the vocabulary: {unknown}"
+    if expect.forecast_between is not None:
+        if model.kind != "forecaster":
+            return f"{model_id} is not a forecaster"
+        mean, scale = model.normalisation
+        value = mean + scale * float(trace.logits[-1, 0])
+        low, high = expect.forecast_between
+        if not low <= value <= high:
+            return f"{model_id} forecasts {value:.2f}, not between {low} and {high}"
     p = trace.probs[-1]
-    vocab = list(model.vocab)
+    vocab = model.classes if model.kind == "classifier" else list(model.vocab)
     for word in (expect.top, expect.not_top):
         if word is not None and word not in vocab:
             return f"{model_id} has no token {word!r} in its vocabulary"

@@ -2,8 +2,8 @@
 metrics and provenance of a trained one, the promise of an untrained one. A card is `model.json`
 (app/nn/files.py checks its fields); the explorer, `lstm-explainer models` and the tests read it.
 
-The card says what kind of model it is (`task_kind`, from the recipe: "language-model" so far) so that models
-of other kinds can share the zoo and the cards.
+The card says what kind of model it is (`task_kind`, from the recipe: "language-model", "classifier" with
+its `classes`, or "forecaster" with its `normalisation`) so that models of every kind share the zoo and cards.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def new_card(recipe: Recipe, arch: str, hidden: int, model_id: str | None = None
         "description": recipe.description,
         "example": recipe.example[0],
         "example_target": recipe.example[1],
+        **({"classes": list(recipe.classes)} if recipe.kind == "classifier" else {}),
+        **({"normalisation": dict(recipe.normalisation or {})} if recipe.kind == "forecaster" else {}),
     }
 
 

@@ -3,8 +3,8 @@ the loss of one batch and the evaluation written into the card), plus helpers th
 
 A task lives in one module of `app/train/tasks/` holding its generator or corpus, its vocabulary, its
 evaluation and its recipe; `app/train/cards.py` turns a recipe and a trained model into the model card.
-Only language models exist so far (`kind="language-model"`): a recipe of another kind (a classifier, a
-forecaster) brings its own `batch`, `loss` and `evaluate`, and the loop and the card builder stay as they are.
+A recipe of another kind (`kind="classifier"` with its `classes`, `"forecaster"` with its `normalisation`)
+brings its own `batch`, `loss` and `evaluate`; the loop and the card builder stay as they are.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class Recipe:
     evaluate: Callable[[Model, bool], dict[str, Any]]  # (model, full) -> metrics with a "val" entry
     val_name: str  # what "val" measures, for the card and the progress bar
     kind: str = "language-model"  # what the model's output means; the card records it
+    classes: list[str] = field(default_factory=list)  # a classifier's labels, in decoder-row order
+    normalisation: dict[str, float] | None = None  # a forecaster's {"mean", "scale"}: it reads (v − mean) / scale
     loss: LossFn = lm_loss
     higher_is_better: bool = True
     layers: int = 1
@@ -62,6 +64,8 @@ class Recipe:
     check_sample: Callable[[], str] | None = None
     # what the explorer types in when this model is picked: (text, target of the last step or "")
     example: tuple[str, str] = ("", "")
+    # changes the fresh parameters before training (e.g. an embedding dimension seeded from a lexicon)
+    prepare: Callable[[dict[str, np.ndarray], np.random.Generator], None] | None = None
     # extra card entries (e.g. the measured trace cost), computed on the finished model
     card_extras: Callable[[Model], dict[str, Any]] | None = None
 

@@ -68,8 +68,12 @@ def train(
     rng = np.random.default_rng(seed)
     H = start.hidden_size if start is not None else hidden or recipe.hidden[arch]
     V = len(recipe.vocab)
+    n_out = len(recipe.classes) if recipe.kind == "classifier" else None
     bias = 1.0 if forget_bias is None else forget_bias
-    params = init_params(arch, recipe.layers, V, recipe.input_size, H, rng, forget_bias=bias, dtype=np.float32)
+    params = init_params(arch, recipe.layers, V, recipe.input_size, H, rng, forget_bias=bias, dtype=np.float32,
+                         kind=recipe.kind, n_out=n_out)  # fmt: skip
+    if recipe.prepare is not None and start is None:
+        recipe.prepare(params, rng)
     if start is not None:
         if start.arch != arch or start.vocab != recipe.vocab or set(start.params) != set(params):
             raise SystemExit(f"{start.id} is not a {recipe.name} {arch} model: it cannot be trained on")
@@ -145,7 +149,8 @@ def init_untrained(recipe: Recipe, arch: str, forget_bias: float, seed: int, mod
     H = recipe.hidden[arch]
     rng = np.random.default_rng(seed)
     params = init_params(arch, recipe.layers, len(recipe.vocab), recipe.input_size, H, rng, forget_bias=forget_bias,
-                         dtype=np.float32)  # fmt: skip
+                         dtype=np.float32, kind=recipe.kind,
+                         n_out=len(recipe.classes) if recipe.kind == "classifier" else None)  # fmt: skip
     card = untrained_card(recipe, arch, H, forget_bias, seed, params, model_id)
     return Model(card, params, tokenizer_from_config(recipe.tokenizer))
 

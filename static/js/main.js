@@ -22,6 +22,7 @@ import { diagramSvg, download, svgToPng } from './diagram-export.js';
 import { guardKeyboardUntilActivated, installEmbedApi } from './embed-api.js';
 import { LocalEngine } from './local-engine.js';
 import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
+import { TaskKinds, attributionTint } from './features/task-kinds.js';
 import { setupCompareTabs, setupModelCard, setupStage } from './stage.js';
 import { setupWriteMoment } from './write-moment.js';
 import { cellRange as traceCellRange, memoryAt, memoryOf, memoryRows, scaleOf } from './trace-doc.js';
@@ -80,6 +81,8 @@ const views = {
   compareDiagram: null, // compare mode's views are made when it is first switched on (compareViews)
   compare: null,
   continuation: make(ContinuationPanel, 'continuation'),
+  // a classifier's reading or a forecaster's chart, in the "Next token" panel's place for those models
+  kinds: $('predictions') ? new TaskKinds({ anchor: $('predictions'), targetInput: $('target-input') }) : null,
 };
 
 // ------------------------------------------------------------------------------------- what we know
@@ -176,7 +179,7 @@ function paintCore({ animateMs = 0 } = {}) {
             values: doc.steps.map((_, k) => memoryAt(doc, k, l)[unit]),
             scale: scales[scaleOf(arch, memoryOf(arch))],
           }
-        : null,
+        : attributionTint(doc, s.theme),
     );
     views.tokens.draw();
   }
@@ -223,6 +226,10 @@ function paintPredictions() {
   const t = displayedStep();
   const step = trace.steps[t];
   if (!step) return;
+  if (!step.top) {
+    views.kinds?.update({ doc: trace, t, baseline: baselineFor(trace) }); // a classifier or a forecaster
+    return;
+  }
   const base = baselineFor(trace)?.steps[t] ?? null;
   views.predictions.update({
     step,
@@ -671,7 +678,10 @@ function syncModelCard() {
   if (targetInput && card) {
     const kind = tokenizerKind(card);
     targetInput.placeholder = kind === 'word' ? 'a word, e.g. Spanish' : 'a character, e.g. e';
+    if (card.task_kind === 'classifier') targetInput.placeholder = `a label: ${card.classes.join(' or ')}`;
+    if (card.task_kind === 'forecaster') targetInput.placeholder = 'a number, e.g. 42';
   }
+  views.kinds?.setModel(card);
   if (state.values.model && !cards.has(state.values.model)) {
     const failed = config.failed?.find((f) => f.path.split(/[\\/]/).pop() === state.values.model);
     fieldMessage(

@@ -6,7 +6,9 @@
 //
 // A trace object: {id, request, stream, model, tokens, target, interventions, notices, steps[], gradients,
 // done, complete, ms}. steps[t] = {layers: [{gates, preactivations, cell, tanh_cell, hidden, clamped}],
-// top: [{token, p}], expected: {token, id, p} | null, loss}. From frames the vectors are Float32Array views
+// top: [{token, p}], expected: {token, id, p} | null, loss}; a classifier's steps have `classes`
+// [{label, p}] (every class, highest first) instead of `top` and an `expected` label at the last step only,
+// a forecaster's `forecast` {value, expected} instead of `top` and `expected` (see taskKind). From frames the vectors are Float32Array views
 // (gradient rows Float64Array); from a JSON document they are arrays. Read them by index or with for…of:
 // a typed array's .map returns a typed array, Array.isArray is false, and spreading a long one into
 // Math.max(...) can overflow the stack.
@@ -105,6 +107,7 @@ export function applyMeta(trace, msg, base = null) {
     layout: hidden({ step: offsets(msg.layout.step), pre: offsets(msg.layout.pre), row: msg.layout.row }),
     vocab: hidden(new Map([...(base?.vocab ?? []), ...Object.entries(msg.vocab ?? {}).map(([k, v]) => [Number(k), v])])),
     keep: hidden(base ? (msg.keep ?? 0) : 0),
+    labels: hidden(msg.model.classes ?? []), // a classifier's classes, in the frames' `classes.p` order
   });
   const T = trace.tokens.length;
   const keep = trace.keep;
@@ -130,15 +133,23 @@ export function applyMeta(trace, msg, base = null) {
 function newStep(trace, t) {
   const { layers, hidden_size: H } = trace.model;
   const e = expectedToken(trace, t);
+  const kind = taskKind(trace);
+  const layerRecords = Array.from({ length: layers }, (_, l) => ({
+    gates: {},
+    preactivations: {},
+    cell: null,
+    tanh_cell: null,
+    hidden: null,
+    clamped: trace.interventions.length ? clampedUnits(trace.interventions, l, t, H) : {},
+  }));
+  if (kind === 'forecaster') return { layers: layerRecords, forecast: { value: null, expected: null }, loss: null };
+  if (kind === 'classifier') {
+    const last = t === trace.tokens.length - 1 && trace.target;
+    const expected = last ? { token: trace.target.text, id: trace.target.id, p: null } : null;
+    return { layers: layerRecords, classes: [], expected, loss: null };
+  }
   return {
-    layers: Array.from({ length: layers }, (_, l) => ({
-      gates: {},
-      preactivations: {},
-      cell: null,
-      tanh_cell: null,
-      hidden: null,
-      clamped: trace.interventions.length ? clampedUnits(trace.interventions, l, t, H) : {},
-    })),
+    layers: layerRecords,
     top: [],
     // the target is a whole word (its pieces' product), named by its text; a next token by its vocabulary entry
     expected: e ? { token: e === trace.target ? e.text : (trace.vocab.get(e.id) ?? e.text), id: e.id, p: null } : null,
@@ -200,8 +211,8 @@ function stepFrom(trace, t, fields, rec) {
       if (step.expected) step.expected.p = v[0];
     } else if (f.name === 'loss') step.loss = Number.isNaN(v[0]) ? null : v[0];
     else if (f.name === 'classes.p') step.classes = Array.from(v, (p, k) => ({ label: trace.labels?.[k], p })).sort((a, b) => b.p - a.p);
-    else if (f.name === 'forecast.value') step.forecast = { ...step.forecast, value: v[0] };
-    else if (f.name === 'forecast.expected') step.forecast = { ...step.forecast, expected: Number.isNaN(v[0]) ? null : v[0] };
+    else if (f.name === 'forecast.value') step.forecast.value = v[0];
+    else if (f.name === 'forecast.expected') step.forecast.expected = Number.isNaN(v[0]) ? null : v[0];
   }
   if (topIds) step.top = Array.from(topIds, (id, k) => ({ token: trace.vocab.get(id), p: topP[k] }));
   return step;
@@ -331,6 +342,29 @@ export function keptWritten(trace, t, l) {
 export function lossStep(trace, t) {
   for (let k = t; k >= 0; k -= 1) if (trace.steps[k] && trace.steps[k].loss !== null) return k;
   return null;
+}
+
+// What the model's output means: 'language-model' (the next token), 'classifier' (a label, read at every
+// step) or 'forecaster' (the next value of a series).
+export function taskKind(trace) {
+  return trace?.model?.task_kind ?? 'language-model';
+}
+
+// A classifier's reading after step t, every class highest first: [{label, p}].
+export function classesOf(trace, t) {
+  return trace.steps[t]?.classes ?? [];
+}
+
+// A forecaster's forecast after step t, in the series' units: {value, expected | null} | null.
+export function forecastOf(trace, t) {
+  return trace.steps[t]?.forecast ?? null;
+}
+
+// The last loss's gradient × input per token (which words or values its verdict leans on) and the step
+// of that loss: {step, values} | null (no loss, or not received yet).
+export function attributionOf(trace) {
+  const p = trace?.gradients?.params;
+  return p?.attribution ? { step: p.step, values: p.attribution } : null;
 }
 
 // The likeliest next tokens after step t, highest first: [{token, p}].

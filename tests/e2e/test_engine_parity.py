@@ -7,9 +7,10 @@ same order, the same tokens, top tokens, nulls and integers, and every number wi
 Both sides compare at full precision (the engine with `digits: null`, the core with its rounding
 switched off); one more test checks that the rounded documents agree too.
 
-Models: every shipped model; the torch golden vectors (also compared with torch's own numbers); random
-models of every arch the core supports at one to four layers; weights stored as F16 and BF16; and model
-directories broken in each way the core refuses, which the engine must refuse in the same words.
+Models: every shipped model (language models, classifiers and forecasters); the torch golden vectors (also
+compared with torch's own numbers); random models of every arch the core supports at one to four layers,
+a classifier and forecasters among them; weights stored as F16 and BF16; and model directories broken in
+each way the core refuses, which the engine must refuse in the same words.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from .engine_harness import ENGINE_DIR, EngineServer, call, engine_page, trace_i
 #   numbers near ½, and a pre-activation near 0 is the difference of large sums;
 # - a loss near 0 (p ≈ 1) is log Σ exp(z) of logits known to ~10⁻¹⁴: it is held to RTOL plus LOSS_ATOL,
 #   and the gradients of that loss (all scaled by p − 1) to RTOL + LOSS_ATOL / L relative.
+# - an attribution (gradient × input per token) far below the largest one is held like a step's vector:
+#   ∂L/∂x_k is W_ihᵀ·d_pre, a sum of terms that may cancel, so its error is relative to the terms.
 # Gradient norms are otherwise held to RTOL of themselves however small: the vanishing gradient at 10⁻¹⁰
 # must be right too.
 RTOL = 1e-9
@@ -147,6 +150,22 @@ def _broken(name: str, path: Path) -> Path:
     return path
 
 
+KIND_MODELS = {
+    "random-classifier": lambda: random_model("gru", WORD_VOCAB, hidden_size=8, layers=2, tokenizer="word", seed=21,
+                                              model_id="random-classifier", kind="classifier",
+                                              classes=["negative", "neutral", "positive"]),
+    "random-classifier-lstm": lambda: random_model("lstm", WORD_VOCAB, hidden_size=6, tokenizer="word", seed=22,
+                                                   model_id="random-classifier-lstm", kind="classifier"),
+    "random-forecaster": lambda: random_model("lstm", hidden_size=7, layers=2, seed=23, model_id="random-forecaster",
+                                              kind="forecaster", normalisation=(40.0, 25.0)),
+    "random-forecaster-peephole": lambda: random_model("peephole", hidden_size=5, seed=24, kind="forecaster",
+                                                       model_id="random-forecaster-peephole"),
+    "random-forecaster-rnn": lambda: random_model("rnn", hidden_size=6, layers=3, seed=25, kind="forecaster",
+                                                  model_id="random-forecaster-rnn", normalisation=(-3.0, 0.5)),
+}  # fmt: skip
+SERIES = "20, 35 48; 40.5 25 12 20 36 50 41 26 13"
+
+
 @dataclass
 class Zoo:
     """Every model the engine is tried on: its directory (what the engine reads) and the core's model."""
@@ -182,6 +201,9 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
     dirs["random-bf16"] = save_model(bf, root / "random-bf16")
     (dirs["random-bf16"] / "weights.safetensors").write_bytes(_bf16_file(bf.params))
     core["random-bf16"] = load_model(dirs["random-bf16"])
+    for name, model in KIND_MODELS.items():  # a classifier and forecasters, of more than one arch and depth
+        dirs[name] = save_model(model(), root / name, dtype=np.float64)
+        core[name] = load_model(dirs[name])
     no_unk = random_model("lstm", CHAR_VOCAB, model_id="random-no-unk")  # "<unk>" is then a token like any other
     no_unk.tokenizer.unk = None
     dirs["random-no-unk"] = save_model(no_unk, root / "random-no-unk", dtype=np.float64)
@@ -239,7 +261,7 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
-STEP_VECTOR = re.compile(r"steps\[\d+\]\.layers\[\d+\]\..+")
+STEP_VECTOR = re.compile(r"steps\[\d+\]\.layers\[\d+\]\..+|gradients\.params\.attribution")
 TRIANGLE_ROW = re.compile(r"gradients\.layers\[\d+\]\.(?:hidden|cell)\[(\d+)\]")
 
 
@@ -331,11 +353,15 @@ def _idle_clamps(model: Model, T: int) -> list[dict[str, Any]]:
 
 
 def cases_for(name: str, model: Model) -> list[Case]:
+    if model.kind == "forecaster":
+        return forecaster_cases(model)
     tok = model.tokenizer
     card = model.card
     word = tok.kind == "word"
     text = card.get("example") or ("the keys to the cabinet are on the table" if word else "a cat sat on a mat, a cat")
     target = card.get("example_target") or next(t for t in tok.vocab if t != tok.unk and t.strip())
+    if model.kind == "classifier" and target not in model.classes:
+        target = model.classes[-1]
     unknown = "the zyzzyva are on the table ." if word else f"{text[:20]}€😀ß{text[-5:]}"
     n = len(tok.tokenize(text))
     gated = bool(model.spec.gates)
@@ -356,6 +382,20 @@ def cases_for(name: str, model: Model) -> list[Case]:
     ]
 
 
+def forecaster_cases(model: Model) -> list[Case]:
+    text = model.card.get("example") or SERIES
+    n = len(model.tokenizer.tokenize(text))
+    gated = bool(model.spec.gates)
+    clamps = _gate_clamps(model, n) if gated else []
+    return [
+        Case("example and a target value", text, "31.5"),
+        Case("signs, exponents, separators", "-3, 4.25e1;7 ,\t.5\u3000+12", None, clamps),
+        Case("target and clamps", text, "-7", clamps),
+        Case("one value, no loss", "12"),
+        Case("no gradients", text, "30", clamps, gradients=False),
+    ]
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_matches_the_core(engine: Any, zoo: Zoo, name: str) -> None:
     model = zoo.core[name]
@@ -363,7 +403,7 @@ def test_shipped_model_matches_the_core(engine: Any, zoo: Zoo, name: str) -> Non
         assert_same(engine_doc(engine, name, case), core_doc(model, case), f"{name}, {case.name}")
 
 
-@pytest.mark.parametrize("name", [f"random-{a}-{l}" for a, l in RANDOM] + ["random-word"])
+@pytest.mark.parametrize("name", [f"random-{a}-{l}" for a, l in RANDOM] + ["random-word", *KIND_MODELS])
 def test_every_arch_and_depth_matches_the_core(engine: Any, zoo: Zoo, name: str) -> None:
     model = zoo.core[name]
     for case in cases_for(name, model):
@@ -517,6 +557,12 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any]]] = [
     ("recall-lstm", {"text": "c12=", "interventions": [{"gate": "forget", "value": 0, "start": -1}]}),
     ("recall-lstm", {"text": "c12=", "interventions": [{"gate": "forget", "value": 0}, {"value": 0.5}]}),
     ("random-gru-2", {"text": "abc", "interventions": [{"gate": "output", "value": 0}]}),
+    ("random-forecaster", {"text": "1, 2, ten"}),  # letters to a forecaster
+    ("random-forecaster", {"text": "1, 2, ١٢"}),  # digits Python's float() would read, but not ASCII
+    ("random-forecaster", {"text": "1 2 3e13"}),
+    ("random-forecaster", {"text": "1 2", "target": "3 4"}),
+    ("random-forecaster", {"text": " ; , "}),
+    ("random-classifier", {"text": "the cat sat", "target": "cat"}),
 ]
 
 

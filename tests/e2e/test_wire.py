@@ -41,7 +41,18 @@ def wire_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for k, (mid, (arch, layers, hidden)) in enumerate(MODELS.items()):
         model = random_model(arch, vocab=VOCAB, layers=layers, hidden_size=hidden, input_size=6, model_id=mid, seed=k)
         save_model(model, root / mid)
+    for mid, make in KIND_MODELS.items():
+        save_model(make(mid), root / mid)
     return root
+
+
+# A classifier and a forecaster: their frames carry `classes.p` and `forecast.value`/`forecast.expected`.
+KIND_MODELS = {
+    "w-classifier": lambda mid: random_model("gru", vocab=VOCAB, layers=2, hidden_size=5, input_size=6, model_id=mid,
+                                             seed=31, kind="classifier", classes=["neg", "neutral", "pos"]),
+    "w-forecaster": lambda mid: random_model("lstm", layers=2, hidden_size=6, model_id=mid, seed=32,
+                                             kind="forecaster", normalisation=(10.0, 4.0)),
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +244,19 @@ def test_the_accessors_answer_from_the_decoded_trace(wire_page: Any, zoo: Any) -
     f, c_prev = doc["steps"][2]["layers"][0]["gates"]["forget"], doc["steps"][1]["layers"][0]["cell"]
     np.testing.assert_allclose(got["kw"], np.multiply(f, c_prev), rtol=1e-6)
     assert got["top"] == [x["token"] for x in doc["steps"][2]["top"]]
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"model": "w-classifier", "text": TEXT},
+        {"model": "w-classifier", "text": TEXT, "target": "neutral", "interventions": CLAMPS["gru"]},
+        {"model": "w-forecaster", "text": "3, 7.5 11; 9 -2 4e1"},
+        {"model": "w-forecaster", "text": "3 7.5 11 9", "target": "12.25", "interventions": CLAMPS["lstm"]},
+    ],
+)
+def test_the_browser_decodes_a_classifier_and_a_forecaster(wire_page: Any, zoo: Any, request_: dict[str, Any]) -> None:
+    """The new kinds' frames decode into their JSON documents: `classes` (highest first) and the target label
+    at the last step, `forecast` with the value scored, the attribution with the last loss's gradients."""
+    got = wire_page.evaluate("(r) => window.wire.trace(r)", request_)
+    same(got, expected(zoo, request_), request_["model"])

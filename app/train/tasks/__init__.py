@@ -18,6 +18,9 @@ RECIPES: dict[str, str] = {
     "lecture": "lecture:recipe",
     "grammar": "grammar",
     "shakespeare": "shakespeare:recipe",
+    "sentiment": "sentiment:recipe",
+    "series": "series:recipe",
+    "intent": "intent:recipe",
 }
 
 

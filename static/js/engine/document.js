@@ -70,7 +70,8 @@ function clamped(spec, cache) {
 // `from`: only the steps from that one on.
 export function stepRecords(trace, round, from = 0) {
   const { model, caches, probs, expected, losses } = trace;
-  const { spec, vocab } = model;
+  const { spec, vocab, kind } = model;
+  const { mean, scale } = model.normalisation;
   return trace.tokens.slice(from).map((_, k) => {
     const t = from + k;
     const layers = caches.map((layer) => {
@@ -85,11 +86,26 @@ export function stepRecords(trace, round, from = 0) {
       };
     });
     const e = expected[t];
+    const loss = e === null ? null : round(losses[t]);
+    if (kind === 'forecaster') {
+      const value = round(mean + scale * trace.logits[t][0]);
+      return { layers, forecast: { value, expected: e === null ? null : round(mean + scale * e) }, loss };
+    }
+    if (kind === 'classifier') {
+      // every class, highest first, ties to the lower id (numpy's stable argsort of −p)
+      const order = [...probs[t].keys()].sort((a, b) => probs[t][b] - probs[t][a] || a - b);
+      return {
+        layers,
+        classes: order.map((k) => ({ label: model.classes[k], p: round(probs[t][k]) })),
+        expected: e === null ? null : { token: model.classes[e], id: e, p: round(probs[t][e]) },
+        loss,
+      };
+    }
     return {
       layers,
       top: topK(probs[t], TOP_K).map((k) => ({ token: vocab[k], p: round(probs[t][k]) })),
       expected: e === null ? null : { token: vocab[e], id: e, p: round(probs[t][e]) },
-      loss: e === null ? null : round(losses[t]),
+      loss,
     };
   });
 }
@@ -135,9 +151,22 @@ export function paramNorms(model, tri, round) {
   return {
     step: tri.paramStep,
     layers,
-    embedding: norm(sumSquares(g.get('embedding.weight'))),
+    embedding: g.has('embedding.weight') ? norm(sumSquares(g.get('embedding.weight'))) : null,
     decoder: norm(sumSquares(g.get('decoder.weight')) + sumSquares(g.get('decoder.bias'))),
+    attribution: tri.attribution === null ? null : list(tri.attribution, round),
   };
+}
+
+// The document's `model`: a language model's as it always was, a classifier's with its classes, a
+// forecaster's with its normalisation (app/nn/document.py model_record).
+function modelRecord(m) {
+  const record = {
+    id: m.id, arch: m.arch, layers: m.layers, input_size: m.inputSize,
+    hidden_size: m.hiddenSize, tokenizer: m.tokenizer.kind,
+  }; // prettier-ignore
+  if (m.kind === 'classifier') Object.assign(record, { task_kind: m.kind, classes: [...m.classes] });
+  if (m.kind === 'forecaster') Object.assign(record, { task_kind: m.kind, normalisation: { ...m.normalisation } });
+  return record;
 }
 
 // The trace document served by `lstm-explainer trace --json` and the HTTP API. (Not named `document`, as
@@ -147,12 +176,14 @@ export function buildDocument(trace, { digits = 7, from = 0 } = {}) {
   const m = trace.model;
   const round = rounder(digits);
   return {
-    model: {
-      id: m.id, arch: m.arch, layers: m.layers, input_size: m.inputSize,
-      hidden_size: m.hiddenSize, tokenizer: m.tokenizer.kind,
-    },
-    tokens: trace.tokens.map((tok) => ({ text: tok.text, id: tok.id, unknown: tok.unknown, join: tok.join })),
-    target: trace.target === null ? null : { text: trace.target.text, id: trace.target.id },
+    model: modelRecord(m),
+    tokens: trace.tokens.map((tok) => ({
+      text: tok.text, id: tok.id, unknown: tok.unknown, join: tok.join, ...('value' in tok ? { value: tok.value } : {}),
+    })), // prettier-ignore
+    target:
+      trace.target === null
+        ? null
+        : { text: trace.target.text, id: trace.target.id, ...('value' in trace.target ? { value: trace.target.value } : {}) },
     steps: stepRecords(trace, round, from),
     gradients: gradientsRecord(trace, round),
     interventions: trace.interventions.map((iv) => ({ ...iv, units: iv.units === null ? null : [...iv.units] })),

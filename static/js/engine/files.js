@@ -132,6 +132,7 @@ const KINDS = {
   string: (v) => typeof v === 'string',
   integer: (v) => Number.isInteger(v),
   object: (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
+  list: (v) => Array.isArray(v),
 };
 
 function field(card, key, kind, what, required = true) {
@@ -186,6 +187,36 @@ export function checkCard(card) {
   if (!(tok.lowercase === undefined || typeof tok.lowercase === 'boolean')) {
     throw new ModelFileError(`${CARD}: 'tokenizer.lowercase' must be true or false`);
   }
+  checkKind(card);
+}
+
+const TASK_KINDS = ['language-model', 'classifier', 'forecaster'];
+
+// The fields a classifier or a forecaster needs besides a language model's (app/nn/files.py _check_kind).
+function checkKind(card) {
+  const kind = field(card, 'task_kind', 'string', 'a string', false) ?? 'language-model';
+  if (!TASK_KINDS.includes(kind)) {
+    throw new ModelFileError(`${CARD}: 'task_kind' ${pyRepr(head(kind, 40))} must be one of ${pyRepr(TASK_KINDS)}`);
+  }
+  const numbers = card.tokenizer.kind === 'numbers';
+  if (kind === 'classifier') {
+    const classes = field(card, 'classes', 'list', 'a list of class labels');
+    const labels = classes.every((c) => typeof c === 'string' && c) && new Set(classes).size === classes.length;
+    if (classes.length < 2 || !labels) {
+      throw new ModelFileError(`${CARD}: 'classes' must list two or more different labels (strings)`);
+    }
+  }
+  if (kind === 'forecaster') {
+    const norm = field(card, 'normalisation', 'object', "an object with 'mean' and 'scale'");
+    if (typeof norm.mean !== 'number' || typeof norm.scale !== 'number' || !(norm.scale > 0)) {
+      throw new ModelFileError(`${CARD}: 'normalisation' needs a numeric 'mean' and a positive 'scale'`);
+    }
+    if (card.input_size !== 1 || !numbers) {
+      throw new ModelFileError(`${CARD}: a forecaster reads one number per step: input_size 1, tokenizer 'numbers'`);
+    }
+  } else if (numbers) {
+    throw new ModelFileError(`${CARD}: a 'numbers' tokenizer belongs to a forecaster ('task_kind': 'forecaster')`);
+  }
 }
 
 const pyShape = (shape) => `(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`;
@@ -194,7 +225,9 @@ const pyShape = (shape) => `(${shape.join(', ')}${shape.length === 1 ? ',' : ''}
 export function validate(card, tensors) {
   checkCard(card);
   const vocab = card.tokenizer.vocab;
-  const shapes = paramShapes(card.arch, card.layers, vocab.length, card.input_size, card.hidden_size);
+  const kind = card.task_kind ?? 'language-model';
+  const nOut = kind === 'classifier' ? card.classes.length : null;
+  const shapes = paramShapes(card.arch, card.layers, vocab.length, card.input_size, card.hidden_size, kind, nOut);
   const unexpected = [...tensors.keys()].filter((k) => !shapes.has(k)).sort();
   if (unexpected.length) {
     throw new ModelFileError(`${WEIGHTS}: unexpected tensor ${pyRepr(unexpected[0])} for a ${card.arch} model`);
@@ -208,7 +241,10 @@ export function validate(card, tensors) {
       throw new ModelFileError(`${WEIGHTS}: tensor ${pyRepr(name)} has dtype ${t.dtype}; expected a float type`);
     }
     if (t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k])) {
-      const hint = /^(emb|dec)/.test(name) ? ` (the vocabulary has ${vocab.length} entries)` : '';
+      let hint = /^(emb|dec)/.test(name) ? ` (the vocabulary has ${vocab.length} entries)` : '';
+      if (kind !== 'language-model' && name.startsWith('dec')) {
+        hint = ` (a ${kind} has ${shape[0]} output${shape[0] > 1 ? 's' : ''})`;
+      }
       const [got, expected] = [pyShape(t.shape), pyShape(shape)];
       throw new ModelFileError(`${WEIGHTS}: tensor ${pyRepr(name)} has shape ${got}; expected ${expected}${hint}`);
     }

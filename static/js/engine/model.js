@@ -10,6 +10,9 @@
 //     layers.{l}.peephole_{input,forget,output}  (H,)   peephole only
 //     decoder.weight            (V, H)             decoder.bias        (V,)
 //
+// A classifier's decoder has C rows (the card's `classes`); a forecaster has no embedding (layer 0 reads
+// the normalised value x = (v − mean) / scale, input size 1) and a decoder of one row, its forecast z.
+//
 // Every tensor is held as a float64 Float64Array, whatever the file's dtype: the core traces in float64
 // too, so the two compute the same numbers.
 
@@ -17,10 +20,11 @@ import { PEEPHOLES, SPECS } from './cells.js';
 import { addOuter, matVec, transpose } from './linalg.js';
 
 // Every tensor a model of this shape holds, with its shape (app/nn/model.py param_shapes).
-export function paramShapes(arch, layers, vocabSize, inputSize, hiddenSize) {
+export function paramShapes(arch, layers, vocabSize, inputSize, hiddenSize, kind = 'language-model', nOut = null) {
   const spec = SPECS[arch];
   const gh = spec.blocks.length * hiddenSize;
-  const shapes = new Map([['embedding.weight', [vocabSize, inputSize]]]);
+  const out = nOut ?? (kind === 'forecaster' ? 1 : vocabSize);
+  const shapes = new Map(kind === 'forecaster' ? [] : [['embedding.weight', [vocabSize, inputSize]]]);
   for (let l = 0; l < layers; l++) {
     shapes.set(`layers.${l}.weight_ih`, [gh, l === 0 ? inputSize : hiddenSize]);
     shapes.set(`layers.${l}.weight_hh`, [gh, hiddenSize]);
@@ -28,8 +32,8 @@ export function paramShapes(arch, layers, vocabSize, inputSize, hiddenSize) {
     shapes.set(`layers.${l}.bias_hh`, [gh]);
     if (spec.peephole) for (const name of PEEPHOLES) shapes.set(`layers.${l}.${name}`, [hiddenSize]);
   }
-  shapes.set('decoder.weight', [vocabSize, hiddenSize]);
-  shapes.set('decoder.bias', [vocabSize]);
+  shapes.set('decoder.weight', [out, hiddenSize]);
+  shapes.set('decoder.bias', [out]);
   return shapes;
 }
 
@@ -46,6 +50,10 @@ export class Model {
     this.inputSize = card.input_size;
     this.hiddenSize = card.hidden_size;
     this.vocab = tokenizer.vocab;
+    this.kind = card.task_kind ?? 'language-model';
+    this.classes = card.classes ?? [];
+    this.normalisation = { mean: card.normalisation?.mean ?? 0, scale: card.normalisation?.scale ?? 1 };
+    this.nOut = this.params.get('decoder.bias').length; // V, C or 1
     // Per layer: its tensors by short name, their sizes, and the transposes the backward's products read.
     this.layerParams = Array.from({ length: this.layers }, (_, l) => {
       const p = { H: this.hiddenSize, GH: this.spec.blocks.length * this.hiddenSize };
@@ -66,8 +74,15 @@ export class Model {
   }
 
   // -- input layer: a token → layer 0's input x (I,) and its projection, and back ---------------------
-  // x = E[id], the embedding's row.
+  // What layer 0 is fed for a token: its id, or a forecaster's normalised value (app/nn/model.py input_keys).
+  inputKey(tok) {
+    if (this.kind !== 'forecaster') return tok.id;
+    return (tok.value - this.normalisation.mean) / this.normalisation.scale;
+  }
+
+  // x = E[id], the embedding's row; a forecaster's x is its value itself.
   input(tokenId) {
+    if (this.kind === 'forecaster') return Float64Array.of(tokenId);
     const I = this.inputSize;
     return this.params.get('embedding.weight').subarray(tokenId * I, (tokenId + 1) * I);
   }
@@ -86,6 +101,7 @@ export class Model {
 
   // backprop into the embedding row that was looked up: ∂L/∂E[id] += dx (I,), in `grads`
   inputBackward(tokenId, dx, grads) {
+    if (this.kind === 'forecaster') return; // no embedding: the value is not a parameter
     const I = this.inputSize;
     const row = grads.get('embedding.weight').subarray(tokenId * I, (tokenId + 1) * I);
     for (let k = 0; k < I; k++) row[k] += dx[k];
@@ -94,7 +110,7 @@ export class Model {
   // -- head: the top hidden state h (H,) → logits (V,), and back ---------------------------------------
   decode(h) {
     const [W, b] = [this.params.get('decoder.weight'), this.params.get('decoder.bias')];
-    return matVec(W, this.vocab.length, this.hiddenSize, h, b); // W_dec·h + b_dec
+    return matVec(W, this.nOut, this.hiddenSize, h, b); // W_dec·h + b_dec
   }
 
   // ∂L/∂logits (V,) → ∂L/∂h = W_decᵀ·dlogits (H,); with `grads`, also the head's own gradients

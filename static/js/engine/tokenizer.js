@@ -117,7 +117,44 @@ export class WordTokenizer extends Tokenizer {
   }
 }
 
-export const TOKENIZERS = { char: CharTokenizer, word: WordTokenizer };
+// A forecaster's tokenizer (app/nn/tokenizer.py NumberTokenizer): numbers separated by commas, semicolons
+// or whitespace, each one token of the single entry <number> with its `value`; anything else is refused.
+const NUMBER_SEPARATORS = new RegExp(`[${SPACE},;]+`, 'u');
+const NUMBER = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/; // ASCII digits only
+const MAX_NUMBER = 1e12;
+
+export class NumberTokenizer extends Tokenizer {
+  constructor(kind, vocab) {
+    if (vocab.length !== 1 || vocab[0] !== '<number>') {
+      throw new Error(`a numbers tokenizer's vocabulary is ['<number>'], not ${pyRepr(vocab.slice(0, 5))}`);
+    }
+    super(kind, vocab, null, false);
+  }
+
+  split(text) {
+    return text.split(NUMBER_SEPARATORS).filter((s) => s);
+  }
+
+  tokenize(text) {
+    return this.split(text).map((s, k) => {
+      const shown = pyRepr(Array.from(s).slice(0, 40).join(''));
+      if (!NUMBER.test(s)) {
+        throw new TraceInputError(
+          'not_a_number',
+          `${shown} (item ${k + 1}) is not a number: this model forecasts a series, typed as numbers ` +
+            "separated by commas or spaces, e.g. '12, 14.5, 13, 17'",
+        );
+      }
+      const value = Number(s);
+      if (!(Math.abs(value) <= MAX_NUMBER)) {
+        throw new TraceInputError('not_a_number', `${shown} (item ${k + 1}) is larger than 1e+12`);
+      }
+      return { text: s, id: 0, unknown: false, join: false, value };
+    });
+  }
+}
+
+export const TOKENIZERS = { char: CharTokenizer, word: WordTokenizer, numbers: NumberTokenizer };
 
 // The card's `tokenizer` object (already checked against the card's schema) → a tokenizer; errors as
 // app/nn/files.py's tokenizer_from_card.

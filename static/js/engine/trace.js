@@ -2,7 +2,8 @@
 // the gradient norms ‖∂L_t/∂h_k‖ and ‖∂L_t/∂c_k‖ for every loss L_t and every earlier step k.
 //
 // Losses: L_t = −log p(token_{t+1} | tokens ≤ t) for every step with a next token, and at the last step
-// −log p(target) when the caller names a target. All T×T norms come from one reverse sweep in which each
+// −log p(target) when the caller names a target. A classifier scores its last step only, −log p(label); a
+// forecaster every step with a next value, ½ (z_t − x_{t+1})² in normalised units. All T×T norms come from one reverse sweep in which each
 // loss is its own row of a batched backward (T iterations, each a product of (rows, G·H) by (G·H, H)).
 
 import { stepBackward, stepForward } from './cells.js';
@@ -27,7 +28,8 @@ export class Stepper {
     const m = this.model;
     const t = this.t;
     const caches = [];
-    let xw = m.inputProjection(tokenId); // (G·H,)
+    // (G·H,) a forecaster's value is projected, not looked up (a key per value would only fill the cache)
+    let xw = m.kind === 'forecaster' ? forecasterProjection(m, tokenId) : m.inputProjection(tokenId);
     m.layerParams.forEach((p, l) => {
       if (l > 0) xw = matVec(p.weight_ih, p.GH, p.nIn, caches[l - 1].h, p.bias_ih);
       const clamp = this.clamps !== null && t < this.clamps[l].length ? this.clamps[l][t] : null;
@@ -39,6 +41,12 @@ export class Stepper {
     this.t += 1;
     return [caches, m.decode(caches[caches.length - 1].h)];
   }
+}
+
+// layer 0's W_ih·x + b_ih for a forecaster's one input value x
+function forecasterProjection(model, x) {
+  const p = model.layerParams[0];
+  return matVec(p.weight_ih, p.GH, p.nIn, Float64Array.of(x), p.bias_ih);
 }
 
 // logits (V,) → log-probabilities (V,): z − log Σ exp z with z = logits − max.
@@ -59,7 +67,24 @@ export function logSoftmax(logits) {
 // The target box's text → one known token of the model, or an error saying why not.
 export function resolveTarget(model, target) {
   if (target === null || target === undefined || target === '') return null;
+  if (model.kind !== 'language-model' && target.trim() === '') return null;
+  if (model.kind === 'classifier') {
+    const label = target.trim();
+    const k = model.classes.indexOf(label);
+    if (k < 0) {
+      const labels = `[${model.classes.map(pyRepr).join(', ')}]`;
+      const why = `the target must be one of this classifier's labels ${labels}, not ${pyRepr(target)}`;
+      throw new TraceInputError('bad_target', why);
+    }
+    return { text: label, id: k, unknown: false, join: false };
+  }
   const tokens = model.tokenizer.tokenize(target);
+  if (model.kind === 'forecaster') {
+    if (tokens.length !== 1) {
+      throw new TraceInputError('bad_target', `the target must be one number (the next value), not ${pyRepr(target)}`);
+    }
+    return tokens[0];
+  }
   const kind = model.tokenizer.kind;
   if (tokens.length !== 1) {
     const why = `${pyRepr(target)} is ${tokens.length} tokens`;
@@ -88,6 +113,7 @@ export function runTrace(model, text, { target = null, interventions = null, gra
   const keep = base ? Math.min(base.keep, T) : 0;
   const caches = Array.from({ length: model.layers }, (_, l) => (keep ? base.trace.caches[l].slice(0, keep) : []));
   const logp = keep ? base.trace.logp.slice(0, keep) : [];
+  const logits = keep ? base.trace.logits.slice(0, keep) : [];
   const probs = keep ? base.trace.probs.slice(0, keep) : [];
   if (keep) {
     for (let l = 0; l < model.layers; l++) {
@@ -97,19 +123,33 @@ export function runTrace(model, text, { target = null, interventions = null, gra
     stepper.t = keep;
   }
   for (const tok of tokens.slice(keep)) {
-    const [stepCaches, logits] = stepper.step(tok.id);
+    const [stepCaches, z] = stepper.step(model.inputKey(tok));
     stepCaches.forEach((cache, l) => caches[l].push(cache));
-    const row = logSoftmax(logits);
+    logits.push(z);
+    const row = logSoftmax(z);
     logp.push(row);
     probs.push(row.map(Math.exp));
   }
-  const expected = [...tokens.slice(1).map((tok) => tok.id), targetToken ? targetToken.id : null];
-  const losses = expected.map((e, t) => (e === null ? NaN : -logp[t][e]));
+  const expected = expectedOf(model, tokens, targetToken);
+  const losses =
+    model.kind === 'forecaster'
+      ? expected.map((e, t) => (e === null ? NaN : 0.5 * (logits[t][0] - e) ** 2))
+      : expected.map((e, t) => (e === null ? NaN : -logp[t][e]));
   const trace = {
-    model, tokens, target: targetToken, interventions: ivs, caches, logp, probs, expected, losses, triangle: null,
+    model, tokens, target: targetToken, interventions: ivs, caches, logits, logp, probs, expected, losses,
+    triangle: null,
   }; // prettier-ignore
   if (gradients) trace.triangle = gradientTriangle(trace);
   return trace;
+}
+
+// What each step scores (app/nn/trace.py expected_of): the next token's id, a classifier's label id at the
+// last step only, a forecaster's next normalised value.
+function expectedOf(model, tokens, target) {
+  const T = tokens.length;
+  if (model.kind === 'classifier') return [...Array(T - 1).fill(null), target ? target.id : null];
+  const key = (tok) => model.inputKey(tok);
+  return [...tokens.slice(1).map(key), target ? key(target) : null];
 }
 
 // All ‖∂L_t/∂h_k‖ (and ‖∂L_t/∂c_k‖) in one sweep, plus ∂L/∂θ of the last defined loss.
@@ -125,6 +165,7 @@ export function gradientTriangle(trace) {
 //   lossSteps (R,) the steps t whose loss L_t is defined, ascending
 //   hidden[l] (R, T) ‖∂L_t/∂h_k‖, NaN where k > t;  cell[l] (R, T) ‖∂L_t/∂c_k‖, or null without a cell
 //   params: name → ∂L/∂θ of the last defined loss (null when no loss is defined); paramStep its step
+//   attribution (T,) that loss's gradient × input per token, ∂L/∂x_k · x_k (null with no loss)
 //
 // As Model.backward in app/nn/model.py: one reverse sweep over time, top layer first at each step. Every
 // loss is a row: rows a..R−1 are the losses at or after step t (alive at t); the decoder injects
@@ -135,15 +176,17 @@ export function gradientTriangle(trace) {
 // `from`: only the rows of the losses at steps ≥ from (the others are known, e.g. from a trace this one
 // extends); each row is the same backward alone or among others.
 export function* triangleSweep(trace, { from = 0 } = {}) {
-  const { model, caches, tokens, probs, expected } = trace;
+  const { model, caches, tokens, probs, expected, logits } = trace;
   const { spec, layers: L, hiddenSize: H, layerParams } = model;
   const T = tokens.length;
   const lossSteps = expected.flatMap((e, t) => (e === null || t < from ? [] : [t]));
   const R = lossSteps.length;
   const hidden = Array.from({ length: L }, () => new Float64Array(R * T).fill(NaN));
   const cell = spec.hasCell ? Array.from({ length: L }, () => new Float64Array(R * T).fill(NaN)) : null;
-  // backprop through softmax cross-entropy: ∂L_t/∂logits = p − onehot(expected) (V,)
+  // backprop through softmax cross-entropy: ∂L_t/∂logits = p − onehot(expected) (V,); a forecaster's
+  // squared error: z − x
   const dlogitsAt = (t) => {
+    if (model.kind === 'forecaster') return Float64Array.of(logits[t][0] - expected[t]);
     const d = probs[t].slice();
     d[expected[t]] -= 1;
     return d;
@@ -153,6 +196,7 @@ export function* triangleSweep(trace, { from = 0 } = {}) {
   const dcNext = Array.from({ length: L }, () => (spec.hasCell ? new Float64Array(R * H) : null));
   // The last loss's weight gradients, summed over the steps its row is alive.
   const params = R > 0 ? zeroGrads(model) : null;
+  const attribution = R > 0 ? new Float64Array(T) : null;
   let a = R; // first alive row
   for (let t = T - 1; t >= 0; t--) {
     while (a > 0 && lossSteps[a - 1] >= t) a -= 1;
@@ -182,7 +226,7 @@ export function* triangleSweep(trace, { from = 0 } = {}) {
         const last = (n - 1) * p.GH;
         const dIh = g.dIh.subarray(last, last + p.GH);
         const dHh = g.dHh.subarray(last, last + p.GH);
-        const x = l === 0 ? model.input(tokens[t].id) : caches[l - 1][t].h;
+        const x = l === 0 ? model.input(model.inputKey(tokens[t])) : caches[l - 1][t].h;
         addOuter(params.get(`layers.${l}.weight_ih`), dIh, x);
         addOuter(params.get(`layers.${l}.weight_hh`), dHh, caches[l][t].hPrev);
         addInto(params.get(`layers.${l}.bias_ih`), dIh);
@@ -193,6 +237,9 @@ export function* triangleSweep(trace, { from = 0 } = {}) {
         if (l === 0) {
           const dx = mulAdd(new Float64Array(p.nIn), dIh, 1, p.GH, p.weight_ih_T, p.nIn); // d_pre·W_ih (I,)
           model.inputBackward(tokens[t].id, dx, params);
+          let s = 0;
+          for (let k = 0; k < p.nIn; k++) s += dx[k] * x[k];
+          attribution[t] = s;
         }
       }
     }
@@ -200,7 +247,7 @@ export function* triangleSweep(trace, { from = 0 } = {}) {
   }
   const paramStep = R > 0 ? lossSteps[R - 1] : null;
   if (params !== null) model.decodeBackward(dlogitsAt(paramStep), caches[L - 1][paramStep].h, params);
-  return { lossSteps, hidden, cell, params, paramStep };
+  return { lossSteps, hidden, cell, params, paramStep, attribution };
 }
 
 // Zero gradients in the shape of every parameter.

@@ -93,12 +93,13 @@ const stale = (job) => latest.get(job.lane) !== job.id;
 // changed crosses to the page: the steps from `keep` on, the gradient rows from `rowsFrom` on.
 const held = new Map();
 
-// How many leading steps of `tokens` a held trace shares (the same model, clamps, digits and token ids).
+// How many leading steps of `tokens` a held trace shares (the same model, clamps, digits and token ids;
+// a forecaster's tokens also the same values).
 function shared(base, key, tokens) {
   if (!base || base.key !== key) return 0;
   const ids = base.trace.tokens;
   let k = 0;
-  while (k < ids.length && k < tokens.length && ids[k].id === tokens[k].id) k++;
+  while (k < ids.length && k < tokens.length && ids[k].id === tokens[k].id && ids[k].value === tokens[k].value) k++;
   return k;
 }
 

@@ -6,6 +6,9 @@ import { PREDICTIONS_SHOWN, fmt, showToken } from '../config.js';
 import { Figure, html } from './figure.js';
 
 const pct = (p) => `${(100 * p).toFixed(p < 0.1 ? 1 : 0)}%`;
+// A step's ranked outputs: a language model's next tokens, a classifier's classes (as rows of the same
+// kind), none for a forecaster (its forecast is the headline).
+const ranked = (step) => step.top ?? step.classes?.map((c) => ({ token: c.label, p: c.p })) ?? [];
 
 export class Predictions extends Figure {
   constructor({ container }) {
@@ -28,10 +31,14 @@ export class Predictions extends Figure {
     const d = this.data;
     if (!d) return;
     const { step, baseline } = d;
-    const exp = step.expected;
+    const exp = step.expected ?? null;
     const what = d.isTarget ? 'target' : 'actual next';
     this.headline.replaceChildren();
-    if (exp) {
+    if (step.forecast) {
+      const f = step.forecast;
+      this.headline.append('forecast ', html('strong', { class: 'tok', text: fmt(f.value) }));
+      if (f.expected !== null) this.headline.append(` · actual ${fmt(f.expected)}`);
+    } else if (exp) {
       this.headline.append(
         `${what} `,
         html('strong', { class: 'tok', text: `“${showToken(exp.token)}”` }),
@@ -47,11 +54,11 @@ export class Predictions extends Figure {
     } else {
       this.headline.append(d.isLast ? 'last step: set a target to ask “what should come next?”' : '');
     }
-    const rows = step.top.slice(0, PREDICTIONS_SHOWN);
+    const rows = ranked(step).slice(0, PREDICTIONS_SHOWN);
     const inTop = exp && rows.some((r) => r.token === exp.token);
     const baseP = (token) => {
       if (!baseline) return null;
-      const hit = baseline.top.find((r) => r.token === token);
+      const hit = ranked(baseline).find((r) => r.token === token);
       if (hit) return hit.p;
       return baseline.expected?.token === token ? baseline.expected.p : null;
     };

@@ -48,7 +48,8 @@ export class TokenStrip extends Figure {
     this.step = t;
   }
 
-  // tint: null, or {unit, values: [T], scale} — chips coloured by that unit's value at each step.
+  // tint: null, or {unit, values: [T], scale, label?} — chips coloured by that unit's value at each step
+  // (or by what `label` names, e.g. a classifier's attribution).
   setTint(tint) {
     this.tint = tint;
   }
@@ -101,7 +102,7 @@ export class TokenStrip extends Figure {
         const v = this.tint.values[t];
         chip.style.background = this.tint.scale.color(v);
         chip.style.color = this.tint.scale.textColor(v);
-        name += `, unit ${this.tint.unit} cell ${fmt(v)}`;
+        name += this.tint.label ? `, ${this.tint.label} ${fmt(v, 3)}` : `, unit ${this.tint.unit} cell ${fmt(v)}`;
       } else {
         chip.style.background = '';
         chip.style.color = '';
