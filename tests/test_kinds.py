@@ -194,7 +194,7 @@ def test_forecaster_frames() -> None:
 def _check_frames(trace, doc) -> None:  # type: ignore[no-untyped-def]
     """The binary frames, assembled as docs/protocol.md says, are the JSON document at float32 precision."""
     frames = Frames(trace)
-    meta = {**frames.meta(), "stream": 1, "keep": 0, "base": None, "gradients": True}
+    meta = {**frames.meta(), "stream": 1, "keep": 0, "keep_rows": 0, "base": None, "gradients": True}
     got = Assembler(meta)
     got.frame(frames.steps(1, 0, trace.steps))
     got.frame(frames.pre(1, 0, trace.steps))
