@@ -77,3 +77,36 @@ def test_a_model_that_writes_no_text_is_not_continued(kinds: TestClient, model: 
 def test_the_schema_states_each_kinds_targets(kinds: TestClient) -> None:
     schema = kinds.get("/openapi.json").json()
     assert r"positive" in str(schema) and "numbers separated by commas" in str(schema)
+
+
+def test_the_listing_and_documents_of_every_kind_match_their_schemas(kinds: TestClient) -> None:
+    """The response models describe what is served for every kind: a forecaster's numbers tokenizer, a
+    classifier's readings (a 500 here once: the card's tokenizer was 'char' | 'word' only)."""
+    from app.api.schemas import ModelList, TraceDocument
+
+    listing = kinds.get("/api/models")
+    assert listing.status_code == 200, listing.text
+    assert {m["tokenizer"] for m in ModelList.model_validate(listing.json()).model_dump()["models"]} >= {"numbers"}
+    for model, text, target in [("tiny-classifier", "the film was not good", "negative"),
+                                ("tiny-forecaster", "20, 35, 48", "40")]:  # fmt: skip
+        assert kinds.get(f"/api/models/{model}").status_code == 200
+        r = kinds.post("/api/trace", json={"model": model, "text": text, "target": target})
+        assert r.status_code == 200, r.text
+        TraceDocument.model_validate(r.json())
+
+
+def test_every_shipped_model_is_listed_and_traced_as_its_schema_says() -> None:
+    from app.api.schemas import ModelList, TraceDocument
+
+    with TestClient(create_app(Settings(model_dirs=[], shipped_models=True))) as client:
+        listing = client.get("/api/models")
+        assert listing.status_code == 200, listing.text
+        cards = ModelList.model_validate(listing.json()).models
+        assert {"sentiment-lstm", "series-lstm", "lecture-lstm"} <= {c.id for c in cards}
+        for card in cards:
+            assert client.get(f"/api/models/{card.id}").status_code == 200, card.id
+            example = card.model_extra.get("example") if card.model_extra else None
+            text = " ".join(str(example or "the cat sat").split()[:6])[:40]
+            r = client.post("/api/trace", json={"model": card.id, "text": text})
+            assert r.status_code == 200, f"{card.id}: {r.text}"
+            TraceDocument.model_validate(r.json())

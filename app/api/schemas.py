@@ -145,7 +145,7 @@ class ModelCard(BaseModel):
     layers: int
     input_size: int
     hidden_size: int
-    tokenizer: Literal["char", "word"]
+    tokenizer: Literal["char", "word", "numbers"]
     vocab_size: int
     task: str
     description: str
@@ -175,13 +175,22 @@ class Health(BaseModel):
 # -- the trace document (built by app.nn.document; floats rounded to 7 significant digits) ----------------
 
 
+class Normalisation(BaseModel):
+    mean: float
+    scale: float
+
+
 class TraceModel(BaseModel):
     id: str
     arch: str
     layers: int
     input_size: int
     hidden_size: int
-    tokenizer: Literal["char", "word"]
+    tokenizer: Literal["char", "word", "numbers"]
+    # a language model's record has none of these (app/nn/document.py model_record)
+    task_kind: Literal["classifier", "forecaster"] | None = Field(None, description="absent for a language model")
+    classes: list[str] | None = Field(None, description="a classifier's labels, in id order")
+    normalisation: Normalisation | None = Field(None, description="a forecaster's: it reads (value − mean) / scale")
 
 
 class TraceToken(BaseModel):
@@ -189,11 +198,13 @@ class TraceToken(BaseModel):
     id: int
     unknown: bool
     join: bool = Field(False, description="a word piece that continues the previous token's word (no space before)")
+    value: float | None = Field(None, description="a forecaster's number")
 
 
 class TraceTarget(BaseModel):
     text: str
     id: int
+    value: float | None = Field(None, description="a forecaster's target: the value after the series")
 
 
 class LayerStep(BaseModel):
@@ -216,11 +227,27 @@ class ExpectedToken(BaseModel):
     p: float
 
 
+class ClassReading(BaseModel):
+    label: str
+    p: float
+
+
+class Forecast(BaseModel):
+    value: float = Field(description="the forecast of the next value, in the series' own units")
+    expected: float | None = Field(description="the actual next value, or the target at the last step")
+
+
 class TraceStep(BaseModel):
     layers: list[LayerStep]
-    top: list[TopToken] = Field(description="the 10 likeliest next tokens after this step")
-    expected: ExpectedToken | None = Field(description="the actual next token, or the target at the last step")
-    loss: float | None = Field(description="-log p(expected)")
+    top: list[TopToken] | None = Field(None, description="a language model's 10 likeliest next tokens")
+    expected: ExpectedToken | None = Field(
+        None, description="a language model's actual next token, or the target at the last step"
+    )
+    classes: list[ClassReading] | None = Field(
+        None, description="a classifier's reading after this step, likeliest first"
+    )
+    forecast: Forecast | None = Field(None, description="a forecaster's forecast of the next value")
+    loss: float | None = Field(description="-log p(expected); a forecaster's ½(forecast − next)² in normalised units")
 
 
 class LayerGradients(BaseModel):
@@ -231,8 +258,9 @@ class LayerGradients(BaseModel):
 class ParamGradients(BaseModel):
     step: int = Field(description="the loss L_t whose weight gradients these are")
     layers: list[dict[str, dict[str, float]]] = Field(description="[layer][block] → weight_ih, weight_hh, bias")
-    embedding: float
+    embedding: float | None = Field(description="None for a forecaster, which has no embedding")
     decoder: float
+    attribution: list[float] | None = Field(None, description="gradient × input per token (the last loss's)")
 
 
 class TraceGradients(BaseModel):
