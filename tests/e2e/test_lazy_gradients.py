@@ -63,6 +63,8 @@ def test_a_page_without_the_gradients_panel_asks_for_no_rows_until_it_opens(
 
     # closed again: the next trace asks for none
     tab.locator("details[data-panel='gradients'] > summary").click()
+    # a <details> reports its toggle in a task of its own: the state knows the panel is shut only then
+    tab.wait_for_function("() => !window.lstmExplainer.getState().panels.includes('gradients')")
     after = len(seen["sent"])
     tab.evaluate("() => window.lstmExplainer.setState({ text: 'b2718281828=' })")
     tab.wait_for_function("(n) => window.lstmExplainer.getTrace()?.tokens?.length === n", arg=len("b2718281828="))
