@@ -110,6 +110,11 @@ def test_the_new_kinds_in_an_embed(tab: Any, server: str, artifacts: Path) -> No
         wait_ready(tab)
         tab.screenshot(path=str(artifacts / f"kinds-embed-{model}.png"))
         assert trace(tab)["model"]["task_kind"] in ("classifier", "forecaster")
+    # the series chart's axis values keep the page's type in a narrow panel (they once scaled with the SVG to 5 px)
+    tab.goto(url(server, "/embed", scene="forecast"))
+    wait_ready(tab)
+    sizes = tab.eval_on_selector_all(".kind-axis", "els => els.map((e) => e.getBoundingClientRect().height)")
+    assert len(sizes) == 2 and min(sizes) >= 11, sizes
 
 
 def test_compare_mode_reads_two_classifiers_and_two_forecasters(tab: Any, server: str) -> None:

@@ -152,7 +152,7 @@ export class TaskKinds {
     if (hi - lo < 1e-9) [lo, hi] = [lo - 1, hi + 1];
     const pad = 0.08 * (hi - lo);
     [lo, hi] = [lo - pad, hi + pad];
-    const x = (k) => 34 + (k * (W - 44)) / Math.max(T, 1);
+    const x = (k) => 8 + (k * (W - 18)) / Math.max(T, 1);
     const y = (v) => 10 + ((hi - v) / (hi - lo)) * (H - 30);
     const line = (vals, shift, cls) => {
       const pts = vals.flatMap((v, k) => (v === null ? [] : [`${x(k + shift).toFixed(1)},${y(v).toFixed(1)}`]));
@@ -162,8 +162,6 @@ export class TaskKinds {
       'svg',
       { class: 'kind-series-chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'the series and the forecasts' },
       svg('line', { class: 'kind-now-line', x1: x(t), x2: x(t), y1: 6, y2: H - 18 }),
-      svg('text', { class: 'kind-axis', x: 2, y: y(hi - pad) + 4 }, fmt(hi - pad, 1)),
-      svg('text', { class: 'kind-axis', x: 2, y: y(lo + pad) + 4 }, fmt(lo + pad, 1)),
       line(values, 0, 'kind-series-line'),
       ...(ghost.length ? [line(ghost, 1, 'kind-ghost-line')] : []),
       line(forecasts, 1, 'kind-forecast-line'),
@@ -178,7 +176,9 @@ export class TaskKinds {
       html('span', { class: 'kind-key forecast' }), ' forecast of the next value',
       ...(ghost.length ? ['  ', html('span', { class: 'kind-key ghost' }), ' without the clamp'] : []),
     ); // prettier-ignore
-    return html('div', { class: 'kind-chart' }, chart, legend);
+    // The axis values are page text, not SVG text: the chart scales with its panel, they keep their size.
+    const axis = (v) => html('span', { class: 'kind-axis', text: fmt(v, 1) });
+    return html('div', { class: 'kind-chart' }, axis(hi - pad), chart, axis(lo + pad), legend);
   }
 }
 
