@@ -65,6 +65,10 @@ export const DIAGRAM = {
   // 640×360 iframe, linear between (by the smaller of width/1280 and height/720). The diagram's own sizes
   // rule wherever they are larger; where they would fall below, the text grows instead of the geometry.
   minText: { px: 14, smallPx: 11, screen: [1280, 720] },
+  // The lecture level: each wire carries the selected units' numbers, at least `scale`× a research badge
+  // and `overText`× the diagram's smallest text, as far as the room between two wires allows (fewer units,
+  // larger numbers); the zoom draws all units of one wire in a grid of this size.
+  lecture: { scale: 2, overText: 1.4, zoom: { width: 1180, maxGridHeight: 470, maxCell: 72, gapFrom: 8 } },
 };
 
 // The smallest readable diagram text (CSS px) for a viewport of w × h CSS px.
@@ -105,7 +109,7 @@ export const PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled
 // leave the scene mid-slide) are off unless `show=` names them.
 export const CHROME = [
   'scene', 'tokens', 'controls', 'reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers',
-  'title', 'legend', 'text', 'download', 'exit',
+  'title', 'legend', 'text', 'download', 'exit', 'detail',
 ];
 export const CHROME_GROUPS = { controls: ['reset', 'prev', 'play', 'next', 'end', 'speed', 'position', 'layers'] };
 export const CHROME_OFF = ['text', 'download', 'exit'];

@@ -24,8 +24,9 @@ import { LocalEngine } from './local-engine.js';
 import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
 import { TaskKinds, attributionTint } from './features/task-kinds.js';
 import { setupCompareTabs, setupModelCard, setupStage } from './stage.js';
+import { setupDetailLevel } from './detail-level.js';
 import { setupWriteMoment } from './write-moment.js';
-import { cellRange as traceCellRange, memoryAt, memoryOf, memoryRows, scaleOf } from './trace-doc.js';
+import { cellRange as traceCellRange, memoryAt, memoryOf, memoryRows, scaleOf, strongestUnit } from './trace-doc.js';
 import { FIELDS, State } from './state.js';
 import { CellDiagram } from './views/cell-diagram.js';
 import { ClampPanel } from './views/clamp-panel.js';
@@ -84,6 +85,8 @@ const views = {
   // a classifier's reading or a forecaster's chart, in the "Next token" panel's place for those models
   kinds: $('predictions') ? new TaskKinds({ anchor: $('predictions'), targetInput: $('target-input') }) : null,
 };
+const attachDetail = setupDetailLevel(state, { embed: config.embed });
+attachDetail(views.diagram);
 
 // ------------------------------------------------------------------------------------- what we know
 let trace = null; // the trace on screen: the latest request's, once its displayed step has arrived
@@ -480,15 +483,9 @@ async function fetchBaseline(r) {
 
 function pickDefaultUnit() {
   if (state.values.units !== null || !trace) return;
-  // The unit with the strongest memory at the last received step: usually the most interesting one.
-  const last = trace.steps[trace.steps.length - 1]?.layers[layerOf()];
-  if (!last) return;
-  const v = last.cell ?? last.hidden;
-  let best = 0;
-  v.forEach((x, j) => {
-    if (Math.abs(x) > Math.abs(v[best])) best = j;
-  });
-  state.set({ units: [best] }, { source: 'auto' });
+  // The unit with the strongest memory: usually the most interesting one.
+  const best = strongestUnit(trace, layerOf());
+  if (best !== null) state.set({ units: [best] }, { source: 'auto' });
 }
 
 // ----------------------------------------------------------------------------------------- errors
@@ -1082,7 +1079,8 @@ function paintCompare({ animateMs = 0 } = {}) {
     compareDiagramKey = key;
     d.setModel(doc.model.arch, doc.model.hidden_size);
     d.setScales(makeScales(state.values.theme, range), range);
-    d.setUnits([]); // unit j of one model has nothing to do with unit j of the other
+    // Unit j of one model has nothing to do with unit j of the other: the second shows its own strongest.
+    d.setUnits([strongestUnit(doc, l) ?? 0]);
     d.update(diagramFrame(doc, t, l, []), { animateMs });
   }
   d?.container.classList.toggle('stale', !fresh);
@@ -1105,7 +1103,7 @@ function syncCompare() {
   const on = Boolean(s.compare);
   const problem = compareProblem();
   if (on) {
-    views.compareDiagram ??= make(CellDiagram, 'compare-diagram', { clampable: false });
+    views.compareDiagram ??= attachDetail(make(CellDiagram, 'compare-diagram', { clampable: false }));
     views.compare ??= make(ComparePanel, 'compare');
   }
   body.classList.toggle('comparing', on && !problem);
@@ -1491,6 +1489,7 @@ setupWriteMoment(
   { button: $('writers-button'), note: $('writers-note') },
 );
 const compareTabs = setupCompareTabs(document.querySelector('main > .stage'));
+setupCompareTabs(document.querySelector('.embed-figures'), { inside: true });
 setupStage(document.querySelector('main > .stage'), [
   compareTabs,
   document.querySelector('.topbar'),

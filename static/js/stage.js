@@ -41,10 +41,11 @@ export function setupModelCard(el) {
 // Compare mode on the stage: two diagrams side by side are each half as large, unreadable on a
 // 1280-wide projector. Below BOTH_FROM px the stage shows one model at a time, switched by a tab per
 // model (in its compare colour) or "both"; wider, both by default. Which one is shown is this feature's
-// own state: it is a matter of screen size, not of the view a link shares.
+// own state: it is a matter of screen size, not of the view a link shares. `inside`: the tabs head the
+// figures' own column (/embed) instead of a row above the stage.
 const BOTH_FROM = 1440;
 
-export function setupCompareTabs(stage) {
+export function setupCompareTabs(stage, { inside = false } = {}) {
   const main = stage?.querySelector('#diagram');
   const other = stage?.querySelector('#compare-diagram');
   if (!main || !other) return;
@@ -64,7 +65,8 @@ export function setupCompareTabs(stage) {
   };
   const tabs = { main: tab('main'), other: tab('other'), both: tab('both') };
   tabs.both.textContent = 'both';
-  stage.before(bar);
+  if (inside) stage.prepend(bar);
+  else stage.before(bar);
   let chosen = null; // set by a click; until then the window's width decides
   const show = (side, clicked = false) => {
     if (clicked) chosen = side;

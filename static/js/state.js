@@ -116,10 +116,20 @@ export const FIELDS = {
   hide: { default: [], codec: list(CHROME) },
   show: { default: [], codec: list(CHROME) },
   present: { default: false, codec: bool },
+  // The diagram's level of detail: 'lecture' (the selected units' numbers on the wires, few marks) or
+  // 'research' (every unit of every wire); '' leaves it to the page: lecture on the stage of presenter
+  // mode and /embed, research elsewhere (detailLevel).
+  detail: { default: '', codec: oneOf(['', 'lecture', 'research']) },
   // A playing scene (app/scenes/<scene>.json) and the 0-based index of its page on screen.
   scene: { default: '', codec: str(64) },
   page: { default: 0, codec: int(0) },
 };
+
+// The level the diagram is drawn at: the link's, else the page's default.
+export function detailLevel(values, { embed = false } = {}) {
+  if (values.detail) return values.detail;
+  return embed || values.present ? 'lecture' : 'research';
+}
 
 function same(a, b) {
   return a === b || JSON.stringify(a) === JSON.stringify(b);

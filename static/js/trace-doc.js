@@ -283,6 +283,17 @@ export function memoryAt(trace, t, l) {
   return trace.steps[t]?.layers[l]?.[memoryOf(trace.model.arch)] ?? null;
 }
 
+// The unit with the strongest memory at the last step received: the unit a view shows when none is chosen.
+export function strongestUnit(trace, l) {
+  const v = trace ? memoryAt(trace, trace.steps.length - 1, l) : null;
+  if (!v) return null;
+  let best = 0;
+  v.forEach((x, j) => {
+    if (Math.abs(x) > Math.abs(v[best])) best = j;
+  });
+  return best;
+}
+
 // The colour scale a quantity is drawn with (colors.js scales()): `gate` [0, 1], `tanh` [−1, 1], `cell`
 // symmetric with the trace's own range. An IRNN's hidden state is unbounded, so it takes the cell's.
 export function scaleOf(arch, quantity, fallback = 'tanh') {

@@ -383,6 +383,10 @@ def test_two_compared_diagrams_share_the_iframe(tab: Any, server: str, deck: Sit
     src = url(server, "/embed", model="lecture-lstm", compare="lecture-rnn", panels="predictions")
     host(tab, deck, src, w=1280, h=720)
     frame = inner(tab)
+    # Below 1440 px one model at a time, a tab per model (test_detail_level.py measures it); "both" stacks them.
+    frame.wait_for_function("() => document.body.dataset.compareReady === '1'", timeout=15_000)
+    assert frame.locator(".compare-tabs").is_visible() and frame.locator("#compare-diagram").is_hidden()
+    frame.locator(".compare-tabs").get_by_role("button", name="both").click()
     frame.wait_for_function("() => document.querySelector('#compare-diagram svg')?.getBoundingClientRect().height > 0")
     boxes = frame.evaluate(
         "() => [...document.querySelectorAll('.embed-figures svg')].map((s) => s.getBoundingClientRect().toJSON())"

@@ -2,11 +2,16 @@
 // σ/tanh layer boxes, pink pointwise ops, h_{t−1} and x_t concatenated underneath — except that every
 // wire carries its real vector as a strip of unit cells, and hovering a unit fills in the equation.
 //
+// Two levels of detail: 'research' draws every unit of every wire; 'lecture' (Colah's few marks) hides
+// the strips and lets each wire carry only the selected units' numbers, large. Clicking a wire, its
+// label or (at the lecture level) its number zooms in: all of that wire's units, large, over the cell.
+//
 // Events: 'gate' {gate, rect} (a layer box was clicked: open the clamp popover),
-//         'unit' {unit, additive} (a unit cell was clicked: select it).
+//         'unit' {unit, additive} (a unit cell was clicked: select it),
+//         'detail' 'lecture' | 'research' (the level toggle was clicked).
 
 import { DIAGRAM, GATES, QUANTITIES, STAGES, family, fmt, fmtFactor, minTextPx, showToken } from '../config.js';
-import { Figure, label, prefersReducedMotion, svg } from './figure.js';
+import { Figure, html, label, prefersReducedMotion, svg } from './figure.js';
 import { scaleOf } from '../trace-doc.js';
 import { Strip, stripGeometry, unitAt } from './strip.js';
 
@@ -38,18 +43,18 @@ function lstmLayout(arch) {
     viewBox: [1660, 860],
     box: { x: 235, y: 72, w: 1350, h: 690 },
     wires: [
-      { d: `M0 ${belt} H${xF - R}`, stage: 0, cls: 'belt' },
-      { d: `M${xF + R} ${belt} H${xG - R}`, stage: 1, cls: 'belt' },
-      { d: `M${xG + R} ${belt} H1660`, stage: 3, cls: 'belt', arrow: true },
-      { d: `M${xF} ${top} V${belt + R}`, stage: 1, gate: 'forget', arrow: true },
-      { d: `M${xG} ${top} V${mul + R}`, stage: 2, gate: 'candidate', arrow: true },
-      { d: `M${xG} ${mul - R} V${belt + R}`, stage: 2, arrow: true },
-      { d: `M${xO} ${top} V${mul} H${xH - R}`, stage: 4, gate: 'output', arrow: true },
-      { d: `M${xH} ${belt} V${tanhY - 16}`, stage: 4, arrow: true },
-      { d: `M${xH} ${tanhY + 16} V${mul - R}`, stage: 4, arrow: true },
-      { d: `M${xH + R} ${mul} H${xOut} V${bus} H1660`, stage: 4, arrow: true },
-      { d: `M${xOut} ${mul} V0`, stage: 4, arrow: true },
-      { d: `M0 ${bus} H${xO}`, stage: 0 },
+      { d: `M0 ${belt} H${xF - R}`, stage: 0, cls: 'belt', q: 'c_prev' },
+      { d: `M${xF + R} ${belt} H${xG - R}`, stage: 1, cls: 'belt', q: 'kept' },
+      { d: `M${xG + R} ${belt} H1660`, stage: 3, cls: 'belt', arrow: true, q: 'cell' },
+      { d: `M${xF} ${top} V${belt + R}`, stage: 1, gate: 'forget', arrow: true, q: 'forget' },
+      { d: `M${xG} ${top} V${mul + R}`, stage: 2, gate: 'candidate', arrow: true, q: 'candidate' },
+      { d: `M${xG} ${mul - R} V${belt + R}`, stage: 2, arrow: true, q: 'written' },
+      { d: `M${xO} ${top} V${mul} H${xH - R}`, stage: 4, gate: 'output', arrow: true, q: 'output' },
+      { d: `M${xH} ${belt} V${tanhY - 16}`, stage: 4, arrow: true, q: 'cell' },
+      { d: `M${xH} ${tanhY + 16} V${mul - R}`, stage: 4, arrow: true, q: 'tanh_cell' },
+      { d: `M${xH + R} ${mul} H${xOut} V${bus} H1660`, stage: 4, arrow: true, q: 'hidden' },
+      { d: `M${xOut} ${mul} V0`, stage: 4, arrow: true, q: 'hidden' },
+      { d: `M0 ${bus} H${xO}`, stage: 0, q: 'h_prev' },
       { d: `M${xX} 860 V${bus}`, stage: 0 },
       ...[xF, xI, xG, xO]
         .filter((x) => !(cifg && x === xI))
@@ -77,11 +82,12 @@ function lstmLayout(arch) {
       { q: 'kept', x: xI, y: belt, labelPos: 'below', stage: 1 },
       { q: 'cell', x: xO, y: belt, labelPos: 'below', stage: 3 },
       { q: 'forget', x: xF, y: 380, labelPos: 'left', stage: 1 },
-      { q: 'input', x: xI, y: 508, labelPos: 'left', stage: 2 },
-      { q: 'candidate', x: xG, y: 508, labelPos: 'left', stage: 2 },
+      { q: 'input', x: xI, y: 508, lectureY: 480, labelPos: 'left', stage: 2 },
+      { q: 'candidate', x: xG, y: 508, lectureY: 480, labelPos: 'left', stage: 2 },
       { q: 'written', x: xG, y: 285, labelPos: 'left', stage: 2 },
-      { q: 'output', x: xO, y: 508, labelPos: 'left', stage: 4 },
-      { q: 'tanh_cell', x: xH, y: 345, labelPos: 'left', stage: 4 },
+      { q: 'output', x: xO, y: 508, lectureY: 480, labelPos: 'left', stage: 4 },
+      // lectureY: where a large badge sits when it is not where the grid is (clear of a box or an op).
+      { q: 'tanh_cell', x: xH, y: 345, lectureY: 312, labelPos: 'left', stage: 4 },
       { q: 'hidden', x: xOut, y: 590, labelPos: 'left', stage: 4 },
       { q: 'h_prev', x: 122, y: bus, labelPos: 'below', stage: 0, outside: true },
     ],
@@ -98,11 +104,11 @@ function lstmLayout(arch) {
   if (cifg) {
     // Coupled gates: the input gate is 1 − f, taken from the forget gate's output.
     L.wires.push({ d: `M${xF} ${top - 22} H${xI - R}`, stage: 2 });
-    L.wires.push({ d: `M${xI} ${top - 22 - R} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true });
+    L.wires.push({ d: `M${xI} ${top - 22 - R} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true, q: 'input' });
     L.ops.push({ kind: 'oneminus', x: xI, y: top - 22, stage: 2 });
     L.dots.push({ x: xF, y: top - 22 });
   } else {
-    L.wires.push({ d: `M${xI} ${top} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true });
+    L.wires.push({ d: `M${xI} ${top} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true, q: 'input' });
     L.gates.splice(1, 0, { gate: 'input', x: xI, y: boxY, stage: 2 });
   }
   if (arch === 'peephole') {
@@ -137,23 +143,23 @@ function gruLayout() {
     viewBox: [1660, 860],
     box: { x: 220, y: 72, w: 1380, h: 690 },
     wires: [
-      { d: `M0 ${belt} H${xZ - R}`, stage: 0, cls: 'belt' },
-      { d: `M${xZ + R} ${belt} H${xN - R}`, stage: 1, cls: 'belt' },
-      { d: `M${xN + R} ${belt} H1660`, stage: 4, cls: 'belt', arrow: true },
-      { d: `M${xDown} ${belt} V${bus} H${xR}`, stage: 0 },
+      { d: `M0 ${belt} H${xZ - R}`, stage: 0, cls: 'belt', q: 'h_prev' },
+      { d: `M${xZ + R} ${belt} H${xN - R}`, stage: 1, cls: 'belt', q: 'gru_keep' },
+      { d: `M${xN + R} ${belt} H1660`, stage: 4, cls: 'belt', arrow: true, q: 'hidden' },
+      { d: `M${xDown} ${belt} V${bus} H${xR}`, stage: 0, q: 'h_prev' },
       { d: `M${xX} 860 V${bus}`, stage: 0 },
       { d: `M${xZ} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true },
       { d: `M${xR} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true },
-      { d: `M${xZ} ${top} V${belt + R}`, stage: 1, gate: 'update', arrow: true },
-      { d: `M${xZ} ${row} H${xOne - R}`, stage: 1, arrow: true },
+      { d: `M${xZ} ${top} V${belt + R}`, stage: 1, gate: 'update', arrow: true, q: 'update' },
+      { d: `M${xZ} ${row} H${xOne - R}`, stage: 1, arrow: true, q: 'update' },
       { d: `M${xOne + R} ${row} H${xN - R}`, stage: 3, arrow: true },
-      { d: `M${xR} ${top} V${rmul + R}`, stage: 1, gate: 'reset', arrow: true },
+      { d: `M${xR} ${top} V${rmul + R}`, stage: 1, gate: 'reset', arrow: true, q: 'reset' },
       { d: `M${xBr} ${bus} V${rmul} H${xR - R}`, stage: 0, arrow: true },
       { d: `M${xR + R} ${rmul} H${xN - 120} V${boxY} H${xN - B.width / 2}`, stage: 2, arrow: true },
       { d: `M${xN} ${bus} V${boxY + B.height / 2}`, stage: 0, arrow: true },
-      { d: `M${xN} ${top} V${row + R}`, stage: 2, gate: 'candidate', arrow: true },
-      { d: `M${xN} ${row - R} V${belt + R}`, stage: 3, arrow: true },
-      { d: `M${xUp} ${belt} V0`, stage: 4, arrow: true },
+      { d: `M${xN} ${top} V${row + R}`, stage: 2, gate: 'candidate', arrow: true, q: 'gru_candidate' },
+      { d: `M${xN} ${row - R} V${belt + R}`, stage: 3, arrow: true, q: 'gru_write' },
+      { d: `M${xUp} ${belt} V0`, stage: 4, arrow: true, q: 'hidden' },
     ],
     ops: [
       { kind: 'mul', x: xZ, y: belt, stage: 1 },
@@ -206,11 +212,11 @@ function rnnLayout(arch) {
     viewBox: [1320, 600],
     box: { x: 250, y: 72, w: 980, h: 440 },
     wires: [
-      { d: `M0 ${bus} H${xBox} V${boxY + B.height / 2}`, stage: 0, arrow: true },
+      { d: `M0 ${bus} H${xBox} V${boxY + B.height / 2}`, stage: 0, arrow: true, q: 'h_prev' },
       { d: `M${xX} 600 V${bus}`, stage: 0 },
-      { d: `M${xBox} ${boxY - B.height / 2} V${out} H${xJ}`, stage: 1 },
-      { d: `M${xJ} ${out} V0`, stage: 1, arrow: true },
-      { d: `M${xJ} ${out} V${bus} H1320`, stage: 1, arrow: true },
+      { d: `M${xBox} ${boxY - B.height / 2} V${out} H${xJ}`, stage: 1, q: 'hidden' },
+      { d: `M${xJ} ${out} V0`, stage: 1, arrow: true, q: 'hidden' },
+      { d: `M${xJ} ${out} V${bus} H1320`, stage: 1, arrow: true, q: 'hidden' },
     ],
     ops: [],
     gates: [{ gate: 'hidden', x: xBox, y: boxY, stage: 1, fn: arch === 'irnn' ? 'ReLU' : 'tanh' }],
@@ -236,7 +242,7 @@ function rnnLayout(arch) {
     input: { x: xX, y: 548 },
     legend: { x: 760, y: 530 },
     title: { x: 250, y: 44 },
-    units: { x: xJ + 50, y: 44, anchor: 'start' },
+    units: { x: xJ - 30, y: 44, anchor: 'end' },
     // The hidden box is not a gate: it cannot be clamped.
     noClamp: true,
   };
@@ -361,8 +367,11 @@ export class CellDiagram extends Figure {
     this.view = null;
     this.q = null;
     this.animToken = 0;
+    this.level = 'research';
+    this.zoom = null; // {key, strip, root, onKey}: the wire shown whole
     this.container.classList.add('cell-diagram');
     this.svgRoot = svg('svg', { role: 'group', 'aria-label': 'LSTM cell diagram' }, this.container);
+    this.levelBar = this.makeLevelBar();
     this.tooltip = document.createElement('div');
     this.tooltip.className = 'tooltip';
     this.tooltip.setAttribute('role', 'tooltip');
@@ -390,7 +399,9 @@ export class CellDiagram extends Figure {
     this.svgRoot.style.setProperty('--tmin', `${(Math.ceil(tmin * 100) / 100).toFixed(2)}px`);
     this.svgRoot.dataset.detail = tmin > 24 ? 'compact' : 'full';
     const badge = Math.max(1, tmin / DIAGRAM.bigCell.valuePx);
+    this.badgeScale = badge;
     for (const strip of this.strips?.values() ?? []) strip.setBadgeScale(badge);
+    this.zoom?.strip.setBadgeScale(badge);
     this.fitGateBoxes();
     if (this.view && this.unitsNote) this.drawTitle(this.view);
   }
@@ -422,7 +433,31 @@ export class CellDiagram extends Figure {
     }
   }
 
+  // The level toggle: two buttons, the pressed one is the level drawn.
+  makeLevelBar() {
+    const bar = html('div', { class: 'detail-toggle', role: 'group', 'aria-label': 'level of detail' });
+    const titles = {
+      lecture: 'Lecture: the selected units’ numbers on each wire',
+      research: 'Research: every unit of every wire',
+    };
+    for (const level of ['lecture', 'research']) {
+      const b = html('button', { type: 'button', class: 'toggle', dataset: { level }, title: titles[level] }, level);
+      b.addEventListener('click', () => this.emit('detail', level));
+      bar.append(b);
+    }
+    this.container.append(bar);
+    return bar;
+  }
+
   // ---- setters
+  setLevel(level) {
+    this.level = level === 'lecture' ? 'lecture' : 'research';
+    this.svgRoot.dataset.level = this.level;
+    for (const b of this.levelBar.children) b.setAttribute('aria-pressed', String(b.dataset.level === this.level));
+    for (const strip of this.strips?.values() ?? []) strip.setLecture(this.level === 'lecture');
+    if (this.view && this.unitsNote) this.drawTitle(this.view);
+  }
+
   setModel(arch, hiddenSize) {
     if (arch === this.arch && hiddenSize === this.hidden) return;
     this.arch = arch;
@@ -437,6 +472,7 @@ export class CellDiagram extends Figure {
     if (!force && next.join() === this.units.join()) return;
     this.units = next;
     for (const s of this.strips.values()) s.setSelected(this.units);
+    this.zoom?.strip.setSelected(this.units);
     if (this.view && this.unitsNote) this.drawTitle(this.view);
   }
 
@@ -456,6 +492,7 @@ export class CellDiagram extends Figure {
     const L =
       this.family === 'lstm' ? lstmLayout(this.arch) : this.family === 'gru' ? gruLayout() : rnnLayout(this.arch);
     this.layout = L;
+    this.closeZoom(false);
     const root = this.svgRoot;
     root.replaceChildren();
     root.setAttribute('viewBox', `0 0 ${L.viewBox[0]} ${L.viewBox[1]}`);
@@ -511,6 +548,12 @@ export class CellDiagram extends Figure {
     }
     for (const d of L.dots) svg('circle', { class: 'junction', cx: d.x, cy: d.y, r: 6 }, wires);
     this.wireNodes = [...wires.querySelectorAll('.wire')];
+    // A wide, invisible stroke over each wire that carries a quantity: what a click on the wire hits.
+    const hits = svg('g', { class: 'wire-hits' }, root);
+    for (const w of L.wires.filter((x) => x.q)) {
+      const hit = svg('path', { d: w.d, class: 'wire-hit', 'data-q': w.q }, hits);
+      svg('title', {}, hit).textContent = `${QUANTITIES[w.q].hint}: click for all its units`;
+    }
 
     const ops = svg('g', { class: 'ops' }, root);
     for (const o of L.ops) this.drawOp(ops, o);
@@ -537,13 +580,16 @@ export class CellDiagram extends Figure {
         labelSub: spec.sub,
         labelPos: s.labelPos,
         badgePos: s.badgePos,
+        lectureDy: (s.lectureY ?? s.y) - s.y,
       });
       strip.root.dataset.stage = s.stage;
       strip.root.classList.toggle('outside', Boolean(s.outside));
+      strip.setLecture(this.level === 'lecture');
       this.strips.set(s.q, strip);
     }
     this.inputGroup = svg('g', { class: 'x-input', transform: `translate(${L.input.x},${L.input.y})` }, root);
     this.xStrip = null;
+    this.zoomLayer = svg('g', { class: 'zoom-layer' }, root);
     this.setUnits(this.units, true);
     this.container.style.setProperty('--aspect', String(L.viewBox[0] / L.viewBox[1]));
     this.textScale = { k: 0, min: 0 };
@@ -652,6 +698,7 @@ export class CellDiagram extends Figure {
     const mine = ++this.animToken;
     if (animateMs > 0 && from && !prefersReducedMotion()) this.animate(q, from, animateMs / STAGES.length, mine);
     else for (const [key, strip] of this.strips) strip.setValues(q[key], this.scaleOf(key));
+    if (this.zoom) this.paintZoom();
     // Clamped look: a layer box is hatched and locked when its gate is clamped at this step.
     for (const [gate, node] of this.gateNodes) {
       const units = v.cur.clamped?.[gate];
@@ -668,6 +715,7 @@ export class CellDiagram extends Figure {
       }
       const stripKey = gate === 'candidate' && this.family === 'gru' ? 'gru_candidate' : gate;
       this.strips.get(stripKey)?.setClamped(units?.length ? units : null);
+      if (this.zoom?.key === stripKey) this.zoom.strip.setClamped(units?.length ? units : null);
     }
     this.drawInput(v);
     this.drawTitle(v);
@@ -719,9 +767,13 @@ export class CellDiagram extends Figure {
     const fit = this.strips.get('hidden')?.big.childElementCount ?? 0;
     const shown = this.units.slice(0, Math.max(fit, 1));
     const more = this.units.slice(shown.length, DIAGRAM.bigCell.max);
-    this.unitsNote.textContent = shown.length
-      ? `badges: unit${shown.length > 1 ? 's' : ''} ${shown.join(', ')}${more.length ? ` (also selected ${more.join(', ')})` : ''}`
-      : '';
+    const which = `unit${shown.length > 1 ? 's' : ''} ${shown.join(', ')}`;
+    if (this.level === 'lecture') {
+      this.unitsNote.textContent = shown.length ? `${which} · click a wire for all` : 'click a wire to see its units';
+    } else {
+      const also = more.length ? ` (also selected ${more.join(', ')})` : '';
+      this.unitsNote.textContent = shown.length ? `badges: ${which}${also}` : '';
+    }
     this.svgRoot.setAttribute(
       'aria-label',
       `${this.arch.toUpperCase()} cell at step ${v.t + 1} of ${v.T}, reading ${v.token.text}${layer}`,
@@ -762,7 +814,7 @@ export class CellDiagram extends Figure {
     const strip = ev.target.closest('.strip');
     const local = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(strip.getScreenCTM().inverse());
     const key = strip.dataset.q;
-    const geo = key === 'x' ? this.xStrip?.geo : this.geo;
+    const geo = key === 'x' ? this.xStrip?.geo : strip.closest('.zoom') ? this.zoom?.strip.geo : this.geo;
     const unit = geo ? unitAt(geo, local.x, local.y) : null;
     return unit === null ? null : { key, unit, el: ev.target };
   }
@@ -794,6 +846,15 @@ export class CellDiagram extends Figure {
     });
     root.addEventListener('focusout', () => this.hideTooltip());
     root.addEventListener('click', (ev) => {
+      if (ev.target.closest('.zoom-close, .zoom-bg')) {
+        this.closeZoom();
+        return;
+      }
+      const wire = this.wireOf(ev);
+      if (wire) {
+        this.openZoom(wire);
+        return;
+      }
       const hit = this.unitOf(ev);
       if (hit) {
         this.emit('unit', { unit: hit.unit, additive: ev.shiftKey || ev.ctrlKey || ev.metaKey });
@@ -805,13 +866,93 @@ export class CellDiagram extends Figure {
     root.addEventListener('keydown', (ev) => {
       if (ev.key !== 'Enter' && ev.key !== ' ') return;
       const gate = ev.target.closest?.('.gate-box:not(.no-clamp)');
+      const wire = this.wireOf(ev);
       const hit = this.unitOf(ev);
-      if (gate) this.emit('gate', { gate: gate.dataset.gate, rect: gate.getBoundingClientRect() });
+      if (ev.target.closest?.('.zoom-close')) this.closeZoom();
+      else if (gate) this.emit('gate', { gate: gate.dataset.gate, rect: gate.getBoundingClientRect() });
+      else if (wire) this.openZoom(wire);
       else if (hit) this.emit('unit', { unit: hit.unit, additive: true });
       else return;
       ev.preventDefault();
       ev.stopPropagation();
     });
+  }
+
+  // The wire an event asks to see whole: a wire's hit stroke, a strip's label, or at the lecture level
+  // one of the numbers the wire carries (there, a click on a number zooms instead of unselecting it).
+  wireOf(ev) {
+    const t = ev.target;
+    if (!t.closest || t.closest('.zoom')) return null;
+    const hit = t.closest('.wire-hit');
+    if (hit) return hit.dataset.q;
+    const strip = t.closest('.strip');
+    if (!strip || strip.dataset.q === 'x') return null;
+    if (t.closest('.strip-label') || (this.level === 'lecture' && t.closest('.big'))) return strip.dataset.q;
+    return null;
+  }
+
+  // ---- zoom: one wire's units, all of them, large, over the cell
+  openZoom(key) {
+    if (!this.q?.[key]) return;
+    this.closeZoom(false);
+    const [vw, vh] = this.layout.viewBox;
+    const spec = QUANTITIES[key];
+    const root = svg('g', { class: 'zoom', 'data-q': key, role: 'dialog' }, this.zoomLayer);
+    root.setAttribute('aria-label', `${spec.hint}: all ${this.hidden} units`);
+    svg('rect', { class: 'zoom-bg', x: 12, y: 12, width: vw - 24, height: vh - 24, rx: 28 }, root);
+    const title = label(root, spec.base, spec.sub, { class: 'zoom-title', x: 60, y: 80 });
+    // Back to the baseline after the subscript.
+    svg('tspan', { dy: spec.sub ? '-0.3em' : null }, title).textContent = ` — ${spec.hint}: all ${this.hidden} units`;
+    const close = svg(
+      'g',
+      { class: 'zoom-close', transform: `translate(${vw - 70},66)`, tabindex: 0, role: 'button' },
+      root,
+    );
+    close.setAttribute('aria-label', 'back to the cell (Esc)');
+    svg('circle', { r: 30 }, close);
+    svg('text', { 'text-anchor': 'middle', y: 13 }, close).textContent = '×';
+    const opts = { ...DIAGRAM.lecture.zoom, maxGridHeight: Math.min(DIAGRAM.lecture.zoom.maxGridHeight, vh - 330) };
+    const strip = new Strip(root, {
+      key,
+      x: vw / 2,
+      y: vh / 2 + 40,
+      geometry: stripGeometry(this.hidden, opts),
+      labelBase: '',
+      labelSub: '',
+      labelPos: 'below',
+    });
+    const note = svg('text', { class: 'zoom-note', x: vw / 2, y: vh - 44, 'text-anchor': 'middle' }, root);
+    note.textContent = 'hover a unit for its equation · click it to select it · Esc or × to go back';
+    this.zoom = { key, strip, root };
+    strip.setSelected(this.units);
+    strip.setBadgeScale(this.badgeScale ?? 1);
+    this.paintZoom();
+    this.container.dataset.zoom = key;
+    // Esc closes the zoom wherever the focus is, before the page's own Esc (leaving presenter mode) sees it.
+    this.zoom.onKey = (ev) => {
+      if (ev.key !== 'Escape') return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      this.closeZoom();
+    };
+    document.addEventListener('keydown', this.zoom.onKey, true);
+    close.focus({ preventScroll: true });
+  }
+
+  paintZoom() {
+    const { key, strip } = this.zoom;
+    strip.setValues(this.q[key], this.scaleOf(key));
+  }
+
+  closeZoom(refocus = true) {
+    if (!this.zoom) return;
+    const { key, onKey } = this.zoom;
+    document.removeEventListener('keydown', onKey, true);
+    this.zoom.root.remove();
+    this.zoom = null;
+    delete this.container.dataset.zoom;
+    this.hideTooltip();
+    if (refocus) this.svgRoot.querySelector(`.strip[data-q="${key}"] .big`)?.focus({ preventScroll: true });
   }
 
   showTooltip({ key, unit }, x, y) {
@@ -830,7 +971,12 @@ export class CellDiagram extends Figure {
         : equation(this.family, this.arch, key, unit, this.q, v.cur);
     const hint = document.createElement('div');
     hint.className = 'tt-hint';
-    hint.textContent = this.units.includes(unit) ? 'click: unselect this unit' : 'click: select this unit (shift: add)';
+    const zoomsIn = this.level === 'lecture' && key !== 'x' && !this.zoom;
+    hint.textContent = zoomsIn
+      ? 'click: all units of this wire'
+      : this.units.includes(unit)
+        ? 'click: unselect this unit'
+        : 'click: select this unit (shift: add)';
     this.tooltip.append(title, eq, hint);
     this.tooltip.hidden = false;
     this.placeTooltip(x, y);

@@ -10,7 +10,7 @@ export const SHORTCUTS = [
   [['PageUp', 'PageDown'], 'previous / next state of a scene'],
   [['p', 'n'], 'previous / next state of a scene'],
   [['?'], 'show / hide this help'],
-  [['Esc'], 'close this help, a dialog, or presenter mode'],
+  [['Esc'], 'close this help, a dialog, a zoomed wire, or presenter mode'],
 ];
 
 export class HelpOverlay extends Figure {

@@ -1,7 +1,8 @@
 // A vector drawn as a strip of unit cells: the glyph every wire of the diagram carries.
 // All strips of one diagram share one geometry, so unit j sits at the same spot in every strip and the
 // eye can read a unit straight across the cell. Large hidden sizes wrap into rows of smaller cells;
-// the selected units are also drawn large, with their numbers.
+// the selected units are also drawn large, with their numbers. At the lecture level (setLecture) the grid
+// is hidden and the wire carries only those numbers, larger, centred where the grid was.
 //
 // The cells are painted on a <canvas> (inside the SVG, in a foreignObject): one element per strip
 // instead of one per unit keeps stepping at 60 fps with 512 units. Only the few marks on top
@@ -39,12 +40,25 @@ export function unitAt(geo, x, y) {
 export class Strip {
   // x, y: the centre of the grid (where the wire passes). labelPos: 'left' | 'right' | 'above' | 'below'.
   // badgePos: where the selected units' badges go, 'above' the grid (the default; below it for a strip
-  // labelled above) or 'left' of it where the space above is taken.
+  // labelled above) or 'left' of it where the space above is taken. lectureDy: how far below the grid's
+  // centre the lecture level's badges go.
   constructor(
     parent,
-    { key, x, y, geometry, labelBase, labelSub, labelPos = 'left', badgePos = 'above', bigMax = DIAGRAM.bigCell.max },
+    {
+      key,
+      x,
+      y,
+      geometry,
+      labelBase,
+      labelSub,
+      labelPos = 'left',
+      badgePos = 'above',
+      bigMax = DIAGRAM.bigCell.max,
+      lectureDy = 0,
+    },
   ) {
     this.key = key;
+    this.lectureDy = lectureDy;
     this.geo = geometry;
     this.bigMax = bigMax;
     this.badgePos = badgePos;
@@ -79,7 +93,8 @@ export class Strip {
     }[labelPos];
     this.labelPos = labelPos;
     this.labelText = labelSub ? `${labelBase} ${labelSub}` : labelBase;
-    label(this.root, labelBase, labelSub, { class: 'strip-label', ...lp });
+    this.labelAt = lp;
+    this.labelEl = label(this.root, labelBase, labelSub, { class: 'strip-label', ...lp });
     this.canvas.setAttribute('aria-label', `${this.labelText}: ${g.H} values (hover for each)`);
   }
 
@@ -152,6 +167,25 @@ export class Strip {
     this.drawBig(true);
   }
 
+  // The lecture level: no grid, the selected units' numbers on the wire (CellDiagram.setLevel).
+  setLecture(on) {
+    if (Boolean(on) === Boolean(this.lecture)) return;
+    this.lecture = Boolean(on);
+    this.root.classList.toggle('lecture', this.lecture);
+    this.drawBig(true);
+  }
+
+  // How much the badges grow: enough for the diagram's smallest text; at the lecture level more
+  // (DIAGRAM.lecture), as far as `n` badges side by side leave room for.
+  scaleFor(n) {
+    const B = DIAGRAM.bigCell;
+    const { scale, overText } = DIAGRAM.lecture;
+    const min = this.badgeScale ?? 1;
+    if (!this.lecture) return min;
+    const fit = B.room / (Math.max(1, Math.min(n, this.bigMax)) * (B.width + B.gap));
+    return Math.max(min, Math.min(fit, Math.max(scale, min * overText)));
+  }
+
   // The badges grow about their row's anchor (the grid's edge) when the diagram is drawn small, so
   // their numbers stay as large as the diagram's smallest text (CellDiagram.fitText).
   setBadgeScale(s) {
@@ -160,27 +194,54 @@ export class Strip {
     this.drawBig(true);
   }
 
-  placeBig() {
-    const s = this.badgeScale ?? 1;
-    const left = this.badgePos === 'left';
+  placeBig(s) {
+    const left = this.badgePos === 'left' && !this.lecture;
     const cx = left ? -8 : this.geo.w / 2;
-    const cy = left ? this.geo.h / 2 : this.labelPos === 'above' ? this.geo.h + 8 : -8;
+    let cy = this.labelPos === 'above' ? this.geo.h + 8 : -8;
+    if (left) cy = this.geo.h / 2;
+    if (this.lecture) cy = this.lectureCy();
     this.big.setAttribute('transform', s === 1 ? '' : `translate(${cx},${cy}) scale(${s}) translate(${-cx},${-cy})`);
+  }
+
+  lectureCy() {
+    return this.geo.h / 2 + this.lectureDy;
+  }
+
+  // At the lecture level the label sits beside the badges, not beside the hidden grid.
+  placeLabel(count, s) {
+    const B = DIAGRAM.bigCell;
+    const at = { ...this.labelAt };
+    if (this.lecture && count > 0) {
+      const halfW = ((count * B.width + (count - 1) * B.gap) * s) / 2;
+      const halfH = (B.height * s) / 2;
+      const cx = this.geo.w / 2;
+      const cy = this.lectureCy();
+      if (this.labelPos === 'left') at.x = cx - halfW - 10;
+      else if (this.labelPos === 'right') at.x = cx + halfW + 10;
+      else if (this.labelPos === 'above') at.y = cy - halfH - 10;
+      else at.y = cy + halfH + 24;
+    }
+    this.labelEl.setAttribute('x', at.x);
+    this.labelEl.setAttribute('y', at.y);
   }
 
   // The selected units, large and with their numbers, in a row above the grid.
   drawBig(rebuild = false) {
     const B = DIAGRAM.bigCell;
+    const selected = this.selected.filter((j) => j < this.geo.H);
+    const s = this.scaleFor(selected.length);
     // Grown badges (a small figure): only as many as fit in the room between two strips.
-    const room = Math.floor(DIAGRAM.bigCell.room / ((B.width + B.gap) * (this.badgeScale ?? 1)));
-    const shown = this.selected.filter((j) => j < this.geo.H).slice(0, Math.max(1, Math.min(this.bigMax, room)));
+    const room = Math.floor(B.room / ((B.width + B.gap) * s) + 1e-6);
+    const shown = selected.slice(0, Math.max(1, Math.min(this.bigMax, room)));
     if (rebuild || this.big.childElementCount !== shown.length) {
       this.big.replaceChildren();
-      this.placeBig();
+      this.placeBig(s);
+      this.placeLabel(shown.length, s);
       const total = shown.length * B.width + (shown.length - 1) * B.gap;
-      const left = this.badgePos === 'left';
+      const left = this.badgePos === 'left' && !this.lecture;
       const x0 = left ? -8 - total : this.geo.w / 2 - total / 2;
-      const y0 = left ? this.geo.h / 2 - B.height / 2 : this.labelPos === 'above' ? this.geo.h + 8 : -B.height - 8;
+      const cy = this.lecture ? this.lectureCy() : this.geo.h / 2;
+      const y0 = this.lecture || left ? cy - B.height / 2 : this.labelPos === 'above' ? this.geo.h + 8 : -B.height - 8;
       shown.forEach((j, k) => {
         const cell = svg(
           'g',
