@@ -343,9 +343,8 @@ def check_expectation(state: dict[str, Any], expect: Expectation, load: Callable
             return f"{model_id}: kept {kept:.3g} of the gradient back to step {k}, not above {expect.kept_above}"
         if expect.kept_below is not None and not kept < expect.kept_below:
             return f"{model_id}: kept {kept:.3g} of the gradient back to step {k}, not below {expect.kept_below}"
-    if expect.pair_unit is not None:
-        if problem := _pair_claim(model, state, clamps, expect):
-            return f"{model_id}: {problem}"
+    if expect.pair_unit is not None and (problem := _pair_claim(model, state, clamps, expect)):
+        return f"{model_id}: {problem}"
     if expect.forget_unit is not None:
         k = _token_index(texts, expect.forget_from if expect.forget_from is not None else 0)
         layer = state.get("layer", 0)

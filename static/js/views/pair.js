@@ -97,17 +97,14 @@ export class PairView extends Figure {
   drawTitle() {
     const d = this.data;
     const sym = d.memory === 'cell' ? 'c' : 'h';
-    const what = d.memory === 'cell' ? 'cell c (dashed), hidden h (solid)' : `h (a ${d.arch.toUpperCase()}'s memory: no separate cell)`;
+    const what = d.memory === 'cell' ? 'cell c (dashed), hidden h (solid)' : `h (a ${d.arch.toUpperCase()}'s memory)`;
     this.title.replaceChildren(
       html('strong', { text: `unit ${d.unit}` }),
       `: ${what} for `,
       html('span', { class: 'pair-a', text: this.label('a') }),
       ' and ',
       html('span', { class: 'pair-b', text: this.label('b') }),
-      `; below, their difference Δ${sym} = ${sym}`,
-      html('span', { class: 'pair-a', text: this.label('a') }),
-      ` − ${sym}`,
-      html('span', { class: 'pair-b', text: this.label('b') }),
+      `; bars: Δ${sym}, their difference`,
     );
   }
 
@@ -277,8 +274,8 @@ export class PairView extends Figure {
       margin: { l: 56, r: 12, t: 8, b: 8 },
       bargap: 0.35,
       xaxis: axis(theme, { ...ticks, range: [0.4, d.tokensA.length + 0.6], anchor: 'y2' }),
-      yaxis: axis(theme, { domain: [0.45, 1], title: { text: `${sym}[${d.unit}]` } }),
-      yaxis2: axis(theme, { domain: [0, 0.3], title: { text: `Δ${sym}` }, zeroline: true }),
+      yaxis: axis(theme, { domain: [0.42, 1], nticks: 5, title: { text: `${sym}[${d.unit}]` } }),
+      yaxis2: axis(theme, { domain: [0, 0.3], nticks: 3, title: { text: `Δ${sym}` }, zeroline: true }),
       shapes: this.shapes(theme),
       annotations,
       datarevision: JSON.stringify([d.unit, d.tokensA.length, d.series.a.hidden[0], d.series.b.hidden[0], height, width]),
