@@ -20,6 +20,7 @@ from app.export import export_page
 from app.nn import load_zoo, trace_document
 
 from .conftest import PageErrors, state
+from .test_colors import CVD, delta_e, lab
 
 SPAIN = (
     "I have been staying in Spain for the last 10 years and I enjoyed the food there although the weather was"
@@ -202,3 +203,19 @@ def test_an_exported_pair_scene_draws_from_disk(offline_tab: Any, tmp_path: Path
     tab.wait_for_timeout(300)  # the stage's height follows the chrome in the next frames
     inside(tab, "#pair .pair-plot")
     tab.screenshot(path=artifacts / "pair-export-1280x720.png")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_two_sentences_colours_stay_apart_for_colour_blind_eyes(tab: Any, server: str, theme: str) -> None:
+    tab.goto(server + link(model="lecture-gru", theme=theme, panels=""))
+    tab.wait_for_function("() => document.body.dataset.ready === '1'")
+    colours = tab.evaluate(
+        "() => { const css = getComputedStyle(document.body);"
+        " return ['--pair-a', '--pair-b', '--pair-diff', '--panel'].map((v) => css.getPropertyValue(v).trim()); }"
+    )
+    rgb = np.array([[int(c.lstrip("#")[k : k + 2], 16) for k in (0, 2, 4)] for c in colours])
+    for cvd in CVD:
+        a, b, diff, panel = lab(rgb, cvd)
+        assert delta_e(a, b) > 20, f"the two sentences' colours look alike for {cvd} ({theme})"
+        assert min(delta_e(a, diff), delta_e(b, diff)) > 10, f"a sentence looks like the difference bars ({cvd})"
+        assert min(delta_e(a, panel), delta_e(b, panel)) > 30, f"a sentence's line fades into the panel ({cvd})"

@@ -66,16 +66,18 @@ export function bestUnit(a, b, l, al) {
 }
 
 // The difference a − b of a unit's memory at the paired positions, and where it jumps most (the write
-// moment): {diff: [{i, j, d}], jump: {k, from, to} | null} (k indexes diff).
+// moment): {diff: [{i, j, d}], jump: {k, from, to, across} | null} (k indexes diff; `across`: from the
+// last paired position before words that do not pair, so the jump is over them). Both start at zero.
 export function pairDifference(a, b, l, u, al) {
   const ma = memoryRow(a, l, u);
   const mb = memoryRow(b, l, u);
   const diff = al.pairs.map(([i, j]) => ({ i, j, d: ma[i] - mb[j] }));
   let jump = null;
   diff.forEach((p, k) => {
-    const from = k > 0 && diff[k - 1].i === p.i - 1 ? diff[k - 1].d : 0;
+    const from = k > 0 ? diff[k - 1].d : 0;
     const size = Math.abs(p.d - from);
-    if (!jump || size > jump.size) jump = { k, from, to: p.d, size };
+    const across = k > 0 && diff[k - 1].i !== p.i - 1;
+    if (!jump || size > jump.size) jump = { k, from, to: p.d, size, across };
   });
   return { diff, jump };
 }

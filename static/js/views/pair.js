@@ -51,7 +51,8 @@ export class PairView extends Figure {
       close, // in an embed, hidden unless show= names `exit` (the stylesheet)
     );
     this.body = html('div', { class: 'pair-body' }, this.plotDiv, this.preds);
-    this.container.append(head, this.title, this.note, this.body);
+    // The title and the note run on as one paragraph: the chart gets the height.
+    this.container.append(head, html('div', { class: 'pair-caption' }, this.title, ' ', this.note), this.body);
   }
 
   setPlotly(Plotly) {
@@ -128,7 +129,12 @@ export class PairView extends Figure {
       const token = d.tokensA[at.i];
       const other = d.tokensB[at.j];
       const where = token === other ? `“${showToken(token)}”` : `“${showToken(token)}” / “${showToken(other)}”`;
-      parts.push(`Δ${sym} jumps most at ${where} (step ${at.i + 1}): ${fmt(j.from)} → ${fmt(j.to)}.`);
+      const before = j.k > 0 ? d.tokensA[d.diff[j.k - 1].i] : null;
+      parts.push(
+        j.across
+          ? `Δ${sym} changes most across the words that differ, from “${showToken(before)}” to ${where}: ${fmt(j.from)} → ${fmt(j.to)}.`
+          : `Δ${sym} jumps most at ${where} (step ${at.i + 1}): ${fmt(j.from)} → ${fmt(j.to)}.`,
+      );
     }
     if (d.clamped) parts.push('Both sentences are read with the clamps.');
     this.note.textContent = parts.join(' ');
