@@ -61,3 +61,17 @@ def test_a_pair_claim_that_fails_says_what_the_model_did() -> None:
     assert "has no `pair`" in (check_expectation(no_pair, wrong_unit, model) or "")
     longer = {**FIRST, "pair": FIRST["pair"].replace("France", "the United States")}
     assert "of one length" in (check_expectation(longer, wrong_unit, model) or "")
+
+
+def test_the_john_amanda_page_quotes_the_model() -> None:
+    page = SCENE.states[3]
+    m = model("lecture-gru")
+    vocab = list(m.vocab)
+    a, b = (run_trace(m, t, target="he", gradients=False) for t in (page.state["text"], page.state["pair"]))
+    ha, hb = a.columns[0].h[:14, 92], b.columns[0].h[:14, 92]
+    assert round(float(ha[0]), 2) == 0.95 and round(float(hb[0]), 2) == -0.99
+    assert np.all(np.round(ha[1:], 2) >= 0.93) and np.all(np.round(hb[1:], 2) <= -0.88)
+    p = {w: (float(a.probs[-1][vocab.index(w)]), float(b.probs[-1][vocab.index(w)])) for w in ("he", "she", "we")}
+    assert round(100 * p["he"][0]) == 25 and round(100 * p["she"][0], 1) == 0.8
+    assert round(100 * p["she"][1]) == 30 and round(100 * p["he"][1], 1) == 0.5
+    assert round(100 * p["we"][0]) == round(100 * p["we"][1]) == 28

@@ -145,9 +145,22 @@ def test_the_pair_round_trips_through_the_url(tab: Any, server: str) -> None:
     tab.locator("#pair .pair-best").click()
     tab.wait_for_function("() => window.lstmExplainer.getState().pairunit === -1")
     assert "pairunit" not in tab.url
-    tab.locator("#pair .pair-close").click()  # back to the diagram; the second sentence stays in the link
+    also = tab.locator("#pair .pair-also")  # the next units apart, a click each
+    assert also.count() == 2
+    runner = int(also.first.inner_text())
+    also.first.click()
+    tab.wait_for_function("(u) => window.lstmExplainer.getState().pairunit === u", arg=runner)
+    tab.locator("#pair .pair-best").click()
+    tab.wait_for_function("() => window.lstmExplainer.getState().pairunit === -1")
+    # The unit in the cell diagram at the word where the difference jumps ("spain", step 5).
+    tab.locator("#pair .pair-diagram").click()
     tab.wait_for_function("() => !window.lstmExplainer.getState().panels.includes('pair')")
-    assert tab.locator("#diagram").is_visible() and "pair=" in tab.url
+    assert state(tab)["units"] == [74] and state(tab)["step"] == 5
+    assert tab.locator("#diagram").is_visible() and "pair=" in tab.url  # the second sentence stays in the link
+    tab.locator("#pair-button").click()
+    tab.wait_for_function(PAIR_READY)
+    tab.locator("#pair .pair-close").click()
+    tab.wait_for_function("() => !window.lstmExplainer.getState().panels.includes('pair')")
 
 
 def test_the_pair_fits_a_960x540_embed(tab: Any, server: str, artifacts: Path) -> None:

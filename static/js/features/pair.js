@@ -47,22 +47,20 @@ export function positionsOnA(al, lenA, lenB) {
 
 const memoryRow = (doc, l, u) => doc.steps.map((s) => s.layers[l][memoryOf(doc.model.arch)][u]);
 
-// The unit whose memory differs most between the two from the cue on: {unit, gap} (null without a cue).
-export function bestUnit(a, b, l, al) {
-  if (al.cue === null) return null;
+// The units whose memory differs most between the two from the cue on, most first: [{unit, gap}] (gap:
+// the largest |a − b| over the paired steps from the cue; empty without a cue).
+export function separatingUnits(a, b, l, al, n = 3) {
+  if (al.cue === null) return [];
   const key = memoryOf(a.model.arch);
-  const H = a.model.hidden_size;
-  let best = { unit: 0, gap: -1 };
+  const gaps = new Float64Array(a.model.hidden_size);
   for (const [i, j] of al.pairs) {
     if (i < al.cue) continue;
     const ma = a.steps[i].layers[l][key];
     const mb = b.steps[j].layers[l][key];
-    for (let u = 0; u < H; u += 1) {
-      const gap = Math.abs(ma[u] - mb[u]);
-      if (gap > best.gap) best = { unit: u, gap };
-    }
+    for (let u = 0; u < gaps.length; u += 1) gaps[u] = Math.max(gaps[u], Math.abs(ma[u] - mb[u]));
   }
-  return best.gap < 0 ? null : best;
+  const order = Array.from(gaps, (gap, unit) => ({ unit, gap })).sort((x, y) => y.gap - x.gap);
+  return order.slice(0, n);
 }
 
 // The difference a − b of a unit's memory at the paired positions, and where it jumps most (the write
@@ -166,7 +164,8 @@ export function setupPair(page, { container, button }) {
     const textsA = a.tokens.map((t) => t.text);
     const textsB = b.tokens.map((t) => t.text);
     const al = alignPair(textsA, textsB);
-    const best = bestUnit(a, b, l, al);
+    const apart = separatingUnits(a, b, l, al);
+    const best = apart[0] ?? null;
     const H = a.model.hidden_size;
     const unit = s.pairunit >= 0 && s.pairunit < H ? s.pairunit : (best?.unit ?? 0);
     const series = (doc) => ({
@@ -187,6 +186,7 @@ export function setupPair(page, { container, button }) {
       unit,
       chosen: s.pairunit >= 0 && s.pairunit < H,
       best,
+      apart,
       H,
       series: { a: series(a), b: series(b) },
       diff,
@@ -215,6 +215,12 @@ export function setupPair(page, { container, button }) {
       typing = setTimeout(() => page.set({ pair: text }), 150);
     })
     .on('unit', (u) => page.set({ pairunit: u }))
+    // The unit in the cell diagram, at the step where the difference jumps: the write, drawn large.
+    .on('diagram', ({ unit, step }) => {
+      const T = page.trace()?.tokens.length ?? 0;
+      const panels = page.values().panels.filter((p) => p !== 'pair');
+      page.set({ units: [unit], step: step === T - 1 ? -1 : step, panels });
+    })
     .on('close', () => page.set({ panels: page.values().panels.filter((p) => p !== 'pair') }));
 
   button?.addEventListener('click', () => {

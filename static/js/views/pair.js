@@ -21,6 +21,8 @@ export class PairView extends Figure {
       autocomplete: 'off',
       spellcheck: 'false',
       'aria-label': 'the second sentence',
+      placeholder: 'the second sentence',
+      title: 'the second sentence: change a word or two of the first',
     });
     this.input.addEventListener('input', () => this.emit('text', this.input.value));
     const close = html('button', {
@@ -38,6 +40,16 @@ export class PairView extends Figure {
     });
     this.bestButton = html('button', { type: 'button', class: 'toggle pair-best' });
     this.bestButton.addEventListener('click', () => this.emit('unit', -1));
+    this.runnersUp = html('span', { class: 'pair-next' });
+    this.diagramButton = html('button', {
+      type: 'button',
+      class: 'toggle pair-diagram',
+      title: 'Select this unit in the cell diagram, at the step where the difference jumps',
+    });
+    this.diagramButton.addEventListener('click', () => {
+      const d = this.data;
+      this.emit('diagram', { unit: d.unit, step: d.jump ? d.diff[d.jump.k].i : d.step });
+    });
     this.title = html('p', { class: 'pair-title' });
     this.note = html('p', { class: 'pair-note muted', 'aria-live': 'polite' });
     this.plotDiv = html('div', { class: 'plot pair-plot' });
@@ -46,8 +58,16 @@ export class PairView extends Figure {
       'div',
       { class: 'pair-head' },
       html('h2', { text: 'Minimal pair' }),
-      html('label', { class: 'pair-input-field' }, html('span', { class: 'muted', text: 'second sentence ' }), this.input),
-      html('span', { class: 'pair-unit-field' }, html('label', {}, 'unit ', this.unitInput), ' ', this.bestButton),
+      html('span', { class: 'pair-input-field' }, this.input),
+      html(
+        'span',
+        { class: 'pair-unit-field' },
+        html('label', {}, 'unit ', this.unitInput),
+        ' ',
+        this.bestButton,
+        this.runnersUp,
+        this.diagramButton,
+      ),
       close, // in an embed, hidden unless show= names `exit` (the stylesheet)
     );
     this.body = html('div', { class: 'pair-body' }, this.plotDiv, this.preds);
@@ -84,6 +104,17 @@ export class PairView extends Figure {
       ? `The unit whose ${d.memory === 'cell' ? 'cell state' : 'hidden state'} differs most between the two after the first word that differs (|Δ| = ${fmt(d.best.gap)})`
       : '';
     this.bestButton.setAttribute('aria-pressed', String(!d.chosen));
+    // The next units apart, one click each (the units that differ most between the two sentences).
+    this.runnersUp.replaceChildren(
+      ...d.apart.slice(1).map((x) => {
+        const b = html('button', { type: 'button', class: 'toggle pair-also', text: String(x.unit), title: `|Δ| = ${fmt(x.gap)}` });
+        b.addEventListener('click', () => this.emit('unit', x.unit));
+        return b;
+      }),
+    );
+    if (d.apart.length > 1) this.runnersUp.prepend('then ');
+    this.diagramButton.textContent = '↗ diagram';
+    this.diagramButton.setAttribute('aria-label', `unit ${d.unit} in the cell diagram`);
     this.drawTitle();
     this.drawNote();
     this.drawPredictions();
