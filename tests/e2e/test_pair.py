@@ -216,6 +216,21 @@ def test_an_exported_pair_scene_draws_from_disk(offline_tab: Any, tmp_path: Path
     tab.wait_for_timeout(300)  # the stage's height follows the chrome in the next frames
     inside(tab, "#pair .pair-plot")
     tab.screenshot(path=artifacts / "pair-export-1280x720.png")
+    # The John / Amanda page: the chart is drawn again to its new box, never over the predictions beside it.
+    for _ in range(3):
+        tab.locator("body").press("PageDown")
+    tab.wait_for_function("() => document.body.dataset.scene === 'minimal-pair/3'")
+    tab.wait_for_function(
+        "() => document.body.dataset.pairReady === '1' && window.lstmExplainer.getState().pair.startsWith('Amanda')"
+    )
+    tab.wait_for_timeout(300)
+    edges = tab.evaluate(
+        "() => [document.querySelector('#pair .pair-plot .main-svg').getBoundingClientRect().right,"
+        " document.querySelector('#pair .pair-preds').getBoundingClientRect().left]"
+    )
+    assert edges[0] <= edges[1], edges
+    assert "unit 92" in tab.locator("#pair .pair-title").inner_text()
+    tab.screenshot(path=artifacts / "pair-export-john-1280x720.png")
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

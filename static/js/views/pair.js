@@ -53,6 +53,17 @@ export class PairView extends Figure {
     this.title = html('p', { class: 'pair-title' });
     this.note = html('p', { class: 'pair-note muted', 'aria-live': 'polite' });
     this.plotDiv = html('div', { class: 'plot pair-plot' });
+    // The chart is drawn to its box's size (plotly keeps an old size across react()): when the box
+    // changes (the stage's chrome, the predictions beside it, presenter mode), it is drawn again.
+    this.drawn = '';
+    let frame = 0;
+    const redraw = () => {
+      frame = 0;
+      if (this.sizeOf() !== this.drawn) this.draw();
+    };
+    new ResizeObserver(() => {
+      if (!frame) frame = requestAnimationFrame(redraw);
+    }).observe(this.plotDiv);
     this.preds = html('div', { class: 'pair-preds' });
     const head = html(
       'div',
@@ -216,7 +227,7 @@ export class PairView extends Figure {
   }
 
   setStep(t) {
-    if (!this.data || !this.Plotly || this.plotDiv.hidden) return;
+    if (!this.data?.series || !this.Plotly || this.body.hidden) return;
     this.data.step = t;
     this.Plotly.relayout(this.plotDiv, { shapes: this.shapes(plotTheme()) });
   }
@@ -226,9 +237,13 @@ export class PairView extends Figure {
     return [{ type: 'line', xref: 'x', yref: 'paper', x0: x, x1: x, y0: 0, y1: 1, line: { color: theme.muted, width: 1.5, dash: 'dot' } }];
   }
 
+  sizeOf() {
+    return `${this.plotDiv.clientWidth}x${this.plotDiv.clientHeight}`;
+  }
+
   draw() {
     const d = this.data;
-    if (!d || !this.Plotly || this.plotDiv.hidden) return;
+    if (!d?.series || !this.Plotly || this.body.hidden) return;
     const theme = plotTheme();
     const css = getComputedStyle(document.body);
     const colour = (side) => css.getPropertyValue(PAIR_COLOURS[side]).trim();
@@ -271,7 +286,8 @@ export class PairView extends Figure {
     });
     const font = Math.round(theme.font * 1.15); // a chart to be pointed at: a size up from the panels'
     const width = this.plotDiv.clientWidth || 600;
-    const height = Math.max(220, this.plotDiv.clientHeight || 320);
+    const height = Math.max(160, this.plotDiv.clientHeight || 320);
+    this.drawn = this.sizeOf();
     const ticks = tokenTicks(
       d.tokensA.map((text) => ({ text })),
       showToken,
@@ -304,6 +320,7 @@ export class PairView extends Figure {
       });
     }
     const layout = baseLayout(theme, {
+      width,
       height,
       font: { color: theme.fg, size: font, family: 'inherit' },
       showlegend: true,
