@@ -88,6 +88,8 @@ def check_view(view: dict[str, Any], zoo: Zoo, settings: Settings, where: str = 
         trace_for(_request(raw), zoo, settings)
         if compare := view.get("compare"):
             trace_for(_request({**raw, "model": compare, "interventions": []}), zoo, settings)
+        if pair := view.get("pair"):  # the minimal pair's second sentence: the same model and clamps
+            trace_for(_request({**raw, "text": pair}), zoo, settings)
     except TraceInputError as e:
         raise ExportError(e.code, f"{where}{e.message}") from None
     return [view["model"], *([view["compare"]] if view.get("compare") else [])]

@@ -68,6 +68,9 @@ def test_every_page_traces_on_the_shipped_models(where: str, state: dict[str, An
         assert not [t.text for t in trace.tokens if t.unknown], where
         assert state.get("step", -1) < len(trace.tokens), where
         assert all(u < m.hidden_size for u in state.get("units") or []), where
+    if state.get("pair"):  # the minimal pair's second sentence, read by the same model
+        trace = run_trace(model(state["model"]), state["pair"], gradients=False)
+        assert not [t.text for t in trace.tokens if t.unknown], where
 
 
 @pytest.mark.parametrize(("where", "state", "expect"), CLAIMS, ids=[c[0] for c in CLAIMS])

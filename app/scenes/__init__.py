@@ -26,7 +26,7 @@ from app.nn.files import MAX_LAYERS, MAX_SIZE, MAX_STEPS, parse_json
 SHIPPED_SCENES = Path(__file__).resolve().parent  # the scene files sit beside this module
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 GATES = ("input", "forget", "candidate", "output", "update", "reset")
-PANELS = ("predictions", "clamps", "memory", "gradients", "unrolled", "continuation")
+PANELS = ("predictions", "clamps", "memory", "gradients", "unrolled", "continuation", "pair")
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
@@ -63,6 +63,8 @@ class ExplorerView(BaseModel):
     sample: str | None = Field(
         None, pattern=r"^$|^\d+(?:\.\d+)?:\d+:\d+$", description="'' greedy, or temperature:top_k:seed"
     )
+    pair: str | None = Field(None, max_length=20000, description="a minimal pair's second sentence; '' = none")
+    pairunit: int | None = Field(None, ge=-1, le=MAX_SIZE - 1, description="the unit its chart shows; -1 = the best")
 
 
 class LabView(BaseModel):
@@ -102,12 +104,24 @@ class Expectation(BaseModel):
     forecast_between: tuple[float, float] | None = Field(
         None, description="a forecaster: its forecast after the last value lies in [low, high]"
     )
+    sentence: Literal["text", "pair"] = Field(
+        "text", description="top / not_top are about the state's text, or its minimal pair's second sentence"
+    )
+    pair_unit: int | None = Field(
+        None, ge=0, le=MAX_SIZE - 1, description="the unit the minimal-pair view picks (differs most after the cue) ..."
+    )
+    pair_from: str | Annotated[int, Field(ge=-MAX_STEPS, le=MAX_STEPS)] | None = Field(
+        None, description="... whose memory differs between the two sentences from this token (of the text) on ..."
+    )
+    pair_above: float | None = Field(None, ge=0, description="... by more than this at every step")
 
     @model_validator(mode="after")
     def _says_something(self) -> Expectation:
-        said = (self.top, self.not_top, self.kept_from, self.forget_unit, self.forecast_between)
+        said = (self.top, self.not_top, self.kept_from, self.forget_unit, self.forecast_between, self.pair_unit)
         if all(x is None for x in said):
-            raise ValueError("an expectation needs top, not_top, kept_from, forget_unit or forecast_between")
+            raise ValueError("an expectation needs top, not_top, kept_from, forget_unit, forecast_between or pair_unit")
+        if self.pair_unit is not None and (self.pair_from is None or self.pair_above is None):
+            raise ValueError("pair_unit needs pair_from and pair_above")
         if self.kept_from is not None and self.kept_above is None and self.kept_below is None:
             raise ValueError("kept_from needs kept_above or kept_below")
         if self.forget_unit is not None and self.forget_above is None:
@@ -280,7 +294,10 @@ def check_expectation(state: dict[str, Any], expect: Expectation, load: Callable
     model = load(model_id)
     clamps = state.get("clamps") if model_id == state.get("model") else None
     need_grad = expect.kept_from is not None
-    trace = run_trace(model, state["text"], target=state.get("target") or None, interventions=clamps,
+    if (expect.sentence == "pair" or expect.pair_unit is not None) and not state.get("pair"):
+        return "the expectation is about the minimal pair, and the state has no `pair` sentence"
+    text = state["pair"] if expect.sentence == "pair" else state["text"]
+    trace = run_trace(model, text, target=state.get("target") or None, interventions=clamps,
                       gradients=need_grad)  # fmt: skip
     texts = [t.text for t in trace.tokens]
     unknown = [t.text for t in trace.tokens if t.unknown]
@@ -326,10 +343,43 @@ def check_expectation(state: dict[str, Any], expect: Expectation, load: Callable
             return f"{model_id}: kept {kept:.3g} of the gradient back to step {k}, not above {expect.kept_above}"
         if expect.kept_below is not None and not kept < expect.kept_below:
             return f"{model_id}: kept {kept:.3g} of the gradient back to step {k}, not below {expect.kept_below}"
+    if expect.pair_unit is not None and (problem := _pair_claim(model, state, clamps, expect)):
+        return f"{model_id}: {problem}"
     if expect.forget_unit is not None:
         k = _token_index(texts, expect.forget_from if expect.forget_from is not None else 0)
         layer = state.get("layer", 0)
         f = np.array([c["act"]["forget"][0, expect.forget_unit] for c in trace.tape.caches[layer][k:]])
         if not f.min() > (expect.forget_above or 0):
             return f"{model_id}: unit {expect.forget_unit}'s forget gate falls to {f.min():.3f} after step {k}"
+    return None
+
+
+def _pair_claim(model: Any, state: dict[str, Any], clamps: Any, expect: Expectation) -> str | None:
+    """The minimal-pair claim, as static/js/features/pair.js computes it for two sentences of one length:
+    the unit whose memory differs most from the first differing token on, and its difference from
+    `pair_from` to the end."""
+    import numpy as np
+
+    from app.nn import run_trace
+
+    layer = state.get("layer", 0)
+    traces = [run_trace(model, t, target=state.get("target") or None, interventions=clamps, gradients=False)
+              for t in (state["text"], state["pair"])]  # fmt: skip
+    texts = [[t.text for t in tr.tokens] for tr in traces]
+    if len(texts[0]) != len(texts[1]):
+        return f"the pair claim needs sentences of one length, not {len(texts[0])} and {len(texts[1])} tokens"
+    differs = [i for i, (a, b) in enumerate(zip(*texts, strict=True)) if a != b]
+    if not differs:
+        return "the two sentences read as the same tokens"
+    col = [tr.columns[layer] for tr in traces]
+    T = len(texts[0])  # the columns may run on through a target's later pieces
+    memory = [(c.c if c.c is not None else c.h)[:T] for c in col]  # (T, H): the cell state, or the hidden state
+    gap = np.abs(memory[0] - memory[1])  # (T, H)
+    best = int(gap[differs[0] :].max(axis=0).argmax())
+    if best != expect.pair_unit:
+        return f"the unit that differs most after {texts[0][differs[0]]!r} is {best}, not {expect.pair_unit}"
+    k = _token_index(texts[0], expect.pair_from)  # type: ignore[arg-type]
+    low = float(gap[k:, best].min())
+    if not low > (expect.pair_above or 0):
+        return f"unit {best}'s memory differs by only {low:.3f} between the sentences somewhere after step {k}"
     return None

@@ -129,3 +129,9 @@ export function scales(theme, cellRange = 1) {
     magnitude: new Scale('magnitude', 0, 1),
   };
 }
+
+// Lines on the charts: the colour says whose line it is (a model in compare mode, --compare-a/-b; a
+// sentence in the minimal-pair view, below), the line style which quantity — solid h, dashed c — never
+// the other way round. Colours are CSS variables (app.css), so each theme sets its own.
+export const LINE_DASH = { hidden: 'solid', cell: 'dash' };
+export const PAIR_COLOURS = { a: '--pair-a', b: '--pair-b', difference: '--pair-diff' };

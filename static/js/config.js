@@ -102,7 +102,8 @@ export const CONTINUATION_CHOICES = { char: [50, 100, 200, 400], word: [5, 10, 2
 
 // Panels that can be opened (and are remembered in the URL).
 // `continuation` (the model writing on, from POST /api/continue) is opened on demand: it costs a request.
-export const PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled', 'continuation'];
+// `pair` (the minimal-pair chart, features/pair.js) takes the diagram's place on the stage while open.
+export const PANELS = ['predictions', 'clamps', 'memory', 'gradients', 'unrolled', 'continuation', 'pair'];
 
 // The controls of an /embed page that `hide=` and `show=` name. `controls` is all the stepping controls at
 // once; `text` (a sentence box), `download` (SVG/PNG buttons) and `exit` (the scene bar's ×, which would

@@ -23,6 +23,7 @@ import { guardKeyboardUntilActivated, installEmbedApi } from './embed-api.js';
 import { LocalEngine } from './local-engine.js';
 import { SceneClient, captionOf, pageKey, pagePartial, sceneHref, turn } from './scenes.js';
 import { TaskKinds, attributionTint } from './features/task-kinds.js';
+import { setupPair } from './features/pair.js';
 import { setupCompareTabs, setupModelCard, setupStage } from './stage.js';
 import { setupDetailLevel } from './detail-level.js';
 import { setupWriteMoment } from './write-moment.js';
@@ -883,14 +884,15 @@ function fillModelPicker() {
 
 // plotly.js is big: fetched only after the diagram has painted, by a script tag (CSP allows 'self').
 let plotlyLoading = null;
-function loadPlotly() {
+function loadPlotly({ force = false } = {}) {
   // Only for an open plot panel: parsing plotly.js holds the main thread for about a second.
   const open = panelsOpen();
   const wanted =
+    force ||
     (views.memory && open.has('memory')) ||
     (views.gradients && open.has('gradients')) ||
     (views.compare && compareOn());
-  if (plotly || plotlyLoading || !wanted || !painted) return;
+  if (plotly || plotlyLoading || !wanted || !painted) return plotlyLoading;
   // An exported page carries its own copy (plotlySource gives it as a blob: URL).
   plotlyLoading = plotlySource(sitePath(`/vendor/plotly.min.js?v=${encodeURIComponent(config.version)}`)).then(
     (src) =>
@@ -919,6 +921,7 @@ function loadPlotly() {
         );
       }
     });
+  return plotlyLoading;
 }
 
 // An exported page: the banner's button switches between the exported clamps and none.
@@ -1252,6 +1255,7 @@ function settleTraceWaiters(err = null) {
 
 function traced() {
   settleTraceWaiters();
+  pair.refresh();
   if (!readySent) {
     readySent = true;
     embedApi?.emit('ready');
@@ -1487,6 +1491,19 @@ setupWriteMoment(
     subscribe: (fn) => state.subscribe(fn),
   },
   { button: $('writers-button'), note: $('writers-note') },
+);
+const pair = setupPair(
+  {
+    apiBase: config.apiBase,
+    trace: () => (trace?.done ? trace : null),
+    step: () => displayedStep(),
+    layer: () => layerOf(),
+    values: () => state.values,
+    set: (partial) => state.set(partial),
+    subscribe: (fn) => state.subscribe(fn),
+    plotly: () => loadPlotly({ force: true }),
+  },
+  { container: $('pair'), button: $('pair-button') },
 );
 const compareTabs = setupCompareTabs(document.querySelector('main > .stage'));
 setupCompareTabs(document.querySelector('.embed-figures'), { inside: true });

@@ -111,6 +111,10 @@ export const FIELDS = {
   sample: { default: '', codec: sampleCodec },
   // Compare mode: the id of the second model read beside the main one ('' = off).
   compare: { default: '', codec: str(200) },
+  // Minimal pair (features/pair.js): a second sentence read by the same model beside the text ('' = none),
+  // and the unit its chart shows (−1 = the unit that separates the two sentences most).
+  pair: { default: '', codec: str(20000) },
+  pairunit: { default: -1, codec: int(-1) },
   // Embedding (docs/embedding.md): the controls an /embed page hides, or the only ones it shows; and
   // presenter mode (large type, no page chrome) on either page.
   hide: { default: [], codec: list(CHROME) },
