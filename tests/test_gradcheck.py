@@ -253,3 +253,27 @@ def test_the_weight_gradients_of_a_target_of_pieces_are_its_whole_word_loss(arch
     np.testing.assert_allclose(loss, trace.losses[-1], rtol=1e-12)
     for name, g in grads.params.items():
         np.testing.assert_allclose(tri.params.params[name], g, rtol=1e-9, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru"])
+def test_long_sequences_with_an_answer_weight_check(arch: str) -> None:
+    # Training has T≈40 and weight mostly on the answer; the checks above use T=5 with weight everywhere.
+    model = random_model(arch, vocab=["<unk>", *"abcdefgh"], hidden_size=6, input_size=4, layers=1, seed=0)
+    model.params = {k: v.astype(np.float64) for k, v in model.params.items()}
+    rng = np.random.default_rng(3)
+    tokens, targets = rng.integers(0, 9, (3, 40)), rng.integers(0, 9, (3, 40))
+    weights = np.zeros((3, 40))
+    weights[:, -1], weights[0, 5] = 1.0, 0.3
+    loss = lambda: model.loss_and_grads(tokens, targets, weights)[0]  # noqa: E731
+    _, grads, _ = model.loss_and_grads(tokens, targets, weights)
+    for name, p in model.params.items():
+        for _ in range(15):
+            idx = tuple(int(rng.integers(0, s)) for s in p.shape)
+            old = p[idx]
+            p[idx] = old + EPS
+            up = loss()
+            p[idx] = old - EPS
+            down = loss()
+            p[idx] = old
+            num, got = (up - down) / (2 * EPS), grads.params[name][idx]
+            assert abs(num - got) <= 1e-6 * max(abs(num), abs(got), 1e-8), f"{arch} {name}{idx}: {got} vs {num}"
