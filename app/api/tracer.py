@@ -100,7 +100,10 @@ def _run(
     checked: Checked, request: TraceRequest, gradients: bool, base: nn_trace.Trace | None = None, lean: bool = False
 ) -> nn_trace.Trace:
     interventions = [iv.model_dump() for iv in request.interventions]
-    return nn_trace.run_trace(checked.model, request.text, request.target, interventions, gradients, base, lean)
+    # Only the norms of ∂L/∂θ are shown: the arrays (V·(I + H) floats for the embedding and decoder) are let go.
+    return nn_trace.run_trace(
+        checked.model, request.text, request.target, interventions, gradients, base, lean, param_grads=False
+    )
 
 
 def document_for(checked: Checked, request: TraceRequest) -> dict[str, Any]:
@@ -153,13 +156,16 @@ class Entry:
 
 def trace_bytes(trace: nn_trace.Trace) -> int:
     """The memory a trace's arrays take (what the cache's budget counts)."""
-    n = trace.logits.nbytes + trace.logp.nbytes
-    for c in trace.columns:
+    n = trace.ranked.nbytes + trace.ranked_p.nbytes + trace.losses.nbytes
+    n += trace.forecast.nbytes if trace.forecast is not None else 0
+    n += trace.tail_logp.nbytes if trace.tail_logp is not None else 0
+    for c in [*trace.columns, *(trace.tail or [])]:
         n += sum(a.nbytes for a in c.arrays())
     tri = trace.triangle
     if tri is not None:
         n += tri.hidden.nbytes + (tri.cell.nbytes if tri.cell is not None else 0)
-        if tri.params is not None:
+        n += tri.attribution.nbytes if tri.attribution is not None else 0
+        if tri.params is not None:  # not kept by the server's traces (param_grads=False): only their norms
             n += sum(a.nbytes for a in tri.params.params.values())
     return n
 
