@@ -8,10 +8,10 @@ import struct
 import numpy as np
 import pytest
 
+from app.api.tracer import trace_bytes
 from app.nn import ARCHS, random_model, run_trace
 from app.nn import model as nn_model
 from app.nn.document import Frames, parse_frame
-from app.api.tracer import trace_bytes
 from app.nn.trace import ROW_BLOCK, TOP_K, Trace, gradient_triangle, kept_rows, kept_steps
 
 CLAMPS = {
