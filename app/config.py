@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     trace_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     # Memory for streamed traces kept for the next socket that asks for the same one (0 turns it off).
     trace_cache_bytes: int = Field(64 * 1024 * 1024, ge=0)
+    # Memory for the traces sockets are streaming, kept whatever the cache lets go (0 turns pins off): with a
+    # room of different sentences the cache would otherwise let a trace go before its rows were sent.
+    trace_pin_bytes: int = Field(128 * 1024 * 1024, ge=0)
     # WebSockets one client address may hold open at once (a lecture hall behind one NAT shares an address:
     # raise it there). More are closed with 1008.
     ws_max_per_client: int = Field(32, ge=1)

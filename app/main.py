@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("serving %d model(s): %s", len(zoo.models), ", ".join(zoo.models) or "none")
         app.state.zoo = zoo
         app.state.trace_pool = pool = TracePool(settings.trace_concurrency)
-        app.state.trace_cache = TraceCache(settings.trace_cache_bytes, pool)
+        app.state.trace_cache = TraceCache(settings.trace_cache_bytes, pool, settings.trace_pin_bytes)
         app.state.socket_limit = SocketLimit(settings.ws_max_per_client)
         await anyio.to_thread.run_sync(plotly_gzipped)  # warm the cache before the first student asks
         # Concurrency comes from the trace threads and workers; BLAS threads on top of them spin against

@@ -8,10 +8,11 @@ import struct
 import numpy as np
 import pytest
 
+from app.api.tracer import trace_bytes
 from app.nn import ARCHS, random_model, run_trace
 from app.nn import model as nn_model
 from app.nn.document import Frames, parse_frame
-from app.nn.trace import ROW_BLOCK, Trace, gradient_triangle, kept_rows, kept_steps
+from app.nn.trace import ROW_BLOCK, TOP_K, Trace, gradient_triangle, kept_rows, kept_steps
 
 CLAMPS = {
     "lstm": [{"gate": "forget", "value": 0.0, "start": 5}],
@@ -37,6 +38,9 @@ def assert_identical(got: Trace, fresh: Trace) -> None:
     same(got.logits, fresh.logits, "logits")
     same(got.logp, fresh.logp, "log p")
     same(got.losses, fresh.losses, "losses")
+    same(got.ranked, fresh.ranked, "ranked outputs")
+    same(got.ranked_p, fresh.ranked_p, "their p")
+    same(got.forecast, fresh.forecast, "forecasts")
     assert got.expected == fresh.expected
     for l, (a, b) in enumerate(zip(got.columns, fresh.columns, strict=True)):
         for g in b.act:
@@ -53,6 +57,8 @@ def assert_identical(got: Trace, fresh: Trace) -> None:
         same(ta.hidden, tb.hidden, "‖∂L/∂h‖")
         same(ta.cell, tb.cell, "‖∂L/∂c‖")
         assert ta.param_step == tb.param_step
+        assert ta.norms == tb.norms
+        same(ta.attribution, tb.attribution, "attribution")
         assert (ta.params is None) == (tb.params is None)
         if ta.params is not None and tb.params is not None:
             for name, v in tb.params.params.items():
@@ -82,6 +88,29 @@ def test_an_extended_trace_is_the_fresh_one_bit_for_bit(arch: str, layers: int) 
         fresh = run_trace(model, after, t1, clamps)
         assert_identical(got, fresh)
         assert got.keep == kept_steps(base, fresh)
+
+
+def test_a_trace_keeps_the_ranking_not_the_distribution() -> None:
+    """A step keeps its TOP_K likeliest tokens, not V floats; the logits decoded again are the ones it ranked
+    and scored, and a trace that lets ∂L/∂θ go keeps their norms, the same as a trace that keeps them."""
+    words = [a + b for a in "abcdefghijkl" for b in "abcdefghijklmnopqrstuvwxy"]  # 300 words
+    vocab = ["<unk>", *words]
+    model = random_model("lstm", vocab=vocab, tokenizer="word", hidden_size=8, seed=6)
+    text = " ".join(words[(k * 37) % 300] for k in range(ROW_BLOCK + 9))
+    trace = run_trace(model, text, "ab")
+    assert trace.ranked.shape == trace.ranked_p.shape == (trace.steps, TOP_K)
+    probs = trace.probs  # decoded again
+    order = np.lexsort((np.arange(len(vocab))[None].repeat(trace.steps, 0), -probs), axis=1)[:, :TOP_K]
+    same(trace.ranked, order, "the ranking of the decoded distribution")
+    same(trace.ranked_p, np.take_along_axis(probs, order, 1), "its p")
+    same(trace.losses, -trace.logp[np.arange(trace.steps), [*trace.ids[1:], trace.target_pieces[0].id]], "losses")
+    server = run_trace(model, text, "ab", param_grads=False)
+    assert server.triangle is not None and server.triangle.params is None and trace.triangle is not None
+    assert server.triangle.norms == trace.triangle.norms
+    same(server.triangle.hidden, trace.triangle.hidden, "‖∂L/∂h‖")
+    assert trace_bytes(server) < trace.steps * len(vocab) * 8  # less than one (T, V) float64 array
+    grown = run_trace(model, text + " ac", "ad", param_grads=False, base=server)
+    assert_identical(grown, run_trace(model, text + " ac", "ad", param_grads=False))
 
 
 def test_what_is_kept() -> None:

@@ -65,9 +65,9 @@ class Held:
 
 @dataclass
 class Sent:
-    """The newest trace this socket sent a meta for: what an incremental request may build on. Only its
-    cache key is kept, not its arrays (the cache's budget bounds those), unless the trace was too big for
-    the cache (`own`)."""
+    """The newest trace this socket sent a meta for: what an incremental request may build on. Between
+    streams only its cache key is kept, not its arrays (the cache's budget bounds those), unless the trace
+    was too big for the cache (`own`); while it streams, the session pins it (TraceCache.pin)."""
 
     rid: MessageId
     stream: int
@@ -134,6 +134,7 @@ class TraceSession:
         self.pending: Job | None = None  # the newest valid request not yet started
         self.sent: Sent | None = None  # the newest trace whose meta went out
         self.streams = 0
+        self.pinned: Entry | None = None  # the trace being streamed, kept by the cache until the stream ends
         self.wakeup = asyncio.Event()
         self.send_lock = asyncio.Lock()  # the reader's errors and the streamer's frames share the socket
         self.closed = False
@@ -218,10 +219,22 @@ class TraceSession:
             await self.wakeup.wait()
             self.wakeup.clear()
             job, self.pending = self.pending, None
-            if job is not None:
-                await self._run(job)
-            elif self.sent is not None:
-                await self._more(self.sent, self.generation)
+            try:
+                if job is not None:
+                    await self._run(job)
+                elif self.sent is not None:
+                    await self._more(self.sent, self.generation)
+            finally:  # the stream ended, was superseded, or the socket went: its trace is the cache's again
+                self._unpin()
+
+    def _pin(self, entry: Entry) -> None:
+        if self.pinned is None and self.cache.pin(entry):
+            self.pinned = entry
+
+    def _unpin(self) -> None:
+        if self.pinned is not None:
+            self.cache.unpin(self.pinned)
+            self.pinned = None
 
     async def _run(self, job: Job) -> None:
         rid, request = job.request.id, job.request
@@ -245,6 +258,7 @@ class TraceSession:
             return
         if job.generation != self.generation:
             return  # superseded while it computed
+        self._pin(entry)
         keep = rows = 0
         held = Held()
         if base is not None and sent is not None:
@@ -262,7 +276,7 @@ class TraceSession:
         self.sent = Sent(rid, self.streams, entry.key, job.checked, request, held, gradients, request.view,
                          job.started, own)  # fmt: skip
         T, step_size = entry.trace.steps, entry.frames.layout.step_size
-        del entry  # from here on looked up for every frame: a slow socket does not hold a trace the cache let go
+        del entry  # from here on looked up for every frame: the pin, or the cache when it had no room
         await self._send_json({
             "type": "meta", "id": rid, "stream": self.streams, **meta, "gradients": gradients,
             "base": request.base if based else None, "keep": keep, "keep_rows": rows,
@@ -279,18 +293,22 @@ class TraceSession:
             await self._more(sent, job.generation)
 
     async def _entry(self, sent: Sent) -> Entry:
-        """The trace `sent` describes: from the cache, or this socket's own, or traced again (to the same
-        numbers) when the cache let it go while a slow client read."""
+        """The trace `sent` describes: pinned, from the cache, or this socket's own, or traced again (to the
+        same numbers) when the cache let it go and the pins had no room for it."""
+        if self.pinned is not None and self.pinned.key == sent.key:
+            return self.pinned
         entry = self.cache.peek(sent.key) or sent.own
         if entry is None:
             entry = await self.cache.get(sent.checked, sent.request)
             if self.cache.peek(sent.key) is not entry:
                 sent.own = entry
+            self._pin(entry)
         return entry
 
     async def _more(self, sent: Sent, generation: int) -> None:
         """Send what the view asks for and the client does not hold yet, then `done`."""
         entry = await self._entry(sent)
+        self._pin(entry)
         held, T, pre_size = sent.held, entry.trace.steps, max(1, entry.frames.layout.pre_size)
         del entry
         missing = [t for t in _steps(sent.view.pre, T) if t not in held.pre]

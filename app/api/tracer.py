@@ -4,8 +4,11 @@ threads. Routes (app/api/routes/) and the socket's streaming (app/api/streaming.
 
 The WebSocket's traces are kept in a cache by request (a lecture hall tracing the same sentence costs one
 trace) as arrays, not frames: frames are cut from the arrays as they are sent (app/nn/document.py Frames),
-and gradient rows are computed when a client asks for them. The cache's byte budget is the bound on the
-memory traces take: a socket keeps only the key of its trace between frames, never the arrays.
+and gradient rows are computed when a client asks for them. Two byte budgets bound the memory traces take:
+the cache's, least recently used out, and the pins': a socket pins its trace while it streams it, so a busy
+cache never makes it trace the text twice, and lets it go when the stream ends (between streams a socket
+keeps only the key). A pin the budget has no room for is refused; that socket then finds its trace in the
+cache, or traces it again, as every socket did before pins.
 """
 
 from __future__ import annotations
@@ -100,7 +103,10 @@ def _run(
     checked: Checked, request: TraceRequest, gradients: bool, base: nn_trace.Trace | None = None, lean: bool = False
 ) -> nn_trace.Trace:
     interventions = [iv.model_dump() for iv in request.interventions]
-    return nn_trace.run_trace(checked.model, request.text, request.target, interventions, gradients, base, lean)
+    # Only the norms of ∂L/∂θ are shown: the arrays (V·(I + H) floats for the embedding and decoder) are let go.
+    return nn_trace.run_trace(
+        checked.model, request.text, request.target, interventions, gradients, base, lean, param_grads=False
+    )
 
 
 def document_for(checked: Checked, request: TraceRequest) -> dict[str, Any]:
@@ -149,18 +155,33 @@ class Entry:
     notice: str | None
     size: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one backward sweep at a time per trace
+    pins: int = 0  # sockets streaming it (TraceCache.pin)
+    reserved: int = 0  # what its pin counts: its size with every gradient row, so a pinned trace never outgrows it
 
 
 def trace_bytes(trace: nn_trace.Trace) -> int:
     """The memory a trace's arrays take (what the cache's budget counts)."""
-    n = trace.logits.nbytes + trace.logp.nbytes
-    for c in trace.columns:
+    n = trace.ranked.nbytes + trace.ranked_p.nbytes + trace.losses.nbytes
+    n += trace.forecast.nbytes if trace.forecast is not None else 0
+    n += trace.tail_logp.nbytes if trace.tail_logp is not None else 0
+    for c in [*trace.columns, *(trace.tail or [])]:
         n += sum(a.nbytes for a in c.arrays())
     tri = trace.triangle
     if tri is not None:
         n += tri.hidden.nbytes + (tri.cell.nbytes if tri.cell is not None else 0)
-        if tri.params is not None:
+        n += tri.attribution.nbytes if tri.attribution is not None else 0
+        if tri.params is not None:  # not kept by the server's traces (param_grads=False): only their norms
             n += sum(a.nbytes for a in tri.params.params.values())
+    return n
+
+
+def full_bytes(trace: nn_trace.Trace, gradients: bool) -> int:
+    """`trace_bytes` once every gradient row (and the last loss's attribution) is in."""
+    n = trace_bytes(trace)
+    if gradients and trace.triangle is None:
+        T, L = trace.steps, trace.model.layers
+        R = sum(e is not None for e in trace.expected)
+        n += L * R * T * 8 * (2 if trace.model.spec.has_cell else 1) + T * 8
     return n
 
 
@@ -174,10 +195,13 @@ class TraceCache:
     `max_bytes`. A trace larger than the whole budget is not kept: the socket that asked streams it and
     lets it go."""
 
-    def __init__(self, max_bytes: int, pool: TracePool) -> None:
+    def __init__(self, max_bytes: int, pool: TracePool, pin_bytes: int = 0) -> None:
         self.max_bytes = max_bytes
         self.pool = pool
         self.size = 0
+        self.pin_bytes = pin_bytes
+        self.pinned = 0  # bytes reserved by the pinned entries (in the cache or not)
+        self._pinned: dict[bytes, Entry] = {}
         self._done: OrderedDict[bytes, Entry] = OrderedDict()
         self._running: dict[bytes, asyncio.Task[Entry]] = {}
         self._prefetching: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
@@ -191,7 +215,36 @@ class TraceCache:
         entry = self._done.get(key)
         if entry is not None:
             self._done.move_to_end(key)
+            return entry
+        entry = self._pinned.get(key)  # let go by the cache while a socket streams it: still here
+        if entry is not None:
+            self._keep(entry)  # asked for again, so recently used
         return entry
+
+    def pin(self, entry: Entry) -> bool:
+        """Keep `entry` while a socket streams it, whatever the cache lets go, if the pins' budget has room for
+        its whole size with every gradient row. Each successful pin is matched by one `unpin`."""
+        held = self._pinned.get(entry.key)
+        if held is not None:
+            if held is not entry:
+                return False  # an older trace of the same request, pinned by others
+            entry.pins += 1
+            return True
+        reserved = max(entry.size, full_bytes(entry.trace, entry.gradients))
+        if self.pinned + reserved > self.pin_bytes:
+            return False
+        entry.pins, entry.reserved = 1, reserved
+        self._pinned[entry.key] = entry
+        self.pinned += reserved
+        return True
+
+    def unpin(self, entry: Entry) -> None:
+        if self._pinned.get(entry.key) is not entry:
+            return
+        entry.pins -= 1
+        if not entry.pins:
+            del self._pinned[entry.key]
+            self.pinned -= entry.reserved
 
     async def get(self, checked: Checked, request: TraceRequest, base: Entry | None = None) -> Entry:
         """The trace with its forward done, extended from `base` when that is an earlier trace of the model."""

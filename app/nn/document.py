@@ -22,10 +22,9 @@ import numpy as np
 from .interventions import unapplied
 from .model import Model
 from .tokenizer import Token
-from .trace import Trace, Triangle, run_trace
+from .trace import TOP_K, Trace, Triangle, run_trace
 
 Array = np.ndarray
-TOP_K = 10
 MAGIC = b"LXT1"
 HEADER = struct.Struct("<4sIHHIII")  # magic, stream, kind, dtype, first, count, values: 24 bytes
 KIND_STEPS, KIND_PRE, KIND_ROWS = 1, 2, 3
@@ -55,17 +54,10 @@ def _f(x: float) -> float | None:
     return None if not np.isfinite(x) else float(round_sig(np.array(x)))
 
 
-def top_k(trace: Trace, k: int = TOP_K) -> tuple[Array, Array]:
-    """The k likeliest next tokens after every step, highest first, ties to the lower id: ids (T, k) and
-    probabilities (T, k). A partial sort over all steps at once, so the cost does not grow with V log V."""
-    probs = trace.probs
-    if probs.shape[1] <= k:
-        top = np.argsort(-probs, axis=1, kind="stable")
-    else:
-        part = np.argpartition(-probs, k - 1, axis=1)[:, :k]  # (T, k) unordered
-        order = np.lexsort((part, -np.take_along_axis(probs, part, 1)), axis=1)
-        top = np.take_along_axis(part, order, 1)
-    return top, np.take_along_axis(probs, top, 1)
+def top_k(trace: Trace) -> tuple[Array, Array]:
+    """The TOP_K likeliest next tokens after every step, highest first, ties to the lower id: ids (T, k) and
+    probabilities (T, k) (the trace ranked them when it decoded its steps)."""
+    return trace.ranked, trace.ranked_p
 
 
 def expected_p(trace: Trace) -> Array:
@@ -100,9 +92,7 @@ def model_record(m: Model) -> dict[str, Any]:
 
 def class_order(trace: Trace) -> tuple[Array, Array]:
     """A classifier's reading after every step: class ids (T, C) highest first (ties to the lower id), and p."""
-    probs = trace.probs
-    order = np.argsort(-probs, axis=1, kind="stable")
-    return order, np.take_along_axis(probs, order, 1)
+    return trace.ranked, trace.ranked_p
 
 
 def forecasts(trace: Trace) -> tuple[Array, Array]:
@@ -110,7 +100,8 @@ def forecasts(trace: Trace) -> tuple[Array, Array]:
     series' own units."""
     mean, scale = trace.model.normalisation
     exp = np.array([np.nan if e is None else e for e in trace.expected], float)
-    return mean + scale * trace.logits[:, 0], mean + scale * exp
+    assert trace.forecast is not None
+    return mean + scale * trace.forecast, mean + scale * exp
 
 
 def _rows(a: Array) -> list[list[float]]:
@@ -190,29 +181,14 @@ def gradients_record(trace: Trace) -> dict[str, Any] | None:
 
 def param_norms(model: Model, tri: Triangle) -> dict[str, Any] | None:
     """‖∂L_t/∂W‖ per layer and per gate block (input and recurrent weights, both biases together)."""
-    if tri.params is None:
+    n = tri.norms
+    if n is None:
         return None
-    g, H = tri.params.params, model.hidden_size
-    norm = lambda a: _f(float(np.sqrt((a * a).sum())))  # noqa: E731
-    layers = []
-    for l in range(model.layers):
-        blocks: dict[str, Any] = {}
-        for k, name in enumerate(model.spec.blocks):
-            rows = slice(k * H, (k + 1) * H)
-            b = np.concatenate([g[f"layers.{l}.bias_ih"][rows], g[f"layers.{l}.bias_hh"][rows]])
-            blocks[name] = {
-                "weight_ih": norm(g[f"layers.{l}.weight_ih"][rows]),
-                "weight_hh": norm(g[f"layers.{l}.weight_hh"][rows]),
-                "bias": norm(b),
-            }
-            if f"layers.{l}.peephole_{name}" in g:
-                blocks[name]["peephole"] = norm(g[f"layers.{l}.peephole_{name}"])
-        layers.append(blocks)
     return {
         "step": tri.param_step,
-        "layers": layers,
-        "embedding": norm(g["embedding.weight"]) if "embedding.weight" in g else None,  # a forecaster has none
-        "decoder": norm(np.concatenate([g["decoder.weight"].ravel(), g["decoder.bias"]])),
+        "layers": [{name: {k: _f(v) for k, v in block.items()} for name, block in layer.items()} for layer in n.layers],
+        "embedding": None if n.embedding is None else _f(n.embedding),  # a forecaster has none
+        "decoder": _f(n.decoder),
         # ∂L/∂x_k · x_k per token k: which inputs this loss leans on (0 after its step)
         "attribution": None if tri.attribution is None else round_sig(tri.attribution).tolist(),
     }
@@ -306,6 +282,7 @@ class Frames:
         self.layout = layout(trace)
         self.kind = trace.model.kind
         self._top = top_k(trace) if self.kind == "language-model" else (np.zeros((trace.steps, 0), int),) * 2
+        self._classes = trace.class_probs() if self.kind == "classifier" else None  # in the card's order
         self._expected_p = expected_p(trace)
 
     def meta(self) -> dict[str, Any]:
@@ -332,7 +309,8 @@ class Frames:
             value, actual = forecasts(tr)
             parts += [value[b, None], actual[b, None], tr.losses[b, None]]
         elif self.kind == "classifier":
-            parts += [tr.probs[b], self._expected_p[b, None], tr.losses[b, None]]
+            assert self._classes is not None
+            parts += [self._classes[b], self._expected_p[b, None], tr.losses[b, None]]
         else:
             top, top_p = self._top
             parts += [top[b], top_p[b], self._expected_p[b, None], tr.losses[b, None]]

@@ -39,6 +39,7 @@ from .model import Grads, Model, Tape, log_softmax, softmax
 from .tokenizer import Token
 
 Array = np.ndarray
+TOP_K = 10  # next tokens ranked per step
 ROW_BLOCK = 32  # loss rows per backward sweep; any fixed number keeps a row's bits independent of the others
 
 
@@ -224,6 +225,37 @@ class LayerSteps(Sequence[dict[str, Any]]):
         return cache
 
 
+@dataclass(frozen=True)
+class ParamNorms:
+    """‖∂L_t/∂W‖ of one loss: per layer and per gate block (input and recurrent weights, both biases
+    together, a peephole), the embedding (None for a forecaster, which has none) and the decoder."""
+
+    layers: list[dict[str, dict[str, float]]]
+    embedding: float | None
+    decoder: float
+
+    @classmethod
+    def of(cls, model: Model, grads: Grads) -> ParamNorms:
+        g, H = grads.params, model.hidden_size
+        norm = lambda a: float(np.sqrt((a * a).sum()))  # noqa: E731
+        layers = []
+        for l in range(model.layers):
+            blocks: dict[str, dict[str, float]] = {}
+            for k, name in enumerate(model.spec.blocks):
+                rows = slice(k * H, (k + 1) * H)
+                b = np.concatenate([g[f"layers.{l}.bias_ih"][rows], g[f"layers.{l}.bias_hh"][rows]])
+                blocks[name] = {
+                    "weight_ih": norm(g[f"layers.{l}.weight_ih"][rows]),
+                    "weight_hh": norm(g[f"layers.{l}.weight_hh"][rows]),
+                    "bias": norm(b),
+                }
+                if f"layers.{l}.peephole_{name}" in g:
+                    blocks[name]["peephole"] = norm(g[f"layers.{l}.peephole_{name}"])
+            layers.append(blocks)
+        embedding = norm(g["embedding.weight"]) if "embedding.weight" in g else None
+        return cls(layers, embedding, norm(np.concatenate([g["decoder.weight"].ravel(), g["decoder.bias"]])))
+
+
 @dataclass
 class Triangle:
     """Gradient norms of every loss with respect to every earlier state, and one loss's weight gradients.
@@ -233,8 +265,9 @@ class Triangle:
     loss_steps: Array  # (R,) the steps t whose loss L_t is defined, ascending
     hidden: Array  # (L, R, T) ‖∂L_t/∂h_k‖
     cell: Array | None  # (L, R, T) ‖∂L_t/∂c_k‖
-    params: Grads | None = None  # ∂L_t/∂θ for the last defined loss, once its row is computed
+    params: Grads | None = None  # ∂L_t/∂θ for the last defined loss, once its row is computed (`param_grads`)
     param_step: int | None = None
+    norms: ParamNorms | None = None  # their norms, kept whether or not the arrays are
     attribution: Array | None = None  # (T,) that loss's gradient × input, ∂L/∂x_k · x_k, for every token k
     computed: Array = field(default_factory=lambda: np.zeros(0, bool))  # (R,)
 
@@ -255,8 +288,13 @@ class Trace:
     interventions: list[Intervention]
     columns: list[Columns]  # per layer
     clamps: list[list[StepClamp | None]] | None
-    logits: Array  # (T, V)
-    logp: Array  # (T, V)
+    # What a step's output is shown and scored by, not the whole distribution (V floats a step, two thirds of
+    # a lecture model's trace): the `ranked` likeliest outputs, a forecaster's one forecast, the losses. The
+    # logits are decoded again from the top layer's hidden states when asked for (`logits_at`), to the
+    # same bits.
+    ranked: Array  # (T, k) ids, highest p first, ties to the lower id: TOP_K tokens, every class; k = 0 forecasting
+    ranked_p: Array  # (T, k) their probabilities
+    forecast: Array | None  # (T,) a forecaster's normalised forecast (its one logit)
     # per step, what is scored: the next token's id (a classifier's label id), a forecaster's next normalised value
     expected: list[Any]
     losses: Array  # (T,) NaN where undefined
@@ -265,14 +303,35 @@ class Trace:
     target_pieces: list[Token] = field(default_factory=list)  # the target word's pieces (one for most words)
     tail: list[Columns] | None = None  # per layer, the steps reading the target's pieces but the last
     tail_logp: Array | None = None  # (pieces − 1, V) the next-piece distributions after each of them
+    param_grads: bool = True  # keep ∂L/∂θ's arrays (the triangle's `params`), not only their norms
 
     @property
     def steps(self) -> int:
         return len(self.tokens)
 
+    def logits_at(self, first: int = 0) -> Array:
+        """The decoder's logits (T − first', V) of steps first' … T − 1, first' = `first` rounded down to a
+        block: decoded again in the blocks the trace decoded, so with the bits the trace's were."""
+        return decode_blocks(self.model, self.columns[-1].h, first - first % ROW_BLOCK)
+
+    @property
+    def logits(self) -> Array:
+        """(T, V) every step's logits, decoded again (not kept: see `ranked`)."""
+        return self.logits_at(0)
+
+    @property
+    def logp(self) -> Array:
+        return log_softmax(self.logits)
+
     @property
     def probs(self) -> Array:
         return np.exp(self.logp)
+
+    def class_probs(self) -> Array:
+        """(T, C) a classifier's p of every class in the card's order (its ranking holds them all)."""
+        p = np.empty_like(self.ranked_p)
+        np.put_along_axis(p, self.ranked, self.ranked_p, 1)
+        return p
 
     @property
     def ids(self) -> Array:
@@ -284,15 +343,13 @@ class Trace:
         """The forward pass as the backward reads it (one row); its caches are views into the columns. With a
         target of pieces, the steps reading them follow the text's."""
         m, ids, columns = self.model, self.ids, self.columns
-        logits = self.logits
         if self.tail is not None:
             ids = np.concatenate([ids, [p.id for p in self.target_pieces[:-1]]]).astype(ids.dtype)
             columns = [c.then(t) for c, t in zip(columns, self.tail, strict=True)]
-            logits = np.concatenate([logits, np.zeros((len(ids) - self.steps, logits.shape[1]), logits.dtype)])
         inputs = [m.embed(ids[None])]  # (T, 1, I)
         inputs += [columns[l].h[:, None, :] for l in range(m.layers - 1)]
         caches = [LayerSteps(columns[l], self.clamps[l] if self.clamps else None) for l in range(m.layers)]
-        return Tape(ids[None], inputs, caches, logits[:, None, :], self.clamps)  # type: ignore[arg-type]
+        return Tape(ids[None], inputs, caches, None, self.clamps)  # type: ignore[arg-type]  # the backward needs no logits
 
     def expected_text(self, t: int) -> str | None:
         """The expected token's text at step t: the whole target word at the last step."""
@@ -307,8 +364,13 @@ class Trace:
         """∂L_t/∂logits_t (n, V) for the losses at `steps`: p − onehot for a softmax head, z − x for a
         forecaster's squared error."""
         if self.model.kind == "forecaster":
-            return (self.logits[steps, 0] - np.array([self.expected[t] for t in steps], float))[:, None]
-        d = np.exp(self.logp[steps])
+            assert self.forecast is not None
+            return (self.forecast[steps] - np.array([self.expected[t] for t in steps], float))[:, None]
+        # the softmax again from the steps' blocks' logits (a row's bits do not depend on the other rows)
+        first = int(steps.min()) - int(steps.min()) % ROW_BLOCK
+        last = int(steps.max()) // ROW_BLOCK * ROW_BLOCK + ROW_BLOCK
+        logits = decode_blocks(self.model, self.columns[-1].h[:last], first)
+        d = np.exp(log_softmax(logits[steps - first]))
         d[np.arange(len(steps)), [self.expected[t] for t in steps]] -= 1.0
         return d
 
@@ -415,12 +477,15 @@ def run_trace(
     gradients: bool = True,
     base: Trace | None = None,
     lean: bool = False,
+    param_grads: bool = True,
 ) -> Trace:
     """Trace `text` through `model`; `interventions` is a list of intervention dicts (validated here).
 
     With `base` (an earlier trace of the same model) the steps it shares are taken from it, not computed;
     `trace.keep` says how many steps and gradient rows are the base's. `lean`: the trace will never have
-    gradients (its text is past the gradient limit), so what is only shown is kept in float32."""
+    gradients (its text is past the gradient limit), so what is only shown is kept in float32.
+    `param_grads`: keep the last loss's ∂L/∂θ arrays once computed (False: only their norms, which the
+    document shows; what a server's cache holds)."""
     tokens = model.tokenizer.tokenize(text) if isinstance(text, str) else text
     if not tokens:
         raise TraceInputError("empty_text", "there is nothing to trace: type some text")
@@ -437,12 +502,9 @@ def run_trace(
         stepper = Stepper(model, clamps, state, t=p)
     else:
         stepper = Stepper(model, clamps)
-    logits = np.empty((T, model.n_out), model.dtype)
     columns: list[Columns] = []
-    if p:
-        logits[:p] = base.logits[:p]  # type: ignore[union-attr]
-        if p == T:
-            columns = [c.cut(T) for c in base.columns]  # type: ignore[union-attr]
+    if p == T:
+        columns = [c.cut(T) for c in base.columns]  # type: ignore[union-attr]
     for t in range(p, T):
         step_caches = stepper.advance(ids[t])
         if not columns:
@@ -452,28 +514,40 @@ def run_trace(
                     c.take(b, p)
         for c, cache in zip(columns, step_caches, strict=True):
             c.record(t, cache)
-    first = p - p % ROW_BLOCK  # decoded in whole blocks, so a step's logits never depend on the text's length
-    logits[first:] = decode_blocks(model, columns[-1].h, first)
-    logp = np.empty_like(logits)
-    if p:
-        logp[:p] = base.logp[:p]  # type: ignore[union-attr]
-    logp[p:] = log_softmax(logits[p:])
     expected = expected_of(model, ids, pieces)
+    # The outputs of the steps from the block holding step p − 1 on (that step's loss changes when the token
+    # after it does), decoded in whole blocks so a step's logits never depend on the text's length; the
+    # steps before it are the base's.
+    first = (p - 1) // ROW_BLOCK * ROW_BLOCK if p else 0
+    logits = decode_blocks(model, columns[-1].h, first)  # (T − first, V), not kept
+    k = 0 if model.kind == "forecaster" else model.n_out if model.kind == "classifier" else min(TOP_K, model.n_out)
+    ranked, ranked_p = np.empty((T, k), np.intp), np.empty((T, k), model.dtype)
+    forecast = np.empty(T, model.dtype) if model.kind == "forecaster" else None
     losses = np.full(T, np.nan)
-    scored = [t for t, e in enumerate(expected) if e is not None]
-    if model.kind == "forecaster":
-        err = logits[scored, 0] - np.array([expected[t] for t in scored], float)
+    if first:
+        assert base is not None
+        ranked[:first], ranked_p[:first] = base.ranked[:first], base.ranked_p[:first]
+        losses[:first] = base.losses[:first]
+        if forecast is not None and base.forecast is not None:
+            forecast[:first] = base.forecast[:first]
+    scored = np.array([t for t, e in enumerate(expected) if e is not None and t >= first], dtype=np.intp)
+    if forecast is not None:
+        forecast[first:] = logits[:, 0]
+        err = forecast[scored] - np.array([expected[t] for t in scored], float)
         losses[scored] = 0.5 * err * err
     else:
-        losses[scored] = -logp[scored, [expected[t] for t in scored]]
+        logp = log_softmax(logits)
+        losses[scored] = -logp[scored - first, [expected[t] for t in scored]]
+        ranked[first:], ranked_p[first:] = top_k(np.exp(logp), k)
+    del logits
     keep = _kept(base, expected, p, pieces) if base is not None else 0
     word = (
         (pieces[0] if len(pieces) == 1 else Token("".join(t.text for t in pieces), pieces[0].id, False))
         if pieces
         else None
     )
-    trace = Trace(model, tokens, word, ivs, columns, clamps, logits, logp, expected, losses, keep=keep,
-                  target_pieces=pieces)  # fmt: skip
+    trace = Trace(model, tokens, word, ivs, columns, clamps, ranked, ranked_p, forecast, expected, losses,
+                  keep=keep, target_pieces=pieces, param_grads=param_grads)  # fmt: skip
     if extra:  # read the target's pieces on from the text's last state; the word's loss is all its pieces'
         if p == T and base is not None and base.tail is not None and _same_pieces(base.target_pieces, pieces):
             trace.tail, trace.tail_logp = base.tail, base.tail_logp
@@ -493,6 +567,19 @@ def run_trace(
     if gradients and not lean:
         gradient_triangle(trace)
     return trace
+
+
+def top_k(probs: Array, k: int) -> tuple[Array, Array]:
+    """The k likeliest of each row, highest first, ties to the lower id: ids (n, k) and probabilities (n, k).
+    A partial sort of all rows at once, so the cost does not grow with V log V; a row's answer depends on
+    that row alone."""
+    if probs.shape[1] <= k:
+        top = np.argsort(-probs, axis=1, kind="stable")
+    else:
+        part = np.argpartition(-probs, k - 1, axis=1)[:, :k]  # (n, k) unordered
+        order = np.lexsort((part, -np.take_along_axis(probs, part, 1)), axis=1)
+        top = np.take_along_axis(part, order, 1)
+    return top, np.take_along_axis(probs, top, 1)
 
 
 def expected_of(model: Model, keys: Array, pieces: list[Token]) -> list[Any]:
@@ -531,7 +618,9 @@ def _kept_rows(trace: Trace, base: Triangle, keep: int) -> Triangle:
             tri.computed[r] = True
     last = int(tri.loss_steps[-1]) if len(tri.loss_steps) else None
     if last is not None and last < keep and base.param_step == last:
-        tri.params, tri.param_step = base.params, last  # the same loss, on the same steps
+        tri.params, tri.param_step, tri.norms = base.params, last, base.norms  # the same loss, on the same steps
+        if trace.param_grads and tri.params is None:
+            tri.norms = None  # computed again, to the same bits, with the arrays this trace keeps
         tri.attribution = None if base.attribution is None else base.attribution[: trace.steps].copy()
         if tri.attribution is not None and len(tri.attribution) < trace.steps:  # the tokens after it: no effect
             tri.attribution = np.concatenate([tri.attribution, np.zeros(trace.steps - len(tri.attribution))])
@@ -549,7 +638,7 @@ def gradient_triangle(trace: Trace, steps: Iterable[int] | None = None) -> Trian
     R = len(tri.loss_steps)
     asked = range(R) if steps is None else [tri.row_of(int(t)) for t in steps if 0 <= int(t) < trace.steps]
     # The last loss's row also gives ∂L/∂θ: computed again (to the same bits) when a kept row lacks them.
-    todo = {r for r in asked if r is not None and (not tri.computed[r] or (r == R - 1 and tri.params is None))}
+    todo = {r for r in asked if r is not None and (not tri.computed[r] or (r == R - 1 and tri.norms is None))}
     wanted = np.array(sorted(todo), dtype=int)
     if not len(wanted):
         return tri
@@ -580,7 +669,7 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
     # Backprop through the loss (the head's: p − onehot, or a forecast's error) and the decoder for every
     # row at once: one product of the block's fixed shape (n, V)·(V, H), rows not asked for left zero.
     dlogits = np.zeros((n, W_dec.shape[0]), model.dtype)
-    dlogits[slot] = trace.output_grads(steps)
+    dlogits[slot] = out = trace.output_grads(steps)
     d_top = dlogits @ W_dec  # (n, H)
     at = {int(t): k for k, t in enumerate(steps)}
     tail_d = np.exp(trace.tail_logp) if pieces else None  # (pieces − 1, V) the same for each piece after the first
@@ -614,19 +703,20 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
             tri.cell[l, r, t] = np.sqrt((dc * dc).sum(-1))[live]
 
     sub = Tape(tape.tokens[:, :end], [x[:end] for x in tape.inputs], [c[:end] for c in tape.caches],
-               tape.logits[:end], tape.clamps)  # fmt: skip
+               None, tape.clamps)  # fmt: skip
     params = param_slot is not None
     grads = model.backward(sub, n, inject, params=params, on_step=record,
                            param_rows=slice(param_slot, param_slot + 1) if params else slice(0))  # fmt: skip
     tri.computed[rows] = True
     if params:
-        dlogits = trace.output_grads(np.array([last]))  # (1, V), then a row per piece after the first
+        dlogits = out[-1:]  # (1, V) the last loss's (a row's bits are its own), then a row per piece after the first
         h = trace.columns[-1].h[last : last + 1]  # (1, H)
         if tail_d is not None and trace.tail is not None:
             dlogits, h = np.concatenate([dlogits, tail_d]), np.concatenate([h, trace.tail[-1].h])
         grads.params["decoder.weight"] = dlogits.T @ h
         grads.params["decoder.bias"] = dlogits.sum(0)
-        tri.params, tri.param_step = grads, last
+        tri.norms, tri.param_step = ParamNorms.of(model, grads), last
+        tri.params = grads if trace.param_grads else None
         # gradient × input: how much each token's input moved this loss, to first order (the tail's excluded)
         assert grads.inputs is not None
         x = sub.inputs[0][: trace.steps, 0]  # (T', I) layer 0's inputs
@@ -637,6 +727,6 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
 
 
 __all__ = [
-    "ROW_BLOCK", "Columns", "Stepper", "Trace", "Triangle", "block_rows", "gradient_triangle", "kept_rows",
-    "kept_steps", "run_trace", "softmax",
+    "ROW_BLOCK", "TOP_K", "Columns", "ParamNorms", "Stepper", "Trace", "Triangle", "block_rows", "gradient_triangle",
+    "kept_rows", "kept_steps", "run_trace", "softmax", "top_k",
 ]  # fmt: skip
