@@ -10,6 +10,7 @@ bare expression.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,33 @@ def tab(chromium: Any) -> Iterator[Any]:
     context.close()
     unexpected = [e for e in errors if "status of 422" not in e]  # a rejected request is logged by Chromium
     assert not unexpected, "\n".join(unexpected)
+
+
+@contextmanager
+def offline_page(chromium: Any, allowed: tuple[str, ...], width: int = 1280, height: int = 720) -> Iterator[Any]:
+    """A page whose every request (and socket) is recorded in `page.requested` and aborted unless its URL
+    starts with one of `allowed`. On leaving: no page or console error, and nothing but `allowed` asked for."""
+    context = chromium.new_context(viewport={"width": width, "height": height}, reduced_motion="reduce")
+    requested: list[str] = []
+
+    def route(r: Any) -> None:
+        requested.append(r.request.url)
+        r.continue_() if r.request.url.startswith(allowed) else r.abort()
+
+    context.route("**/*", route)
+    pg = context.new_page()
+    errors = PageErrors()
+    pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    pg.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    pg.on("websocket", lambda ws: requested.append(ws.url))
+    pg.requested = requested
+    try:
+        yield pg
+    finally:
+        context.close()
+    assert not errors, "\n".join(errors)
+    assert requested, "the route saw no request at all"
+    assert all(u.startswith(allowed) for u in requested), [u for u in requested if not u.startswith(allowed)]
 
 
 @pytest.fixture(scope="session")

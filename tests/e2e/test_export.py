@@ -17,7 +17,7 @@ from app.api.tracer import dumps
 from app.export import export_page
 from app.nn import load_zoo, trace_document
 
-from .conftest import PageErrors, state, trace, wait_plots, wait_ready
+from .conftest import offline_page, state, trace, wait_plots, wait_ready
 
 SPAIN = "I have been staying in Spain for the last 10 years . I can speak fluent"
 CLAMP = {"gate": "forget", "value": 0, "start": 8}
@@ -39,28 +39,8 @@ def exported_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def offline_tab(chromium: Any) -> Iterator[Any]:
     """A page whose every request that is not file:, data: or blob: is aborted and recorded."""
-    context = chromium.new_context(viewport={"width": 1500, "height": 1000}, reduced_motion="reduce")
-    requested: list[str] = []
-
-    def route(r: Any) -> None:
-        requested.append(r.request.url)
-        if r.request.url.startswith(LOCAL):
-            r.continue_()
-        else:
-            r.abort()
-
-    context.route("**/*", route)
-    pg = context.new_page()
-    errors = PageErrors()
-    pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    pg.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    pg.on("websocket", lambda ws: requested.append(ws.url))
-    pg.requested = requested
-    yield pg
-    context.close()
-    assert not errors, "\n".join(errors)
-    assert requested, "the route saw no request at all"
-    assert all(u.startswith(LOCAL) for u in requested), [u for u in requested if not u.startswith(LOCAL)]
+    with offline_page(chromium, LOCAL, 1500, 1000) as pg:
+        yield pg
 
 
 # The trace on screen is the state's (a page may keep the previous page's text: then no new trace is sent).

@@ -19,7 +19,7 @@ from app.api.tracer import dumps
 from app.export import export_page
 from app.nn import load_zoo, trace_document
 
-from .conftest import PageErrors, state
+from .conftest import offline_page, state
 from .test_colors import CVD, delta_e, lab
 
 SPAIN = (
@@ -181,23 +181,8 @@ def test_the_pair_fits_a_960x540_embed(tab: Any, server: str, artifacts: Path) -
 @pytest.fixture
 def offline_tab(chromium: Any) -> Iterator[Any]:
     """A page whose every request that is not file:, data: or blob: is aborted and recorded."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 720}, reduced_motion="reduce")
-    requested: list[str] = []
-
-    def route(r: Any) -> None:
-        requested.append(r.request.url)
-        r.continue_() if r.request.url.startswith(LOCAL) else r.abort()
-
-    context.route("**/*", route)
-    pg = context.new_page()
-    errors = PageErrors()
-    pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    pg.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    pg.on("websocket", lambda ws: requested.append(ws.url))
-    yield pg
-    context.close()
-    assert not errors, "\n".join(errors)
-    assert requested and all(u.startswith(LOCAL) for u in requested), [u for u in requested if not u.startswith(LOCAL)]
+    with offline_page(chromium, LOCAL) as pg:
+        yield pg
 
 
 def test_an_exported_pair_scene_draws_from_disk(offline_tab: Any, tmp_path: Path, artifacts: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from app.site import write_site
 
-from .conftest import PageErrors, state, trace, wait_ready
+from .conftest import offline_page, state, trace, wait_ready
 from .harness import free_port
 from .test_embed import Site, host, ok
 from .test_export import SHOWS_TEXT, close, core, page_doc
@@ -58,25 +58,9 @@ def deck() -> Iterator[Site]:
 @pytest.fixture
 def site_tab(chromium: Any, site: str) -> Iterator[Any]:
     """A page whose requests to anything but the local servers (the site's, the deck's) are aborted."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 720}, reduced_motion="reduce")
-    requested: list[str] = []
-
-    def route(r: Any) -> None:
-        requested.append(r.request.url)
-        r.continue_() if r.request.url.startswith(("http://127.0.0.1", "blob:", "data:")) else r.abort()
-
-    context.route("**/*", route)
-    pg = context.new_page()
-    errors = PageErrors()
-    pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    pg.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    pg.on("websocket", lambda ws: requested.append(ws.url))
-    yield pg
-    context.close()
-    assert not errors, "\n".join(errors)
-    assert requested
-    assert all(u.startswith(("http://127.0.0.1", "blob:", "data:")) for u in requested), requested
-    assert not [u for u in requested if u.startswith("ws") or "/api/" in u], "the site asked for a server"
+    with offline_page(chromium, ("http://127.0.0.1", "blob:", "data:")) as pg:
+        yield pg
+    assert not [u for u in pg.requested if u.startswith("ws") or "/api/" in u], "the site asked for a server"
 
 
 def test_the_folder_is_the_app_as_files(tmp_path: Path) -> None:
