@@ -33,16 +33,21 @@ def batch(model: Model, seed: int = 1, B: int = 2, T: int = 5):
     return tokens, targets, weights, (h0, c0)
 
 
+def central(f, x: np.ndarray, idx: tuple[int, ...]) -> float:
+    """∂f/∂x[idx] by central differences."""
+    old = x[idx]
+    x[idx] = old + EPS
+    up = f()
+    x[idx] = old - EPS
+    down = f()
+    x[idx] = old
+    return (up - down) / (2 * EPS)
+
+
 def numeric(f, x: np.ndarray) -> np.ndarray:
     g = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + EPS
-        up = f()
-        x[idx] = old - EPS
-        down = f()
-        x[idx] = old
-        g[idx] = (up - down) / (2 * EPS)
+        g[idx] = central(f, x, idx)
     return g
 
 
@@ -269,11 +274,5 @@ def test_long_sequences_with_an_answer_weight_check(arch: str) -> None:
     for name, p in model.params.items():
         for _ in range(15):
             idx = tuple(int(rng.integers(0, s)) for s in p.shape)
-            old = p[idx]
-            p[idx] = old + EPS
-            up = loss()
-            p[idx] = old - EPS
-            down = loss()
-            p[idx] = old
-            num, got = (up - down) / (2 * EPS), grads.params[name][idx]
+            num, got = central(loss, p, idx), grads.params[name][idx]
             assert abs(num - got) <= 1e-6 * max(abs(num), abs(got), 1e-8), f"{arch} {name}{idx}: {got} vs {num}"
