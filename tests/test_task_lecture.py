@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from app.nn import random_model
+from app.nn.tokenizer import tokenizer_from_config
 from app.train import vocab as vocab_module
 from app.train.tasks import lecture
 from app.train.tasks.lecture import (
@@ -28,6 +29,7 @@ from app.train.tasks.lecture import (
     heldout_eval,
     plural,
     read_heldout,
+    short_story,
     story,
     wiki_paragraphs,
 )
@@ -118,6 +120,38 @@ def test_every_generated_word_is_a_whole_word_of_the_vocabulary(stories: dict[st
     for found in stories.values():
         for s in found:
             assert set(s.tokens) <= index, set(s.tokens) - index
+
+
+def test_short_stories_put_the_cue_a_few_words_before_its_answer() -> None:
+    rng = np.random.default_rng(7)
+    index = set(lecture.lecture_vocab())
+    found = [short_story(rng) for _ in range(600)]
+    assert {s.kind for s in found} == {"language", "name"}
+    for s in found:
+        answer, cue = s.tokens[s.answer], s.tokens[s.cue]
+        assert 0 < s.answer - s.cue <= 9 and set(s.tokens) <= index, s
+        assert answer not in s.choices and s.choices
+        if s.kind == "language":
+            assert COUNTRY_LANGUAGE[cue] == answer
+            assert [w for w in s.tokens if w in COUNTRY_LANGUAGE] == [cue]
+        else:
+            assert answer == cue and [w for w in s.tokens[: s.answer] if w in NAMES] == [cue]
+
+
+def test_a_training_batch_mixes_short_and_long_stories_with_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = {"kind": "word", "vocab": list(lecture.lecture_vocab()), "unk": "<unk>", "lowercase": True}
+    data = lecture.LectureData(tokenizer_from_config(config), ["the cat sat on the mat ."] * 200)
+    made: list[Story] = []
+    monkeypatch.setattr(lecture, "short_story", lambda rng: made.append(short_story(rng)) or made[-1])
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        inputs, _targets, mask = data.batch(rng)
+        assert inputs.shape[0] == lecture.STORY_ROWS + lecture.TEXT_ROWS
+        answers = (mask == lecture.ANSWER_WEIGHT).sum(1)
+        assert answers[: lecture.STORY_ROWS].tolist() == [1] * lecture.STORY_ROWS  # one answer a story
+        assert answers[lecture.STORY_ROWS :].sum() == 0  # the text rows weigh every token alike
+    share = len(made) / (10 * lecture.STORY_ROWS)
+    assert abs(share - lecture.SHORT_SHARE) < 0.1, share
 
 
 def test_byte_pair_pieces_are_deterministic_and_cover_any_word() -> None:

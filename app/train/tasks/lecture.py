@@ -488,6 +488,45 @@ def story(rng: np.random.Generator, kind: str | None = None, clauses: int | None
     return make(rng, clauses)
 
 
+# ------------------------------------------------------------------------- short stories (training only)
+# The same associations a few words apart: a country and its language, a name said twice. An LSTM trained
+# on the long stories alone stalls where the RNN does (20% on its own languages even with no clause in
+# between; docs/lecture-lstm-diagnosis.md); with these near cues mixed in, it learns what a country or a
+# name stands for first and then carries it further. Only the training batches use them: the generator's
+# held-out stories (the validation metric) are `story`'s.
+SHORT_LANGUAGE = (
+    "in {C} people speak {L}", "people in {C} speak {L}", "the language of {C} is {L}",
+    "in {C} , most people speak {L}", "{C} ? they speak {L} there", "she grew up in {C} and speaks {L}",
+    "he lives in {C} and is fluent in {L}", "we moved to {C} and learned {L}", "the people of {C} speak {L}",
+    "my friend from {C} taught me {L}", "i am from {C} , so i speak {L}", "they live in {C} and speak {L}",
+)  # fmt: skip
+SHORT_NAMES = (
+    "{n} won . well done ,", "{n} played well . brave", "hello {n} ! how are you ,", "this is {n} . say hello to",
+    "{n} sang a song . we all cheered for", "{n} scored a goal . the crowd loved", "{n} helped me . thank you ,",
+    "{n} is here . come and meet", "{n} finished first . the winner is",
+)  # fmt: skip
+SHORT_SHARE = 0.3  # of a batch's story rows
+
+
+def short_story(rng: np.random.Generator) -> Story:
+    """A country and its language, or a name said again, a few words apart.
+
+    >>> s = short_story(np.random.default_rng(1))
+    >>> s.tokens[s.cue], s.tokens[s.answer], s.answer - s.cue <= 9
+    ('brazil', 'portuguese', True)
+    """
+    if rng.random() < 0.6:
+        country = _pick(rng, list(COUNTRY_LANGUAGE))
+        language = COUNTRY_LANGUAGE[country]
+        head = words(_pick(rng, SHORT_LANGUAGE).format(C=country, L="@"))
+        at = head.index("@")
+        tokens = [*head[:at], language, *head[at + 1 :], "."]
+        return Story(tokens, "language", at, tokens.index(country), tuple(x for x in LANGUAGES if x != language))
+    name = _pick(rng, NAMES)
+    head = words(_pick(rng, SHORT_NAMES).format(n=name))
+    return Story([*head, name, "."], "name", len(head), head.index(name), tuple(n for n in NAMES if n != name))
+
+
 def generator_words() -> set[str]:
     """The words of the generator's word lists, forced into the vocabulary as whole words (the few it makes
     up on the way, such as "teach" from "teaches", are common enough to be whole words anyway: the tests
@@ -635,7 +674,7 @@ class LectureData:
     def batch(self, rng: np.random.Generator, level: int = 0) -> Any:
         sequences, weights = [], []
         for _ in range(STORY_ROWS):
-            s = story(rng)
+            s = short_story(rng) if rng.random() < SHORT_SHARE else story(rng)
             ids = self.ids(s.tokens)
             w = [1.0] * (len(ids) - 1)
             w[s.answer - 1] = ANSWER_WEIGHT
