@@ -10,9 +10,9 @@
 //         'unit' {unit, additive} (a unit cell was clicked: select it),
 //         'detail' 'lecture' | 'research' (the level toggle was clicked).
 
-import { DIAGRAM, GATES, QUANTITIES, STAGES, family, fmt, fmtFactor, minTextPx, showToken } from '../config.js';
+import { activationName, family, hasPeepholes, isCoupled, scaleOf, scalesUsed } from '../archs.js';
+import { DIAGRAM, GATES, QUANTITIES, STAGES, fmt, fmtFactor, minTextPx, showToken } from '../config.js';
 import { Figure, html, label, prefersReducedMotion, svg } from './figure.js';
-import { scaleOf } from '../trace-doc.js';
 import { Strip, stripGeometry, unitAt } from './strip.js';
 
 let instances = 0;
@@ -38,7 +38,7 @@ function lstmLayout(arch) {
   const xOut = 1530;
   const xX = 280;
   const top = boxY - B.height / 2;
-  const cifg = arch === 'cifg';
+  const cifg = isCoupled(arch, 'input'); // i = 1 − f: no input gate box of its own
   const L = {
     viewBox: [1660, 860],
     box: { x: 235, y: 72, w: 1350, h: 690 },
@@ -111,7 +111,7 @@ function lstmLayout(arch) {
     L.wires.push({ d: `M${xI} ${top} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true, q: 'input' });
     L.gates.splice(1, 0, { gate: 'input', x: xI, y: boxY, stage: 2 });
   }
-  if (arch === 'peephole') {
+  if (hasPeepholes(arch)) {
     // Peepholes: the gates also look at the cell state (c_{t−1} for f and i, c_t for o).
     for (const [x, stage] of [
       [xF - 48, 1],
@@ -219,7 +219,7 @@ function rnnLayout(arch) {
       { d: `M${xJ} ${out} V${bus} H1320`, stage: 1, arrow: true, q: 'hidden' },
     ],
     ops: [],
-    gates: [{ gate: 'hidden', x: xBox, y: boxY, stage: 1, fn: arch === 'irnn' ? 'ReLU' : 'tanh' }],
+    gates: [{ gate: 'hidden', x: xBox, y: boxY, stage: 1, fn: activationName(arch) }],
     dots: [
       { x: xX, y: bus },
       { x: xJ, y: out },
@@ -234,7 +234,7 @@ function rnnLayout(arch) {
       {
         x: xBox + B.width / 2 + 14,
         y: boxY + 8,
-        base: `${arch === 'irnn' ? 'ReLU' : 'tanh'}(W·x + U·h + b)`,
+        base: `${activationName(arch)}(W·x + U·h + b)`,
         sub: '',
         cls: 'wire-note',
       },
@@ -294,7 +294,7 @@ export function equation(fam, arch, key, j, q, cur) {
   const gateEq = (gate, sym, fn) => {
     const p = pre(gate);
     const value = q[gate === 'candidate' && fam === 'gru' ? 'gru_candidate' : gate][j];
-    if (arch === 'cifg' && gate === 'input') return `${sym}[${j}] = 1 − f = 1 − ${fmt(q.forget[j])} = ${fmt(value)}`;
+    if (isCoupled(arch, gate)) return `${sym}[${j}] = 1 − f = 1 − ${fmt(q.forget[j])} = ${fmt(value)}`;
     const body = p === undefined ? '' : ` = ${fn}(${fmt(p)})`;
     if (clamped(gate)) {
       const orig = fn === 'σ' ? 1 / (1 + Math.exp(-p)) : Math.tanh(p);
@@ -346,7 +346,7 @@ export function equation(fam, arch, key, j, q, cur) {
           `h[${j}] = (1−z)·h̃ + z·h${SUB['t−1']} = (1 − ${fmt(v('update'))})·${fmtFactor(v('gru_candidate'))} + ` +
           `${fmtFactor(v('update'))}·${fmtFactor(v('h_prev'))} = ${fmt(v('hidden'))}`
         );
-      return `h[${j}] = ${arch === 'irnn' ? 'ReLU' : 'tanh'}(W·x${SUB.t} + U·h${SUB['t−1']} + b) = ${fmt(v('hidden'))}`;
+      return `h[${j}] = ${activationName(arch)}(W·x${SUB.t} + U·h${SUB['t−1']} + b) = ${fmt(v('hidden'))}`;
     default:
       return `${key}[${j}] = ${fmt(v(key))}`;
   }
@@ -783,11 +783,10 @@ export class CellDiagram extends Figure {
   drawLegend() {
     const g = this.legend;
     g.replaceChildren();
-    const entries = this.family === 'rnn' ? [] : [['gates', this.scales.gate, '0', '1']];
-    if (this.arch !== 'irnn') entries.push(['tanh', this.scales.tanh, '−1', '1']);
-    if (this.family === 'lstm' || this.arch === 'irnn') {
-      entries.push(['cell', this.scales.cell, `−${fmt(this.cellRange, 1)}`, `+${fmt(this.cellRange, 1)}`]);
-    }
+    // One entry per scale this arch's vectors are drawn on (archs.js).
+    const range = fmt(this.cellRange, 1);
+    const all = { gate: ['gates', '0', '1'], tanh: ['tanh', '−1', '1'], cell: ['cell', `−${range}`, `+${range}`] };
+    const entries = scalesUsed(this.arch).map((s) => [all[s][0], this.scales[s], all[s][1], all[s][2]]);
     entries.forEach(([name, scale, lo, hi], k) => {
       const x = k * 270;
       const n = 36;
