@@ -123,6 +123,8 @@ export const FIELDS = {
   // 'research' (every unit of every wire); '' leaves it to the page: lecture on the stage of presenter
   // mode and /embed, research elsewhere (detailLevel).
   detail: { default: '', codec: oneOf(['', 'lecture', 'research']) },
+  // The wire the main diagram shows whole (a click on a wire, views/cell-diagram.js zoom; '' = none).
+  zoom: { default: '', codec: oneOf(['', ...Object.keys(QUANTITIES)]) },
   // A playing scene (app/scenes/<scene>.json) and the 0-based index of its page on screen.
   scene: { default: '', codec: str(64) },
   page: { default: 0, codec: int(0) },

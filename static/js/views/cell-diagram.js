@@ -369,6 +369,7 @@ export class CellDiagram extends Figure {
     this.animToken = 0;
     this.level = 'research';
     this.zoom = null; // {key, strip, root, onKey}: the wire shown whole
+    this.zoomKey = ''; // the wire asked for (setZoom), open once the values are there
     this.container.classList.add('cell-diagram');
     this.svgRoot = svg('svg', { role: 'group', 'aria-label': 'LSTM cell diagram' }, this.container);
     this.levelBar = this.makeLevelBar();
@@ -699,6 +700,7 @@ export class CellDiagram extends Figure {
     if (animateMs > 0 && from && !prefersReducedMotion()) this.animate(q, from, animateMs / STAGES.length, mine);
     else for (const [key, strip] of this.strips) strip.setValues(q[key], this.scaleOf(key));
     if (this.zoom) this.paintZoom();
+    else if (this.zoomKey) this.openZoom(this.zoomKey, { focus: false }); // asked for before the values came
     // Clamped look: a layer box is hatched and locked when its gate is clamped at this step.
     for (const [gate, node] of this.gateNodes) {
       const units = v.cur.clamped?.[gate];
@@ -846,12 +848,12 @@ export class CellDiagram extends Figure {
     root.addEventListener('focusout', () => this.hideTooltip());
     root.addEventListener('click', (ev) => {
       if (ev.target.closest('.zoom-close, .zoom-bg')) {
-        this.closeZoom();
+        this.zoomTo('');
         return;
       }
       const wire = this.wireOf(ev);
       if (wire) {
-        this.openZoom(wire);
+        this.zoomTo(wire);
         return;
       }
       const hit = this.unitOf(ev);
@@ -867,9 +869,9 @@ export class CellDiagram extends Figure {
       const gate = ev.target.closest?.('.gate-box:not(.no-clamp)');
       const wire = this.wireOf(ev);
       const hit = this.unitOf(ev);
-      if (ev.target.closest?.('.zoom-close')) this.closeZoom();
+      if (ev.target.closest?.('.zoom-close')) this.zoomTo('');
       else if (gate) this.emit('gate', { gate: gate.dataset.gate, rect: gate.getBoundingClientRect() });
-      else if (wire) this.openZoom(wire);
+      else if (wire) this.zoomTo(wire);
       else if (hit) this.emit('unit', { unit: hit.unit, additive: true });
       else return;
       ev.preventDefault();
@@ -891,7 +893,22 @@ export class CellDiagram extends Figure {
   }
 
   // ---- zoom: one wire's units, all of them, large, over the cell
-  openZoom(key) {
+  // A click asks for a zoom ('' closes it): the page keeps it in the URL ('zoom' event, detail-level.js)
+  // and hands it back with setZoom, so a reloaded or embedded page reopens it.
+  zoomTo(key) {
+    this.emit('zoom', key);
+    this.setZoom(key);
+  }
+
+  // The wire shown whole ('' none), opened as soon as the diagram has its values.
+  setZoom(key) {
+    this.zoomKey = key || '';
+    if (!this.q) return;
+    if (this.zoomKey && this.zoom?.key !== this.zoomKey) this.openZoom(this.zoomKey);
+    else if (!this.zoomKey && this.zoom) this.closeZoom();
+  }
+
+  openZoom(key, { focus = true } = {}) {
     if (!this.q?.[key]) return;
     this.closeZoom(false);
     const [vw, vh] = this.layout.viewBox;
@@ -932,10 +949,10 @@ export class CellDiagram extends Figure {
       if (ev.key !== 'Escape') return;
       ev.preventDefault();
       ev.stopPropagation();
-      this.closeZoom();
+      this.zoomTo('');
     };
     document.addEventListener('keydown', this.zoom.onKey, true);
-    close.focus({ preventScroll: true });
+    if (focus) close.focus({ preventScroll: true });
   }
 
   paintZoom() {
