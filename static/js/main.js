@@ -5,10 +5,10 @@
 // the repaint, and what follows from those (compare mode, the continuation).
 
 import { useEngine, usePlotlyElement } from './api.js';
-import { setupDetailLevel } from './detail-level.js';
 import { setupClamps, setupOfflineClamps } from './features/clamps.js';
 import { setupCompare } from './features/compare.js';
 import { setupContinuation } from './features/continuation.js';
+import { setupDetailLevel } from './features/detail-level.js';
 import { setupEmbedCommands } from './features/embed-commands.js';
 import { setupErrors } from './features/errors.js';
 import { setupFigures } from './features/figures.js';
@@ -17,11 +17,11 @@ import { setupPair } from './features/pair.js';
 import { setupPlayer } from './features/player.js';
 import { setupPresentation } from './features/presentation.js';
 import { setupScenes } from './features/scenes.js';
+import { setupCompareTabs, setupModelCard, setupStage } from './features/stage.js';
 import { setupTracing } from './features/tracing.js';
+import { setupWriteMoment } from './features/write-moment.js';
 import { LocalEngine } from './local-engine.js';
 import { createPage } from './page.js';
-import { setupCompareTabs, setupModelCard, setupStage } from './stage.js';
-import { setupWriteMoment } from './write-moment.js';
 
 const config = JSON.parse(document.getElementById('app-config').textContent);
 // A page without a server (`lstm-explainer export`, `lstm-explainer site`) traces with the engine it carries.

@@ -893,7 +893,7 @@ export class CellDiagram extends Figure {
   }
 
   // ---- zoom: one wire's units, all of them, large, over the cell
-  // A click asks for a zoom ('' closes it): the page keeps it in the URL ('zoom' event, detail-level.js)
+  // A click asks for a zoom ('' closes it): the page keeps it in the URL ('zoom' event, features/detail-level.js)
   // and hands it back with setZoom, so a reloaded or embedded page reopens it.
   zoomTo(key) {
     this.emit('zoom', key);

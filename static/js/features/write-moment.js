@@ -4,8 +4,8 @@
 // otherwise), so the diagram draws their values large and the token strip can be tinted by the first.
 // The feature keeps no state of its own beyond its note; it reads the page through `page`.
 
-import { memorySymbol } from './archs.js';
-import { memoryAt } from './trace-doc.js';
+import { memorySymbol } from '../archs.js';
+import { memoryAt } from '../trace-doc.js';
 
 export const WRITERS_SHOWN = 3;
 

@@ -4,7 +4,7 @@
 // reloaded or embedded page reopens it. attach(diagram) hands a diagram made later (compare mode's) the
 // same level, and returns it.
 
-import { detailLevel } from './state.js';
+import { detailLevel } from '../state.js';
 
 export function setupDetailLevel(state, { embed = false } = {}) {
   const diagrams = new Set();
