@@ -3,10 +3,15 @@
 // ranges, which vector is its memory, its hidden nonlinearity and the colour scale of each of its vectors;
 // the clampable gate names and the keys of a clamp. Every other module asks here instead of deciding for
 // itself (an IRNN's unbounded hidden state is on the `cell` scale in the diagram, the token tint, the clamp
-// comparison and the plots alike). Read on first use: a module imported by a page without the explorer's
-// config (the wire tests', /healthz) works as long as it does not ask.
+// comparison and the plots alike). Read from the page on first use; a page without the explorer's config
+// (a test harness) hands it over with useVocabulary first.
 
 let vocabulary = null;
+
+// The vocabulary as the server published it (the page config's `archs`), for a page that has no config.
+export function useVocabulary(archs) {
+  vocabulary = archs;
+}
 
 function published() {
   if (!vocabulary) {

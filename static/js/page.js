@@ -2,9 +2,10 @@
 // the state (state.js, mirrored in the URL), the trace on screen and whether it is playing, and schedules
 // the repaints: every feature (static/js/features/) registers what it paints and is handed the same frame,
 // so none of them keeps a copy of another's state (Distill's `setupX(page)` figures; tensorflow/playground's
-// one state). Events between features go through page.on/emit: 'tokens' (a slow trace's tokens before its
-// steps), 'trace' (a trace's first step is on screen), 'traced' (a trace is done and painted), 'request'
-// (a trace went out), 'error' (a trace failed), 'play' (playing starts).
+// one state). Events between features go through page.on/emit: 'request' (a trace went out), 'tokens' (a
+// slow trace's tokens, before its steps), 'traced' (a trace is done and painted), 'trace-error' and 'error'
+// (a trace, or a request, failed), 'play' (playing starts), 'gate' (a gate box was clicked), 'baseline'
+// (the unclamped run arrived).
 
 import { plotlySource } from './api.js';
 import { scales as makeScales } from './colors.js';

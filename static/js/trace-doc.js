@@ -273,6 +273,9 @@ export function toDocument(trace) {
 }
 
 // ------------------------------------------------------------------------------------------ accessors
+// Which vector is the memory ('cell' or 'hidden'): the server's vocabulary says (archs.js).
+export { memoryOf };
+
 // The memory vector of layer l at step t.
 export function memoryAt(trace, t, l) {
   return trace.steps[t]?.layers[l]?.[memoryOf(trace.model.arch)] ?? null;
