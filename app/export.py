@@ -212,9 +212,10 @@ def load_scene(name: str) -> dict[str, Any]:
 
 
 def scene_views(scene: dict[str, Any], initial: dict[str, Any], zoo: Zoo) -> list[tuple[str, dict[str, Any]]]:
-    """Each explorer state of the scene as the page will show it (main.js loadScene): fields a state leaves
-    out take the page's defaults, which in an exported page are the exported view's, except the text and
-    target, which belong to the state's model: its card's example, or no target for a text the state gives."""
+    """Each explorer state of the scene as the page will show it (static/js/features/scenes.js load): fields a
+    state leaves out take the page's defaults, which in an exported page are the exported view's, except the
+    text and target, which belong to the state's model: its card's example, or no target for a text the
+    state gives."""
     views = []
     for i, s in enumerate(scene["states"]):
         given = s.get("state", {})

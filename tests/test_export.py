@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from app.api.vocabulary import arch_vocabulary
 from app.config import Settings
 from app.export import MAX_BYTES, bundle_modules, engine_script, export_page, planes, stored_weights, unplanes
 from app.nn import shipped_models_dir
@@ -66,6 +67,11 @@ def test_the_page_is_one_file(page: str) -> None:
     assert "lstm/api.js" in importmap and "lstm/views/cell-diagram.js" in importmap
     assert "lstm/local-engine.js" in importmap and "lstm/engine/client.js" in importmap
     assert all(url.startswith("data:text/javascript;base64,") for url in importmap.values())
+
+
+def test_the_page_carries_the_arch_vocabulary(page: str) -> None:
+    # It runs without a server: the vocabulary the server would publish is in its config.
+    assert config(page)["archs"] == json.loads(json.dumps(arch_vocabulary()))
 
 
 def test_the_csp_forbids_the_network_and_allows_only_its_own_scripts(page: str) -> None:

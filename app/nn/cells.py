@@ -46,6 +46,23 @@ class CellSpec:
         """The interval a gate's activation lives in: sigmoid gates [0, 1], tanh candidates [−1, 1]."""
         return (-1.0, 1.0) if gate == "candidate" else (0.0, 1.0)
 
+    @property
+    def family(self) -> str:
+        """The diagram the cell is drawn as: the LSTM's (a cell state), the GRU's (gates, no cell) or the RNN's."""
+        if self.has_cell:
+            return "lstm"
+        return "gru" if self.gates else "rnn"
+
+    @property
+    def memory(self) -> str:
+        """The vector that carries what the cell remembers: the cell state c, else the hidden state h."""
+        return "cell" if self.has_cell else "hidden"
+
+    @property
+    def activation(self) -> str:
+        """The hidden state's nonlinearity: ReLU for the IRNN (unbounded, like a cell state), tanh otherwise."""
+        return "relu" if self.arch == "irnn" else "tanh"
+
 
 LSTM_GATES = ("input", "forget", "candidate", "output")
 
@@ -59,6 +76,7 @@ SPECS: dict[str, CellSpec] = {
     "irnn": CellSpec("irnn", ("hidden",), (), has_cell=False),
 }
 ARCHS = tuple(SPECS)
+GATE_NAMES = tuple(dict.fromkeys(g for spec in SPECS.values() for g in spec.gates))  # every clampable gate
 
 # A clamp for one step of one layer: gate -> (free mask (H,) of 0/1, constant values (H,)).
 StepClamp = dict[str, tuple[Array, Array]]
@@ -165,7 +183,7 @@ def _gru_forward(xw: Array, hw: Array, h_prev: Array, clamp: StepClamp | None) -
 
 
 def _rnn_forward(spec: CellSpec, a: Array, h_prev: Array) -> dict[str, Any]:
-    h = np.maximum(a, 0.0) if spec.arch == "irnn" else np.tanh(a)
+    h = np.maximum(a, 0.0) if spec.activation == "relu" else np.tanh(a)
     return {
         "pre": {"hidden": a}, "act": {}, "free": {},
         "h_prev": h_prev, "c_prev": None, "c": None, "tanh_c": None, "h": h,
@@ -257,5 +275,5 @@ def _gru_backward(cache: dict[str, Any], dh: Array) -> StepGrads:
 def _rnn_backward(spec: CellSpec, cache: dict[str, Any], dh: Array) -> StepGrads:
     h = cache["h"]
     # backprop through the nonlinearity
-    dpre = dh * (cache["pre"]["hidden"] > 0) if spec.arch == "irnn" else dh * (1.0 - h**2)
+    dpre = dh * (cache["pre"]["hidden"] > 0) if spec.activation == "relu" else dh * (1.0 - h**2)
     return StepGrads(d_ih=dpre, d_hh=dpre, dh_prev=np.zeros_like(dh), dc_prev=None, dc=None, dpeep={})

@@ -21,11 +21,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from app.nn.cells import GATE_NAMES as GATES
 from app.nn.files import MAX_LAYERS, MAX_SIZE, MAX_STEPS, parse_json
 
 SHIPPED_SCENES = Path(__file__).resolve().parent  # the scene files sit beside this module
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
-GATES = ("input", "forget", "candidate", "output", "update", "reset")
 PANELS = ("predictions", "clamps", "memory", "gradients", "unrolled", "continuation", "pair")
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=False)

@@ -134,4 +134,14 @@ export function scales(theme, cellRange = 1) {
 // sentence in the minimal-pair view, below), the line style which quantity — solid h, dashed c — never
 // the other way round. Colours are CSS variables (app.css), so each theme sets its own.
 export const LINE_DASH = { hidden: 'solid', cell: 'dash' };
+export const MODEL_COLOURS = { main: '--compare-a', other: '--compare-b' };
 export const PAIR_COLOURS = { a: '--pair-a', b: '--pair-b', difference: '--pair-diff' };
+
+// A theme's colour by its CSS variable, as the page's stylesheet sets it now (light or dark).
+export function themeColour(variable) {
+  return getComputedStyle(document.body).getPropertyValue(variable).trim();
+}
+
+// A model's line colour in compare mode ('main' or 'other'), and a sentence's in the minimal pair.
+export const modelColour = (side) => themeColour(MODEL_COLOURS[side === 'main' ? 'main' : 'other']);
+export const pairColour = (side) => themeColour(PAIR_COLOURS[side]);

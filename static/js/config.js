@@ -41,19 +41,9 @@ export const QUANTITIES = {
   gru_write: { base: '(1−z)⊙h̃', sub: 't', scale: 'tanh', hint: 'new state written' },
 };
 
-// Heatmap choices in the memory panel, per architecture family.
-export const HEATMAP_QUANTITIES = {
-  lstm: ['forget', 'input', 'candidate', 'output', 'cell', 'hidden'],
-  gru: ['update', 'reset', 'candidate', 'hidden'],
-  rnn: ['hidden'],
-};
-
-// The diagram family an architecture is drawn with.
-export function family(arch) {
-  if (arch === 'gru') return 'gru';
-  if (arch === 'rnn' || arch === 'irnn') return 'rnn';
-  return 'lstm';
-}
+// The order the panels list an arch's vectors in (the ones it has come from archs.js): as taught, the
+// forget gate first.
+export const VECTOR_ORDER = ['forget', 'input', 'candidate', 'output', 'update', 'reset', 'cell', 'hidden'];
 
 export const DIAGRAM = {
   strip: { width: 210, maxGridHeight: 50, maxCell: 24, gapFrom: 8 },

@@ -1,5 +1,5 @@
 // Scenes: the slides' examples as guided sequences of states (app/scenes/*.json, served by /api/scenes).
-// Transport and logic only, no DOM: main.js (the explorer) and lab.js (the gradient lab) fetch a scene
+// Transport and logic only, no DOM: features/scenes.js (the explorer) and lab.js (the gradient lab) fetch a scene
 // here, turn one of its pages into a state change, and give the caption to the scene bar.
 
 import { PANELS, sitePath } from './config.js';

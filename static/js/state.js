@@ -2,9 +2,8 @@
 // `set()`; every field is declared once here with how it reads from and writes to the URL, so any
 // picture on screen can be shared as a link and reloads to the same picture.
 
-import { CHROME, PANELS, TIMING } from './config.js';
-
-const GATE_NAMES = ['input', 'forget', 'candidate', 'output', 'update', 'reset'];
+import { gateNames } from './archs.js';
+import { CHROME, PANELS, QUANTITIES, TIMING } from './config.js';
 
 const int = (lo = -Infinity, hi = Infinity) => ({
   parse: (s) => {
@@ -71,7 +70,7 @@ export const clampCodec = {
       const [gate, value, layer, units, start, stop] = part.split(':');
       const v = Number(value);
       const l = Number.parseInt(layer, 10);
-      if (!GATE_NAMES.includes(gate) || !Number.isFinite(v) || !(l >= 0)) return undefined;
+      if (!gateNames().includes(gate) || !Number.isFinite(v) || !(l >= 0)) return undefined;
       const us = units === 'all' || units === undefined ? null : units.split('.').map(Number);
       if (us && !us.every((u) => Number.isInteger(u) && u >= 0)) return undefined;
       const parseOpt = (x) => (x === undefined || x === '' ? null : Number.parseInt(x, 10));
@@ -124,6 +123,8 @@ export const FIELDS = {
   // 'research' (every unit of every wire); '' leaves it to the page: lecture on the stage of presenter
   // mode and /embed, research elsewhere (detailLevel).
   detail: { default: '', codec: oneOf(['', 'lecture', 'research']) },
+  // The wire the main diagram shows whole (a click on a wire, views/cell-diagram.js zoom; '' = none).
+  zoom: { default: '', codec: oneOf(['', ...Object.keys(QUANTITIES)]) },
   // A playing scene (app/scenes/<scene>.json) and the 0-based index of its page on screen.
   scene: { default: '', codec: str(64) },
   page: { default: 0, codec: int(0) },

@@ -1,8 +1,8 @@
 // The trace document in the browser: the one module that knows its shape (app/nn/document.py is its
 // Python counterpart; docs/protocol.md specifies both). It decodes the socket's binary frames, assembles
 // them into the same object a JSON document gives (`fromDocument`), and answers what views ask about a
-// trace: which vector is the memory, the scale of a quantity, kept and written, the loss step, the top
-// tokens, gradient rows.
+// trace: the memory vector (archs.js names which one), the cell scale's range, kept and written, the loss
+// step, the top tokens, gradient rows.
 //
 // A trace object: {id, request, stream, model, tokens, target, interventions, notices, steps[], gradients,
 // done, complete, ms}. steps[t] = {layers: [{gates, preactivations, cell, tanh_cell, hidden, clamped}],
@@ -13,7 +13,7 @@
 // a typed array's .map returns a typed array, Array.isArray is false, and spreading a long one into
 // Math.max(...) can overflow the stack.
 
-import { family } from './config.js';
+import { family, memoryOf, memoryScale, memorySymbol } from './archs.js';
 import { niceRange } from './colors.js';
 
 export const FRAME = { headerBytes: 24, magic: 0x3154584c, steps: 1, pre: 2, rows: 3 }; // "LXT1" little-endian
@@ -273,10 +273,8 @@ export function toDocument(trace) {
 }
 
 // ------------------------------------------------------------------------------------------ accessors
-// Which vector is the memory: the cell state for the LSTM family, the hidden state otherwise.
-export function memoryOf(arch) {
-  return family(arch) === 'lstm' ? 'cell' : 'hidden';
-}
+// Which vector is the memory ('cell' or 'hidden'): the server's vocabulary says (archs.js).
+export { memoryOf };
 
 // The memory vector of layer l at step t.
 export function memoryAt(trace, t, l) {
@@ -294,19 +292,13 @@ export function strongestUnit(trace, l) {
   return best;
 }
 
-// The colour scale a quantity is drawn with (colors.js scales()): `gate` [0, 1], `tanh` [−1, 1], `cell`
-// symmetric with the trace's own range. An IRNN's hidden state is unbounded, so it takes the cell's.
-export function scaleOf(arch, quantity, fallback = 'tanh') {
-  if (quantity === 'cell' || quantity === 'kept' || quantity === 'c_prev') return 'cell';
-  if ((quantity === 'hidden' || quantity === 'h_prev') && arch === 'irnn') return 'cell';
-  if (['forget', 'input', 'output', 'update', 'reset'].includes(quantity)) return 'gate';
-  return fallback;
-}
-
 // The symmetric range of the cell scale: the largest |memory| of layer l over the steps received, made
-// readable (colors.js niceRange). For the LSTM family the cell, for the IRNN its unbounded hidden state.
+// readable (colors.js niceRange), for an arch whose memory is on that scale (archs.js: the LSTM family's
+// cell, an IRNN's unbounded hidden state); 1 otherwise.
 export function cellRange(trace, l) {
-  const key = trace.model.arch === 'irnn' ? 'hidden' : 'cell';
+  const arch = trace.model.arch;
+  if (memoryScale(arch) !== 'cell') return 1;
+  const key = memoryOf(arch);
   let m = 0;
   for (const s of trace.steps) {
     const v = s?.layers[l]?.[key];
@@ -346,6 +338,23 @@ export function keptWritten(trace, t, l) {
     return { kept, written, result: cur.hidden };
   }
   return null;
+}
+
+// What a cell diagram draws for step t of layer l: the step's layer record, the one before it and the
+// layer below (its input), with the clamps of that layer.
+export function diagramFrame(trace, t, l, clamps) {
+  const step = trace.steps[t];
+  return {
+    t,
+    T: trace.tokens.length,
+    token: trace.tokens[t],
+    layer: l,
+    layers: trace.model.layers,
+    cur: step.layers[l],
+    prev: t > 0 ? trace.steps[t - 1]?.layers[l] : null,
+    below: l > 0 ? step.layers[l - 1] : null,
+    clamps,
+  };
 }
 
 // The step whose loss a gradient view shows for step t: t itself, or the nearest earlier step with a
@@ -400,5 +409,6 @@ export function gradientRow(trace, l, t, which = 'hidden') {
 export function memoryRows(trace, l) {
   const g = trace?.gradients?.layers?.[l];
   if (!g) return { rows: null, symbol: null };
-  return memoryOf(trace.model.arch) === 'cell' && g.cell ? { rows: g.cell, symbol: 'c' } : { rows: g.hidden, symbol: 'h' };
+  const key = memoryOf(trace.model.arch);
+  return g[key] ? { rows: g[key], symbol: memorySymbol(trace.model.arch) } : { rows: g.hidden, symbol: 'h' };
 }

@@ -1,6 +1,7 @@
 """The diagram's two levels of detail in a real browser (issue 12): the lecture level — the selected units'
 numbers on the wires, no strips — is the default on the stage (presenter mode and /embed); the research
-level is one click away and kept in the URL (`detail=`); a click on a wire zooms into all of its units;
+level is one click away and kept in the URL (`detail=`); a click on a wire zooms into all of its units
+(kept in the URL too, `zoom=`);
 compare mode in a 960×540 embed shows one readable diagram at a time with the predictions side by side.
 Screenshots land in tests/e2e/artifacts/detail-*.png."""
 
@@ -102,6 +103,35 @@ def test_clicking_a_wire_zooms_into_all_its_units(tab: Any, server: str, artifac
     tab.locator("#diagram .strip[data-q='forget'] .big").click()
     assert tab.locator("#diagram .zoom").get_attribute("data-q") == "forget"
     tab.locator("#diagram .zoom-close").click()
+    assert tab.locator("#diagram .zoom").count() == 0
+
+
+def test_the_zoom_is_kept_in_the_url(tab: Any, server: str, artifacts: Path) -> None:
+    # A wire zoomed into is in the link (`zoom=`): a reload, or the same link in an embed, reopens it.
+    tab.set_viewport_size({"width": 1280, "height": 720})
+    tab.goto(url(server, model="grammar-lstm", text=SPAIN, target="spanish", present=1, units="4"))
+    wait_ready(tab)
+    assert state(tab)["zoom"] == ""
+    tab.locator("#diagram .strip[data-q='forget'] .big").click()
+    assert state(tab)["zoom"] == "forget"
+    assert "zoom=forget" in tab.url
+    tab.reload()
+    wait_ready(tab)
+    assert tab.locator("#diagram .zoom").get_attribute("data-q") == "forget"
+    tab.keyboard.press("Escape")
+    assert tab.locator("#diagram .zoom").count() == 0
+    assert state(tab)["zoom"] == "" and "zoom=" not in tab.url
+    # Set from outside (a host page's setState), and opened in a 960×540 embed from its link.
+    tab.evaluate("() => window.lstmExplainer.setState({ zoom: 'cell' })")
+    assert tab.locator("#diagram .zoom").get_attribute("data-q") == "cell"
+    tab.set_viewport_size({"width": 960, "height": 540})
+    tab.goto(url(server, "/embed", model="grammar-lstm", text=SPAIN, target="spanish", units="4", zoom="cell"))
+    wait_ready(tab)
+    assert tab.locator("#diagram .zoom").get_attribute("data-q") == "cell"
+    tab.screenshot(path=artifacts / "detail-zoom-url-embed-960x540.png")
+    # A wire the diagram does not have (an LSTM's link on a GRU) opens nothing.
+    tab.goto(url(server, "/embed", model="lecture-gru", zoom="tanh_cell"))
+    wait_ready(tab)
     assert tab.locator("#diagram .zoom").count() == 0
 
 

@@ -90,6 +90,9 @@ def wire_page(chromium: Any, wire_server: str) -> Iterator[Any]:
 SETUP = """async (url) => {
   const api = await import('/static/js/api.js');
   const doc = await import('/static/js/trace-doc.js');
+  // The arch vocabulary the server publishes in a page's config (static/js/archs.js): the explorer's.
+  const page = new DOMParser().parseFromString(await (await fetch('/')).text(), 'text/html');
+  (await import('/static/js/archs.js')).useVocabulary(JSON.parse(page.getElementById('app-config').textContent).archs);
   const waiting = new Map();
   const updates = [];
   const socket = new api.TraceSocket(url, {

@@ -16,6 +16,7 @@ from app.api.deps import ScenesDep, SettingsDep, TemplatesDep, TraceCacheDep, Zo
 from app.api.errors import ApiError
 from app.api.schemas import TraceRequest
 from app.api.tracer import TraceCache, check_request
+from app.api.vocabulary import arch_vocabulary
 from app.config import Settings
 from app.nn import Zoo
 from app.nn.generate import DEFAULT_LENGTH
@@ -41,13 +42,14 @@ def page_config(zoo: Zoo, settings: Settings, embed: bool) -> dict[str, Any]:
         "continuationLengths": DEFAULT_LENGTH,  # what POST /api/continue writes when not told a length
         "frameAncestors": settings.frame_ancestors,
         "embed": embed,
+        "archs": arch_vocabulary(),  # gate names and ranges, the memory, scales: static/js/archs.js reads it
     }
 
 
 def shows_gradients(request: Request, embed: bool) -> bool:
-    """Whether the page opens showing gradients, so its socket asks for the rows at once (main.js
-    syncGradientView): the gradients panel (state.js `panels`: the explorer's default list has it, an
-    embed's has none) or compare mode, whose curves are gradients."""
+    """Whether the page opens showing gradients, so its socket asks for the rows at once
+    (static/js/features/tracing.js syncGradientView): the gradients panel (state.js `panels`: the explorer's
+    default list has it, an embed's has none) or compare mode, whose curves are gradients."""
     panels = request.query_params.get("panels")
     if request.query_params.get("compare"):
         return True

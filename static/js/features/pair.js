@@ -8,7 +8,7 @@
 // request counter, the typing timer) and reads the page through `page`; views/pair.js only draws.
 
 import { postTrace } from '../api.js';
-import { memoryOf } from '../trace-doc.js';
+import { memoryOf } from '../archs.js';
 import { PairView } from '../views/pair.js';
 
 // How the tokens of two sentences line up: the common beginning (`prefix` tokens) and the common end
@@ -99,10 +99,10 @@ export function endPredictions(a, b) {
   return tokens.map((token) => ({ token, a: probabilityOf(a, token), b: probabilityOf(b, token) }));
 }
 
-// page: {apiBase, trace() (the page's trace once done), step(), layer(), values(), set(partial),
-// subscribe(fn), plotly() (a Promise of Plotly, or null before the page may load it)}.
+// page: the page object (page.js); container and button: elements.
 export function setupPair(page, { container, button }) {
-  if (!container) return { refresh() {} };
+  if (!container) return;
+  const done = () => (page.trace?.done ? page.trace : null);
   const view = new PairView({ container });
   let other = null; // {key, doc} | {key, error}: the second sentence's trace
   let asked = 0; // bumping it makes an older answer give up
@@ -120,7 +120,7 @@ export function setupPair(page, { container, button }) {
     mark('0');
     const request = { ...a.request, text: page.values().pair, gradients: false };
     try {
-      const doc = await postTrace(page.apiBase, request);
+      const doc = await postTrace(page.config.apiBase, request);
       if (mine === asked) other = { key, doc };
     } catch (err) {
       if (mine === asked) other = { key, error: err.message };
@@ -136,7 +136,7 @@ export function setupPair(page, { container, button }) {
       return;
     }
     view.setInput(s.pair);
-    const a = page.trace();
+    const a = done();
     if (!s.pair) {
       view.update({ status: 'empty' });
       mark('1');
@@ -160,7 +160,7 @@ export function setupPair(page, { container, button }) {
     }
     if (!other.doc) return; // on its way
     const b = other.doc;
-    const l = page.layer();
+    const l = page.layerOf();
     const textsA = a.tokens.map((t) => t.text);
     const textsB = b.tokens.map((t) => t.text);
     const al = alignPair(textsA, textsB);
@@ -192,10 +192,10 @@ export function setupPair(page, { container, button }) {
       diff,
       jump,
       predictions: endPredictions(a, b),
-      step: page.step(),
+      step: page.displayedStep(),
       clamped: (a.request.interventions ?? []).length > 0,
     });
-    const plotly = page.plotly();
+    const plotly = page.loadPlotly({ force: true });
     if (!plotly) {
       mark('0');
       return;
@@ -206,7 +206,7 @@ export function setupPair(page, { container, button }) {
         view.draw();
         mark('1');
       })
-      .catch(() => mark('1')); // main.js says in the panels that plotly.js did not load
+      .catch(() => mark('1')); // page.js says in the panels that plotly.js did not load
   }
 
   view
@@ -217,7 +217,7 @@ export function setupPair(page, { container, button }) {
     .on('unit', (u) => page.set({ pairunit: u }))
     // The unit in the cell diagram, at the step where the difference jumps: the write, drawn large.
     .on('diagram', ({ unit, step }) => {
-      const T = page.trace()?.tokens.length ?? 0;
+      const T = done()?.tokens.length ?? 0;
       const panels = page.values().panels.filter((p) => p !== 'pair');
       page.set({ units: [unit], step: step === T - 1 ? -1 : step, panels });
     })
@@ -235,8 +235,8 @@ export function setupPair(page, { container, button }) {
 
   page.subscribe((changed) => {
     if (['pair', 'pairunit', 'panels', 'layer', 'theme', 'large', 'present'].some((k) => changed.has(k))) refresh();
-    else if (changed.has('step') && open()) view.setStep(page.step());
+    else if (changed.has('step') && open()) view.setStep(page.displayedStep());
   });
+  page.on('traced', refresh);
   refresh();
-  return { refresh };
 }

@@ -10,9 +10,9 @@
 //         'unit' {unit, additive} (a unit cell was clicked: select it),
 //         'detail' 'lecture' | 'research' (the level toggle was clicked).
 
-import { DIAGRAM, GATES, QUANTITIES, STAGES, family, fmt, fmtFactor, minTextPx, showToken } from '../config.js';
+import { activationName, family, hasPeepholes, isCoupled, scaleOf, scalesUsed } from '../archs.js';
+import { DIAGRAM, GATES, QUANTITIES, STAGES, fmt, fmtFactor, minTextPx, showToken } from '../config.js';
 import { Figure, html, label, prefersReducedMotion, svg } from './figure.js';
-import { scaleOf } from '../trace-doc.js';
 import { Strip, stripGeometry, unitAt } from './strip.js';
 
 let instances = 0;
@@ -38,7 +38,7 @@ function lstmLayout(arch) {
   const xOut = 1530;
   const xX = 280;
   const top = boxY - B.height / 2;
-  const cifg = arch === 'cifg';
+  const cifg = isCoupled(arch, 'input'); // i = 1 − f: no input gate box of its own
   const L = {
     viewBox: [1660, 860],
     box: { x: 235, y: 72, w: 1350, h: 690 },
@@ -111,7 +111,7 @@ function lstmLayout(arch) {
     L.wires.push({ d: `M${xI} ${top} V${mul} H${xG - R}`, stage: 2, gate: 'input', arrow: true, q: 'input' });
     L.gates.splice(1, 0, { gate: 'input', x: xI, y: boxY, stage: 2 });
   }
-  if (arch === 'peephole') {
+  if (hasPeepholes(arch)) {
     // Peepholes: the gates also look at the cell state (c_{t−1} for f and i, c_t for o).
     for (const [x, stage] of [
       [xF - 48, 1],
@@ -219,7 +219,7 @@ function rnnLayout(arch) {
       { d: `M${xJ} ${out} V${bus} H1320`, stage: 1, arrow: true, q: 'hidden' },
     ],
     ops: [],
-    gates: [{ gate: 'hidden', x: xBox, y: boxY, stage: 1, fn: arch === 'irnn' ? 'ReLU' : 'tanh' }],
+    gates: [{ gate: 'hidden', x: xBox, y: boxY, stage: 1, fn: activationName(arch) }],
     dots: [
       { x: xX, y: bus },
       { x: xJ, y: out },
@@ -234,7 +234,7 @@ function rnnLayout(arch) {
       {
         x: xBox + B.width / 2 + 14,
         y: boxY + 8,
-        base: `${arch === 'irnn' ? 'ReLU' : 'tanh'}(W·x + U·h + b)`,
+        base: `${activationName(arch)}(W·x + U·h + b)`,
         sub: '',
         cls: 'wire-note',
       },
@@ -294,7 +294,7 @@ export function equation(fam, arch, key, j, q, cur) {
   const gateEq = (gate, sym, fn) => {
     const p = pre(gate);
     const value = q[gate === 'candidate' && fam === 'gru' ? 'gru_candidate' : gate][j];
-    if (arch === 'cifg' && gate === 'input') return `${sym}[${j}] = 1 − f = 1 − ${fmt(q.forget[j])} = ${fmt(value)}`;
+    if (isCoupled(arch, gate)) return `${sym}[${j}] = 1 − f = 1 − ${fmt(q.forget[j])} = ${fmt(value)}`;
     const body = p === undefined ? '' : ` = ${fn}(${fmt(p)})`;
     if (clamped(gate)) {
       const orig = fn === 'σ' ? 1 / (1 + Math.exp(-p)) : Math.tanh(p);
@@ -346,7 +346,7 @@ export function equation(fam, arch, key, j, q, cur) {
           `h[${j}] = (1−z)·h̃ + z·h${SUB['t−1']} = (1 − ${fmt(v('update'))})·${fmtFactor(v('gru_candidate'))} + ` +
           `${fmtFactor(v('update'))}·${fmtFactor(v('h_prev'))} = ${fmt(v('hidden'))}`
         );
-      return `h[${j}] = ${arch === 'irnn' ? 'ReLU' : 'tanh'}(W·x${SUB.t} + U·h${SUB['t−1']} + b) = ${fmt(v('hidden'))}`;
+      return `h[${j}] = ${activationName(arch)}(W·x${SUB.t} + U·h${SUB['t−1']} + b) = ${fmt(v('hidden'))}`;
     default:
       return `${key}[${j}] = ${fmt(v(key))}`;
   }
@@ -369,6 +369,7 @@ export class CellDiagram extends Figure {
     this.animToken = 0;
     this.level = 'research';
     this.zoom = null; // {key, strip, root, onKey}: the wire shown whole
+    this.zoomKey = ''; // the wire asked for (setZoom), open once the values are there
     this.container.classList.add('cell-diagram');
     this.svgRoot = svg('svg', { role: 'group', 'aria-label': 'LSTM cell diagram' }, this.container);
     this.levelBar = this.makeLevelBar();
@@ -699,6 +700,7 @@ export class CellDiagram extends Figure {
     if (animateMs > 0 && from && !prefersReducedMotion()) this.animate(q, from, animateMs / STAGES.length, mine);
     else for (const [key, strip] of this.strips) strip.setValues(q[key], this.scaleOf(key));
     if (this.zoom) this.paintZoom();
+    else if (this.zoomKey) this.openZoom(this.zoomKey, { focus: false }); // asked for before the values came
     // Clamped look: a layer box is hatched and locked when its gate is clamped at this step.
     for (const [gate, node] of this.gateNodes) {
       const units = v.cur.clamped?.[gate];
@@ -783,11 +785,10 @@ export class CellDiagram extends Figure {
   drawLegend() {
     const g = this.legend;
     g.replaceChildren();
-    const entries = this.family === 'rnn' ? [] : [['gates', this.scales.gate, '0', '1']];
-    if (this.arch !== 'irnn') entries.push(['tanh', this.scales.tanh, '−1', '1']);
-    if (this.family === 'lstm' || this.arch === 'irnn') {
-      entries.push(['cell', this.scales.cell, `−${fmt(this.cellRange, 1)}`, `+${fmt(this.cellRange, 1)}`]);
-    }
+    // One entry per scale this arch's vectors are drawn on (archs.js).
+    const range = fmt(this.cellRange, 1);
+    const all = { gate: ['gates', '0', '1'], tanh: ['tanh', '−1', '1'], cell: ['cell', `−${range}`, `+${range}`] };
+    const entries = scalesUsed(this.arch).map((s) => [all[s][0], this.scales[s], all[s][1], all[s][2]]);
     entries.forEach(([name, scale, lo, hi], k) => {
       const x = k * 270;
       const n = 36;
@@ -847,12 +848,12 @@ export class CellDiagram extends Figure {
     root.addEventListener('focusout', () => this.hideTooltip());
     root.addEventListener('click', (ev) => {
       if (ev.target.closest('.zoom-close, .zoom-bg')) {
-        this.closeZoom();
+        this.zoomTo('');
         return;
       }
       const wire = this.wireOf(ev);
       if (wire) {
-        this.openZoom(wire);
+        this.zoomTo(wire);
         return;
       }
       const hit = this.unitOf(ev);
@@ -868,9 +869,9 @@ export class CellDiagram extends Figure {
       const gate = ev.target.closest?.('.gate-box:not(.no-clamp)');
       const wire = this.wireOf(ev);
       const hit = this.unitOf(ev);
-      if (ev.target.closest?.('.zoom-close')) this.closeZoom();
+      if (ev.target.closest?.('.zoom-close')) this.zoomTo('');
       else if (gate) this.emit('gate', { gate: gate.dataset.gate, rect: gate.getBoundingClientRect() });
-      else if (wire) this.openZoom(wire);
+      else if (wire) this.zoomTo(wire);
       else if (hit) this.emit('unit', { unit: hit.unit, additive: true });
       else return;
       ev.preventDefault();
@@ -892,7 +893,22 @@ export class CellDiagram extends Figure {
   }
 
   // ---- zoom: one wire's units, all of them, large, over the cell
-  openZoom(key) {
+  // A click asks for a zoom ('' closes it): the page keeps it in the URL ('zoom' event, features/detail-level.js)
+  // and hands it back with setZoom, so a reloaded or embedded page reopens it.
+  zoomTo(key) {
+    this.emit('zoom', key);
+    this.setZoom(key);
+  }
+
+  // The wire shown whole ('' none), opened as soon as the diagram has its values.
+  setZoom(key) {
+    this.zoomKey = key || '';
+    if (!this.q) return;
+    if (this.zoomKey && this.zoom?.key !== this.zoomKey) this.openZoom(this.zoomKey);
+    else if (!this.zoomKey && this.zoom) this.closeZoom();
+  }
+
+  openZoom(key, { focus = true } = {}) {
     if (!this.q?.[key]) return;
     this.closeZoom(false);
     const [vw, vh] = this.layout.viewBox;
@@ -933,10 +949,10 @@ export class CellDiagram extends Figure {
       if (ev.key !== 'Escape') return;
       ev.preventDefault();
       ev.stopPropagation();
-      this.closeZoom();
+      this.zoomTo('');
     };
     document.addEventListener('keydown', this.zoom.onKey, true);
-    close.focus({ preventScroll: true });
+    if (focus) close.focus({ preventScroll: true });
   }
 
   paintZoom() {

@@ -3,6 +3,7 @@
 // ‖∂L_t/∂c_k‖ along its cell state, the RNN's ‖∂L_t/∂h_k‖ along its hidden state — for the loss at the
 // current step. The seeds' argument on one figure: the RNN's curve falls away, the LSTM's holds.
 
+import { LINE_DASH, modelColour } from '../colors.js';
 import { fmtSci, showToken } from '../config.js';
 import { Figure, html } from './figure.js';
 import { FEW_TICKS, axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
@@ -111,8 +112,6 @@ export class ComparePanel extends Figure {
   drawCurve() {
     const { t, tokens, series } = this.curve;
     const theme = plotTheme();
-    const css = getComputedStyle(document.body);
-    const colour = (side) => css.getPropertyValue(side === 'main' ? '--compare-a' : '--compare-b').trim();
     const xs = Array.from({ length: t + 1 }, (_, k) => k + 1);
     const data = [];
     const kept = [];
@@ -129,7 +128,7 @@ export class ComparePanel extends Figure {
         y: row,
         // Colour is the model (the same two colours everywhere in compare mode), line style the
         // quantity, as in the gradients panel: solid h, dashed c.
-        line: { color: colour(s.side), width: 3, dash: s.symbol === 'c' ? 'dash' : 'solid' },
+        line: { color: modelColour(s.side), width: 3, dash: LINE_DASH[s.symbol === 'c' ? 'cell' : 'hidden'] },
         marker: { size: 6, symbol: s.symbol === 'c' ? 'square' : 'circle' },
         hovertemplate: `${s.id} ‖∂L/∂${s.symbol}‖ at step %{x}: %{y:.3e}<extra></extra>`,
       });

@@ -1,5 +1,5 @@
 // The face every figure shares: built with {container}, changed by setters, painted by draw(),
-// and telling main.js about user input through events (it never changes the state itself).
+// and telling its feature about user input through events (it never changes the state itself).
 
 export class Figure {
   constructor({ container }) {

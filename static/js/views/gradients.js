@@ -2,9 +2,10 @@
 //   - ‖∂L_t/∂h_k‖ and ‖∂L_t/∂c_k‖ against k on a log axis: the vanishing gradient made visible;
 //   - the whole triangle (every t, every k ≤ t) as a heatmap of log10 norms;
 //   - a "backward" animation: the gradient travels right-to-left along the unrolled chain, each step's
-//     magnitude shown as it arrives. main.js drives it through setBackward(k).
+//     magnitude shown as it arrives. features/figures.js drives it through setBackward(k).
 // Events: 'backward' (the play button), 'step' (t, a triangle row was clicked).
 
+import { LINE_DASH, modelColour } from '../colors.js';
 import { fmtSci, showToken } from '../config.js';
 import { lossStep } from '../trace-doc.js';
 import { Figure, html, svg } from './figure.js';
@@ -143,10 +144,6 @@ export class GradientsPanel extends Figure {
     return parts;
   }
 
-  modelColour() {
-    return getComputedStyle(document.body).getPropertyValue('--compare-a').trim();
-  }
-
   drawCurve(theme, rows) {
     const t = this.shown ?? this.step;
     const data = [];
@@ -160,7 +157,7 @@ export class GradientsPanel extends Figure {
         y: rows.h[t],
         // The model's colour (compare mode's first), the quantity in the line style: solid h, dashed c,
         // as in the compare panel's curves.
-        line: { color: this.modelColour(), width: 3, dash: 'solid' },
+        line: { color: modelColour('main'), width: 3, dash: LINE_DASH.hidden },
         marker: { symbol: 'circle', size: 6 },
         hovertemplate: '‖∂L/∂h‖ at step %{x}: %{y:.3e}<extra></extra>',
       });
@@ -172,7 +169,7 @@ export class GradientsPanel extends Figure {
         name: '‖∂L/∂c_k‖',
         x: xs,
         y: rows.c[t],
-        line: { color: this.modelColour(), width: 3, dash: 'dash' },
+        line: { color: modelColour('main'), width: 3, dash: LINE_DASH.cell },
         marker: { symbol: 'square', size: 6 },
         hovertemplate: '‖∂L/∂c‖ at step %{x}: %{y:.3e}<extra></extra>',
       });

@@ -1,5 +1,5 @@
 // The keyboard help: every shortcut of the page in one overlay, toggled with `?`, closed with Esc or a click
-// outside. Events: none (main.js opens and closes it).
+// outside. Events: none (features/presentation.js opens and closes it).
 
 import { Figure, html } from './figure.js';
 

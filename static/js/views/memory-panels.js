@@ -6,8 +6,9 @@
 //     gates), for the selected units.
 // Events: 'pick' {unit, step} (a heatmap cell was clicked), 'quantity' (name).
 
-import { GATES, HEATMAP_QUANTITIES, QUANTITIES, family, showToken } from '../config.js';
-import { scaleOf } from '../trace-doc.js';
+import { archSpec, family, memoryOf, memoryScale, memorySymbol, scaleOf } from '../archs.js';
+import { GATES, QUANTITIES, VECTOR_ORDER, showToken } from '../config.js';
+import { keptWritten } from '../trace-doc.js';
 import { Figure, html } from './figure.js';
 import { FEW_TICKS, axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
 
@@ -102,14 +103,16 @@ export class MemoryPanels extends Figure {
     for (const part of this.parts(opts)) part();
   }
 
-  // The plots as separate pieces of work, so main.js can draw them one task at a time and a keystroke
+  // The plots as separate pieces of work, so the page (page.js) can draw them one task at a time and a keystroke
   // never waits for all of plotly. light: only the step markers move (while playing); the per-step
   // plots wait, dimmed, for a pause.
   parts({ light = false } = {}) {
     const P = this.Plotly;
     if (!P || !this.trace?.done) return [];
-    const fam = family(this.trace.model.arch);
-    const choices = HEATMAP_QUANTITIES[fam];
+    const arch = this.trace.model.arch;
+    const fam = family(arch);
+    const vectors = archSpec(arch).scales;
+    const choices = VECTOR_ORDER.filter((c) => c in vectors);
     const q = choices.includes(this.quantity) ? this.quantity : choices[0];
     this.picker.replaceChildren(
       ...choices.map((c) =>
@@ -210,8 +213,8 @@ export class MemoryPanels extends Figure {
   }
 
   drawLines(P, theme, fam) {
-    const q = fam === 'lstm' ? 'cell' : 'hidden';
-    const z = this.matrix(q);
+    const arch = this.trace.model.arch;
+    const z = this.matrix(memoryOf(arch));
     const xs = this.trace.tokens.map((_, k) => k + 1);
     const key = `${this.trace.id}|${this.layer}|${this.units.join()}|${theme.fg}`;
     if (this.linesKey !== key) {
@@ -224,7 +227,7 @@ export class MemoryPanels extends Figure {
       showlegend: data.length > 0,
       legend: { orientation: 'h', y: 1.15 },
       xaxis: axis(theme, { ...tokenTicks(this.trace.tokens, showToken, FEW_TICKS) }),
-      yaxis: axis(theme, { title: { text: q === 'cell' ? 'c' : 'h' } }),
+      yaxis: axis(theme, { title: { text: memorySymbol(arch) } }),
       shapes: [this.stepLine(theme)],
       annotations: data.length ? [] : [this.emptyNote(theme, 'select units in the diagram')],
       datarevision: key,
@@ -250,24 +253,11 @@ export class MemoryPanels extends Figure {
   drawKept(P, theme, fam) {
     const t = this.step;
     const steps = this.trace.steps;
-    const cur = steps[t].layers[this.layer];
-    const prev = t > 0 ? steps[t - 1].layers[this.layer] : null;
-    const H = cur.hidden.length;
-    let kept;
-    let written;
-    let result;
-    if (fam === 'lstm') {
-      kept = cur.gates.forget.map((f, j) => f * (prev?.cell[j] ?? 0));
-      written = cur.gates.input.map((i, j) => i * cur.gates.candidate[j]);
-      result = cur.cell;
-    } else {
-      kept = cur.gates.update.map((z, j) => z * (prev?.hidden[j] ?? 0));
-      written = cur.gates.update.map((z, j) => (1 - z) * cur.gates.candidate[j]);
-      result = cur.hidden;
-    }
+    const H = steps[t].layers[this.layer].hidden.length;
+    const { kept, written, result } = keptWritten(this.trace, t, this.layer);
     const units = Array.from({ length: H }, (_, j) => j);
     const sel = new Set(this.units);
-    const scale = fam === 'lstm' ? this.scales.cell : this.scales.tanh;
+    const scale = this.scales[memoryScale(this.trace.model.arch)];
     const data = [
       {
         type: 'scatter',

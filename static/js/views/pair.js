@@ -3,7 +3,7 @@
 // with its largest jump marked (the moment the word that differs is written), and what each sentence
 // predicts at the end, side by side on one 0–100% scale. It renders and reports input; nothing else.
 
-import { LINE_DASH, PAIR_COLOURS } from '../colors.js';
+import { LINE_DASH, pairColour } from '../colors.js';
 import { fmt, showToken } from '../config.js';
 import { Figure, html } from './figure.js';
 import { axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
@@ -245,8 +245,7 @@ export class PairView extends Figure {
     const d = this.data;
     if (!d?.series || !this.Plotly || this.body.hidden) return;
     const theme = plotTheme();
-    const css = getComputedStyle(document.body);
-    const colour = (side) => css.getPropertyValue(PAIR_COLOURS[side]).trim();
+    const diffColour = pairColour('difference');
     const xA = d.tokensA.map((_, k) => k + 1);
     const xB = d.xB.map((x) => x + 1);
     const data = [];
@@ -265,7 +264,7 @@ export class PairView extends Figure {
           x: xs,
           y: ys,
           text: toks.map(showToken),
-          line: { color: colour(side), width: 3, dash: LINE_DASH[q] },
+          line: { color: pairColour(side), width: 3, dash: LINE_DASH[q] },
           marker: { size: 6, symbol: q === 'cell' ? 'square' : 'circle' },
           hovertemplate: `${sym}[${d.unit}] at “%{text}”: %{y:.3f}<extra>${this.label(side)}</extra>`,
         });
@@ -281,7 +280,7 @@ export class PairView extends Figure {
       y: d.diff.map((p) => p.d),
       yaxis: 'y2',
       showlegend: false,
-      marker: { color: d.diff.map((_, k) => (k === jumpK ? theme.fg : colour('difference'))) },
+      marker: { color: d.diff.map((_, k) => (k === jumpK ? theme.fg : diffColour)) },
       hovertemplate: `Δ${sym} at step %{x}: %{y:.3f}<extra></extra>`,
     });
     const font = Math.round(theme.font * 1.15); // a chart to be pointed at: a size up from the panels'

@@ -13,7 +13,7 @@ export class TokenStrip extends Figure {
     this.step = 0;
     this.tint = null;
     // One Tab stop for the whole sentence (a roving tabindex): the current chip is focusable, and the
-    // page's ← → Home End (main.js) move the step, with the focus following it here.
+    // page's ← → Home End (features/player.js) move the step, with the focus following it here.
     this.list = html('ol', {
       class: 'token-list',
       'aria-label': 'tokens; click one to jump to its step, or use ← → Home End',

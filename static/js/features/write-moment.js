@@ -4,7 +4,8 @@
 // otherwise), so the diagram draws their values large and the token strip can be tinted by the first.
 // The feature keeps no state of its own beyond its note; it reads the page through `page`.
 
-import { memoryAt, memoryOf } from './trace-doc.js';
+import { memorySymbol } from '../archs.js';
+import { memoryAt } from '../trace-doc.js';
 
 export const WRITERS_SHOWN = 3;
 
@@ -18,23 +19,23 @@ export function writersAt(trace, t, l, n = WRITERS_SHOWN) {
   return moved.slice(0, n);
 }
 
-// page: {trace(), step(), layer(), select(units), subscribe(fn)}; button and note: elements.
+// page: the page object (page.js); button and note: elements.
 export function setupWriteMoment(page, { button, note }) {
   if (!button) return;
   // The note speaks of one step of one text: it goes when either changes.
-  page.subscribe?.((changed) => {
+  page.subscribe((changed) => {
     if (note && ['step', 'text', 'model', 'layer', 'clamps'].some((k) => changed.has(k))) note.textContent = '';
   });
   button.addEventListener('click', () => {
-    const doc = page.trace();
+    const doc = page.trace;
     if (!doc?.steps?.length) return;
-    const t = page.step();
-    const l = page.layer();
+    const t = page.displayedStep();
+    const l = page.layerOf();
     const writers = writersAt(doc, t, l);
     if (!writers.length) return;
-    page.select(writers.map((w) => w.unit));
+    page.set({ units: writers.map((w) => w.unit) });
     if (note) {
-      const sym = memoryOf(doc.model.arch) === 'cell' ? 'c' : 'h';
+      const sym = memorySymbol(doc.model.arch);
       const tok = doc.tokens[t]?.text ?? '';
       note.textContent = `at “${tok}”: ${writers
         .map((w) => `unit ${w.unit} Δ${sym} ${w.delta >= 0 ? '+' : '−'}${Math.abs(w.delta).toFixed(2)}`)
