@@ -12,6 +12,7 @@ is the baseline. What docs/lecture-lstm-diagnosis.md reports was measured with i
 A variant is comma-separated changes: fb=B (forget bias), ob=B (output-gate bias), ortho (orthogonal recurrent
 blocks), chrono (b_f ~ log U(1, 30), b_i = −b_f), lr=R, pen=λ (adds λ/N · ½‖c‖² per step, N scored tokens),
 hinge=λ (the same, on the part of |c| beyond thr=T, default 2),
+emb=S (the embedding's N(0, 1) start scaled by S), warmup=W (a linear warm-up of the rate over W steps),
 notext (story rows only), short=S (the share of short stories among the story rows).
 Needs the training extras (`pip install ".[train]"`), except with --quick.
 """
@@ -51,6 +52,7 @@ def init(arch: str, opts: dict[str, Any], vocab_size: int, rng: np.random.Genera
     H, I = 128, 64  # the recipe's sizes
     params = init_params(arch, 1, vocab_size, I, H, rng, forget_bias=opts.get("fb", 1.0), dtype=np.float32)
     G = params["layers.0.weight_hh"].shape[0] // H
+    params["embedding.weight"] *= np.float32(opts.get("emb", 1.0))  # N(0, 1) is PyTorch's default
     if opts.get("ortho"):
         for k in range(G):
             q, r = np.linalg.qr(rng.normal(size=(H, H)))
@@ -105,6 +107,7 @@ def run(arch: str, variant: str, steps: int, every: int, data: lecture.LectureDa
     try:
         for step in range(1, steps + 1):
             step_lr = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / SCHEDULE)))
+            step_lr *= min(1.0, step / opts.get("warmup", 1))  # a linear warm-up over that many steps
             batch = data.batch(rng)
             if opts.get("notext"):
                 batch = tuple(a[: lecture.STORY_ROWS] for a in batch)

@@ -126,7 +126,7 @@ def test_short_stories_put_the_cue_a_few_words_before_its_answer() -> None:
     rng = np.random.default_rng(7)
     index = set(lecture.lecture_vocab())
     found = [short_story(rng) for _ in range(600)]
-    assert {s.kind for s in found} == {"language", "name"}
+    assert {s.kind for s in found} == {"language", "name", "pronoun"}
     for s in found:
         answer, cue = s.tokens[s.answer], s.tokens[s.cue]
         assert 0 < s.answer - s.cue <= 9 and set(s.tokens) <= index, s
@@ -134,8 +134,12 @@ def test_short_stories_put_the_cue_a_few_words_before_its_answer() -> None:
         if s.kind == "language":
             assert COUNTRY_LANGUAGE[cue] == answer
             assert [w for w in s.tokens if w in COUNTRY_LANGUAGE] == [cue]
-        else:
+        elif s.kind == "name":
             assert answer == cue and [w for w in s.tokens[: s.answer] if w in NAMES] == [cue]
+        else:
+            gender = "female" if cue in FEMALE else "male" if cue in MALE else "plural"
+            assert answer in (lecture.PRONOUNS[gender]["subj"], lecture.PRONOUNS[gender]["pos"]), s
+            assert len(s.choices) == 2
 
 
 def test_a_training_batch_mixes_short_and_long_stories_with_text(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -489,7 +489,8 @@ def story(rng: np.random.Generator, kind: str | None = None, clauses: int | None
 
 
 # ------------------------------------------------------------------------- short stories (training only)
-# The same associations a few words apart: a country and its language, a name said twice. An LSTM trained
+# The same associations a few words apart: a country and its language, a name said twice, a person
+# and their pronoun. An LSTM trained
 # on the long stories alone stalls where the RNN does (20% on its own languages even with no clause in
 # between; docs/lecture-lstm-diagnosis.md); with these near cues mixed in, it learns what a country or a
 # name stands for first and then carries it further. Only the training batches use them: the generator's
@@ -505,26 +506,45 @@ SHORT_NAMES = (
     "{n} sang a song . we all cheered for", "{n} scored a goal . the crowd loved", "{n} helped me . thank you ,",
     "{n} is here . come and meet", "{n} finished first . the winner is",
 )  # fmt: skip
+SHORT_PRONOUNS = (  # past tense, so the verb has no number: the referent alone decides the pronoun
+    "came home late and", "said that", "laughed because", "looked happy when", "missed the bus , so",
+    "felt ill , so", "smiled when", "arrived early and", "went to bed because",
+)  # fmt: skip
+SHORT_POSSESSIVES = ("lost", "found", "washed", "cleaned", "sold", "painted", "forgot")  # … her / his / their
+SHORT_OBJECTS = ("keys", "bag", "car", "books", "phone", "house", "bike", "shoes")
 SHORT_SHARE = 0.3  # of a batch's story rows
 
 
 def short_story(rng: np.random.Generator) -> Story:
-    """A country and its language, or a name said again, a few words apart.
+    """A country and its language, a name said again, or a person and their pronoun, a few words apart.
 
     >>> s = short_story(np.random.default_rng(1))
     >>> s.tokens[s.cue], s.tokens[s.answer], s.answer - s.cue <= 9
-    ('brazil', 'portuguese', True)
+    ('charles', 'charles', True)
     """
-    if rng.random() < 0.6:
+    r = rng.random()
+    if r < 0.35:
         country = _pick(rng, list(COUNTRY_LANGUAGE))
         language = COUNTRY_LANGUAGE[country]
         head = words(_pick(rng, SHORT_LANGUAGE).format(C=country, L="@"))
         at = head.index("@")
         tokens = [*head[:at], language, *head[at + 1 :], "."]
         return Story(tokens, "language", at, tokens.index(country), tuple(x for x in LANGUAGES if x != language))
-    name = _pick(rng, NAMES)
-    head = words(_pick(rng, SHORT_NAMES).format(n=name))
-    return Story([*head, name, "."], "name", len(head), head.index(name), tuple(n for n in NAMES if n != name))
+    if r < 0.7:
+        name = _pick(rng, NAMES)
+        head = words(_pick(rng, SHORT_NAMES).format(n=name))
+        return Story([*head, name, "."], "name", len(head), head.index(name), tuple(n for n in NAMES if n != name))
+    ref, key = _referent(rng)
+    pro = PRONOUNS[key]
+    if rng.random() < 0.6:
+        head, answer, rest = [*ref, *words(_pick(rng, SHORT_PRONOUNS))], pro["subj"], ["was", "tired"]
+        if key == "plural":
+            rest = ["were", "tired"]
+        choices = tuple(o for o in ("she", "he", "they") if o != answer)
+    else:
+        head, answer, rest = [*ref, _pick(rng, SHORT_POSSESSIVES)], pro["pos"], [_pick(rng, SHORT_OBJECTS)]
+        choices = tuple(o for o in ("her", "his", "their") if o != answer)
+    return Story([*head, answer, *rest, "."], "pronoun", len(head), len(ref) - 1, choices)
 
 
 def generator_words() -> set[str]:
