@@ -121,14 +121,13 @@ def test_the_shakespeare_lstm_keeps_the_gradient_of_a_line_that_the_rnn_loses() 
     ["recall-lstm", "recall-gru", "counting-lstm", "grammar-lstm", "grammar-gru", "lecture-lstm", "lecture-gru"],
 )
 def test_the_example_a_card_opens_with_is_answered(model_id: str) -> None:
-    """The explorer opens each model on its card's example; the trained LSTM (and GRU) get its target —
-    lecture-lstm only just (its training stopped before it learned the long range well: see its card)."""
+    """The explorer opens each model on its card's example; the trained LSTM (and GRU) get its target."""
     model = load_model(MODELS / model_id)
     example, target = model.card["example"], model.card["example_target"]
     assert target
     p = run_trace(model, example, target=target, gradients=False).probs[-1]
     assert model.vocab[int(p.argmax())] == target
-    assert p.max() > (0.15 if model_id == "lecture-lstm" else 0.9)
+    assert p.max() > 0.9
 
 
 def test_every_shipped_card_has_an_example() -> None:
@@ -169,6 +168,13 @@ def test_the_lecture_models_read_the_lecturers_words() -> None:
 def test_the_lecture_gru_keeps_the_cue_across_the_sentence(text: str, answer: str) -> None:
     word, p = top("lecture-gru", text)
     assert word == answer and p[answer] > 0.5, f"GRU said {word!r}; p({answer})={p[answer]:.2f}"
+
+
+@pytest.mark.parametrize(("text", "answer"), OWN_WORDS, ids=[a for _, a in OWN_WORDS])
+def test_the_lecture_lstm_says_the_answer_first(text: str, answer: str) -> None:
+    """The LSTM too: the answer is its likeliest word (less sure of the name than the GRU: see its card)."""
+    word, p = top("lecture-lstm", text)
+    assert word == answer and p[answer] > 0.3, f"LSTM said {word!r}; p({answer})={p[answer]:.2f}"
 
 
 def test_the_lecture_rnn_loses_it() -> None:
