@@ -64,7 +64,7 @@ def test_a_pair_claim_that_fails_says_what_the_model_did() -> None:
 
 
 def test_the_john_amanda_page_quotes_the_model() -> None:
-    page = SCENE.states[3]
+    page = SCENE.states[4]
     m = model("lecture-gru")
     vocab = list(m.vocab)
     a, b = (run_trace(m, t, target="he", gradients=False) for t in (page.state["text"], page.state["pair"]))
@@ -75,3 +75,23 @@ def test_the_john_amanda_page_quotes_the_model() -> None:
     assert round(100 * p["he"][0]) == 25 and round(100 * p["she"][0], 1) == 0.8
     assert round(100 * p["she"][1]) == 30 and round(100 * p["he"][1], 1) == 0.5
     assert round(100 * p["we"][0]) == round(100 * p["we"][1]) == 28
+
+
+def test_the_lstm_page_quotes_its_cell() -> None:
+    """The fourth page: lecture-lstm's cell unit 59 is erased and rewritten at "Spain", then kept."""
+    page = SCENE.states[3]
+    m = model("lecture-lstm")
+    a, b = (run_trace(m, t, target="spanish", gradients=False) for t in (page.state["text"], page.state["pair"]))
+    T = len(a.tokens)
+    ca, cb = a.columns[0].c[:T, 59], b.columns[0].c[:T, 59]
+    f = np.array([c["act"]["forget"][0, 59] for c in a.tape.caches[0]])[:T]
+    i = np.array([c["act"]["input"][0, 59] for c in a.tape.caches[0]])[:T]
+    assert round(float(f[5]), 2) == 0.0 and round(float(i[5]), 2) == 1.0 and f[6:].min() > 0.99
+    assert (round(float(ca[4]), 2), round(float(ca[5]), 2), round(float(cb[5]), 2)) == (1.5, -0.99, 2.16)
+    assert (round(float(ca[-1]), 2), round(float(cb[-1]), 2)) == (-3.31, 3.91)
+    assert np.all(np.diff(ca[5:]) < 0.01) and np.all(np.diff(cb[5:]) > -0.07)  # each write pushes the same way
+    vocab = list(m.vocab)
+    assert round(100 * a.probs[-1][vocab.index("spanish")]) == 99
+    assert round(100 * b.probs[-1][vocab.index("french")]) == 100
+    for quoted in ("0.00", "1.00", "+1.50", "−0.99", "+2.16", "−3.31", "+3.91", "spanish 99%", "french 100%"):
+        assert quoted in page.caption, quoted

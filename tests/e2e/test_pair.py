@@ -201,10 +201,19 @@ def test_an_exported_pair_scene_draws_from_disk(offline_tab: Any, tmp_path: Path
     tab.wait_for_timeout(300)  # the stage's height follows the chrome in the next frames
     inside(tab, "#pair .pair-plot")
     tab.screenshot(path=artifacts / "pair-export-1280x720.png")
-    # The John / Amanda page: the chart is drawn again to its new box, never over the predictions beside it.
+    # The LSTM's page: the same pair on lecture-lstm (in the file too), its cell unit 59.
     for _ in range(3):
         tab.locator("body").press("PageDown")
     tab.wait_for_function("() => document.body.dataset.scene === 'minimal-pair/3'")
+    tab.wait_for_function(
+        "() => document.body.dataset.pairReady === '1' && window.lstmExplainer.getState().model === 'lecture-lstm'"
+    )
+    tab.wait_for_function("() => document.querySelector('#pair .pair-title')?.innerText.includes('unit 59')")
+    assert "spanish 99%" in tab.locator("#pair .pair-preds").inner_text()
+    tab.screenshot(path=artifacts / "pair-export-lstm-1280x720.png")
+    # The John / Amanda page: the chart is drawn again to its new box, never over the predictions beside it.
+    tab.locator("body").press("PageDown")
+    tab.wait_for_function("() => document.body.dataset.scene === 'minimal-pair/4'")
     tab.wait_for_function(
         "() => document.body.dataset.pairReady === '1' && window.lstmExplainer.getState().pair.startsWith('Amanda')"
     )
