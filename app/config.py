@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     ws_max_per_client: int = Field(32, ge=1)
     # The page's instant local forward (static/js/features/local-forward.js): on a keystroke the engine in
     # the page paints the forward pass at once and the server's trace replaces it when it arrives. Off by
-    # default: measured, it does not make a keystroke repaint sooner here (README, Performance). A page's
+    # default: measured, it takes a tenth or less off a keystroke's repaint on loopback, for a weights
+    # download per page and the server's numbers 20-45 ms later (README, "Without a server"). A page's
     # `?local=1` or `?local=0` overrides it. Models whose weights file is larger than
     # `local_forward_max_bytes` are never sent to a page (GET /api/models/{id}/weights.safetensors).
     local_forward: bool = False
