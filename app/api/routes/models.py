@@ -44,12 +44,20 @@ async def get_model(model_id: str, zoo: ZooDep) -> dict[str, Any]:
     return detail_card(_model(zoo, model_id))
 
 
-# Serialised once per model (the largest shipped one is 3.5 MB): a hall of pages asks for the same few.
+# Serialised once per model (the largest shipped one is 3.5 MB): a hall of pages asks for the same few. The
+# routes that use them are plain functions, run in the thread pool: the first answer takes a while.
+def _tagged(body: bytes) -> tuple[bytes, str]:
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@lru_cache(maxsize=32)
+def _card(model: Model) -> tuple[bytes, str]:
+    return _tagged(dumps(model_card(model)))
+
+
 @lru_cache(maxsize=8)
-def _files(model: Model) -> tuple[bytes, bytes, str]:
-    card = dumps(model_card(model))
-    weights = weights_file(model)
-    return card, weights, '"' + hashlib.sha256(card + weights).hexdigest()[:32] + '"'
+def _weights(model: Model) -> tuple[bytes, str]:
+    return _tagged(weights_file(model))
 
 
 def _file(request: Request, body: bytes, etag: str, media_type: str) -> Response:
@@ -73,9 +81,8 @@ def offered(model: Model, max_bytes: int) -> bool:
     response_class=Response,
     responses={200: {"content": {"application/json": {}}, "description": "model.json"}, **UNKNOWN},
 )
-async def get_model_json(model_id: str, zoo: ZooDep, request: Request) -> Response:
-    card, _, etag = _files(_model(zoo, model_id))
-    return _file(request, card, etag, "application/json")
+def get_model_json(model_id: str, zoo: ZooDep, request: Request) -> Response:
+    return _file(request, *_card(_model(zoo, model_id)), "application/json")
 
 
 @router.get(
@@ -91,11 +98,10 @@ async def get_model_json(model_id: str, zoo: ZooDep, request: Request) -> Respon
         403: {"model": ErrorResponse, "description": "larger than LSTM_EXPLAINER_LOCAL_FORWARD_MAX_BYTES"},
     },
 )
-async def get_weights(model_id: str, zoo: ZooDep, settings: SettingsDep, request: Request) -> Response:
+def get_weights(model_id: str, zoo: ZooDep, settings: SettingsDep, request: Request) -> Response:
     model = _model(zoo, model_id)
     limit = settings.local_forward_max_bytes
     # the estimate first: a model over the cap is never serialised
-    if not offered(model, limit) or len(_files(model)[1]) > limit:
+    if not offered(model, limit) or len(_weights(model)[0]) > limit:
         raise ApiError(403, "too_large", f"{model_id!r} has more than the {limit:,} bytes of weights this server sends")
-    _, weights, etag = _files(model)
-    return _file(request, weights, etag, "application/octet-stream")
+    return _file(request, *_weights(model), "application/octet-stream")
