@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     # WebSockets one client address may hold open at once (a lecture hall behind one NAT shares an address:
     # raise it there). More are closed with 1008.
     ws_max_per_client: int = Field(32, ge=1)
+    # The page's instant local forward (static/js/features/local-forward.js): on a keystroke the engine in
+    # the page paints the forward pass at once and the server's trace replaces it when it arrives. Off by
+    # default: measured, it takes a tenth or less off a keystroke's repaint on loopback, for a weights
+    # download per page and the server's numbers 20-45 ms later (README, "Without a server"). A page's
+    # `?local=1` or `?local=0` overrides it. Models whose weights file is larger than
+    # `local_forward_max_bytes` are never sent to a page (GET /api/models/{id}/weights.safetensors).
+    local_forward: bool = False
+    local_forward_max_bytes: int = Field(4_000_000, ge=0)
     # Seconds a frame may wait for a client that does not read it; then the socket is closed with 1013
     # and everything it held is let go. (A socket never queues more than one frame of its own.)
     ws_send_timeout: float = Field(10.0, gt=0)

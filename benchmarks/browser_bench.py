@@ -9,7 +9,10 @@ Starts its own server on a free port (shipped models plus two random char LSTMs 
     `lstm:first-diagram-paint` performance mark, taken two frames after the diagram was drawn);
   - keystroke → repaint for a 100-character sentence on a char model (a real key press at the end of
     the text — a new letter each run, so no answer comes from the server's cache — until the diagram
-    shows the new token and two frames have passed; all panels open, as the explorer opens);
+    shows the new token and two frames have passed; all panels open, as the explorer opens), as an A/B:
+    the page as it is (`local=0`) and with the instant local forward (`local=1`: the engine in the page
+    paints the forward pass, the server's trace replaces it), keystrokes taken in turn on the two pages;
+    for the second, also the keystroke → the server's trace on screen;
   - frames per second while playing (8×, with the forward animation) at hidden size 256 and 512.
 Goals (issue 5): first paint ≤ 500 ms, keystroke → repaint ≤ 100 ms, ≥ 50 fps.
 """
@@ -58,42 +61,73 @@ def first_paint(browser: Any, url: str, runs: int) -> list[float]:
 
 
 KEY_TO_PAINT = """(n) => ({ done: new Promise((resolve) => {
-  // Resolves with ms from the key press to two frames after the diagram shows n tokens. Wrapped in an
-  // object: evaluate_handle would otherwise wait for the promise before the key is even pressed.
+  // Resolves with ms from the key press to two frames after the diagram shows n tokens (`first`: the
+  // page's instant local forward, if it has one, else the server's trace) and to two frames after it
+  // shows the server's trace of them (`server`). Wrapped in an object: evaluate_handle would otherwise
+  // wait for the promise before the key is even pressed.
   const title = document.querySelector('.diagram-title');
   const box = document.getElementById('text-input');
+  const body = document.body;
   let t0 = null;
-  box.addEventListener('keydown', () => { t0 = performance.now(); }, { once: true });
+  const times = { first: null, server: null };
+  const settle = (key) => requestAnimationFrame(() => requestAnimationFrame(() => {
+    times[key] = performance.now() - t0;
+    if (times.first !== null && times.server !== null) resolve(times);
+  }));
+  box.addEventListener('keydown', () => {
+    t0 = performance.now();
+    delete body.dataset.shown; // set again by the paint of this keystroke's trace (local or server)
+  }, { once: true });
   const obs = new MutationObserver(() => {
-    if (t0 !== null && title.textContent.includes(`of ${n}:`)) {
+    if (t0 === null || !title.textContent.includes(`of ${n}:`)) return;
+    if (!times.firstSeen) { times.firstSeen = true; settle('first'); }
+    if (body.dataset.shown === 'server' && !times.serverSeen) {
+      times.serverSeen = true;
       obs.disconnect();
-      requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+      settle('server');
     }
   });
   obs.observe(title, { childList: true, characterData: true, subtree: true });
+  obs.observe(body, { attributes: true, attributeFilter: ['data-shown'] });
 }) })"""
 
+# The A/B of the instant local forward (static/js/features/local-forward.js): the same page with `local=0`
+# and with `local=1`, their keystrokes interleaved so both see the same load.
+VARIANTS = {"local=0": "0", "local=1": "1"}
 
-def keystroke_to_repaint(browser: Any, server: str, model: str, runs: int) -> list[float]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
+
+def keystroke_to_repaint(browser: Any, server: str, model: str, runs: int) -> dict[str, dict[str, list[float]]]:
+    """{variant: {"first": [ms], "server": [ms]}} over `runs` keystrokes on each variant's page."""
     text = SENTENCE[:99]
-    page.goto(f"{server}/?{urlencode({'model': model, 'text': text})}")
-    last = wait_ready(page)
-    page.locator("#text-input").click()
-    page.locator("#text-input").press("End")
-    times = []
+    pages = {}
+    for name, flag in VARIANTS.items():
+        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        page = context.new_page()
+        page.goto(f"{server}/?{urlencode({'model': model, 'text': text, 'local': flag})}")
+        last = wait_ready(page)
+        if flag == "1":  # the engine loaded and warmed up after the first paint
+            page.wait_for_function("(m) => (document.body.dataset.localModels || '').split(' ').includes(m)",
+                                   arg=model, timeout=60_000)  # fmt: skip
+        page.locator("#text-input").click()
+        page.locator("#text-input").press("End")
+        pages[name] = (context, page, [last])
+    times: dict[str, dict[str, list[float]]] = {name: {"first": [], "server": []} for name in VARIANTS}
     for run in range(runs):
-        page.wait_for_timeout(300)  # a lone keystroke, as when a lecturer adds one letter
-        n = len(text) + 1
-        done = page.evaluate_handle(KEY_TO_PAINT, n)
-        # A different letter each run: a text the server has not traced (and cached) before.
-        page.keyboard.press("abcdefghijklmnopqrstuvwxyz"[run % 26])
-        times.append(page.evaluate("(h) => h.done", done))
-        last = wait_ready(page, last)
-        page.keyboard.press("Backspace")
-        last = wait_ready(page, last)
-    context.close()
+        for name, (_, page, last) in pages.items():
+            page.bring_to_front()
+            page.wait_for_timeout(300)  # a lone keystroke, as when a lecturer adds one letter
+            n = len(text) + 1
+            done = page.evaluate_handle(KEY_TO_PAINT, n)
+            # A different letter each run: a text the server has not traced (and cached) before.
+            page.keyboard.press("abcdefghijklmnopqrstuvwxyz"[run % 26])
+            result = page.evaluate("(h) => h.done", done)
+            times[name]["first"].append(result["first"])
+            times[name]["server"].append(result["server"])
+            last[0] = wait_ready(page, last[0])
+            page.keyboard.press("Backspace")
+            last[0] = wait_ready(page, last[0])
+    for context, _, _ in pages.values():
+        context.close()
     return times
 
 
@@ -133,9 +167,9 @@ def playing_fps(browser: Any, server: str, model: str, panels: str | None, secon
 def describe(name: str, values: list[float], goal: str, samples: bool = False) -> None:
     values = sorted(values)
     p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
-    print(f"{name:<52} median {statistics.median(values):7.1f} ms   p90 {p90:7.1f} ms   ({goal})")
+    print(f"{name:<58} median {statistics.median(values):7.1f} ms   p90 {p90:7.1f} ms   ({goal})")
     if samples:
-        print(f"{'':<52} every run, sorted: {', '.join(f'{v:.0f}' for v in values)} ms")
+        print(f"{'':<58} every run, sorted: {', '.join(f'{v:.0f}' for v in values)} ms")
 
 
 def main() -> None:
@@ -174,19 +208,21 @@ def main() -> None:
                     args.samples,
                 )
                 for model in ("recall-lstm", "bench-256"):
-                    describe(
-                        f"keystroke → repaint, 100 chars ({model})",
-                        keystroke_to_repaint(browser, server, model, args.runs),
-                        "goal ≤ 100 ms",
-                        args.samples,
-                    )
+                    ab = keystroke_to_repaint(browser, server, model, args.runs)
+                    for variant, measured in ab.items():
+                        describe(f"keystroke → repaint, 100 chars ({model}), {variant}", measured["first"],
+                                 "goal ≤ 100 ms", args.samples)  # fmt: skip
+                    describe("  … local=1: keystroke → the server's trace on screen", ab["local=1"]["server"],
+                             "replaces the local paint", args.samples)  # fmt: skip
+                    off, on = (statistics.median(m["first"]) for m in ab.values())
+                    print(f"{'':<58} local=1 / local=0, median: {on / off:.2f}×\n")
                 playing = [("bench-256", None, "all panels open"), ("bench-256", "", "diagram only"),
                            ("bench-512", None, "all panels open")]  # fmt: skip
                 for model, panels, what in playing[:1] if args.quick else playing:
                     r = playing_fps(browser, server, model, panels, 1.0 if args.quick else 5.0)
                     name = f"playing at 8×, {model}, {what}"
                     print(
-                        f"{name:<52} {r['fps']:6.1f} fps   worst frame {r['worst']:5.1f} ms"
+                        f"{name:<58} {r['fps']:6.1f} fps   worst frame {r['worst']:5.1f} ms"
                         f"   frames > 25 ms: {r['long']}   (goal ≥ 50 fps)"
                     )
                 browser.close()

@@ -9,15 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from safetensors.numpy import load
 
 from app.api.assets import LONG_CACHE, PLOTLY_JS, STATIC_DIR
 from app.api.cards import default_model_id
 from app.api.schemas import TraceDocument
 from app.config import Settings
 from app.nn import Zoo, random_model, trace_document
+from app.nn.files import weights_file
 
 
 def assert_error(response: Any, status: int, code: str, *words: str) -> str:
@@ -100,6 +103,51 @@ def test_get_model_includes_vocabulary(client: TestClient) -> None:
 
 def test_get_unknown_model(client: TestClient) -> None:
     assert_error(client.get("/api/models/nope"), 404, "unknown_model", "'nope'")
+
+
+# -- a model's files, for the engine in the page ---------------------------------------------------------------
+
+
+def test_a_model_is_served_as_its_directory_with_the_numbers_the_server_traces_with(
+    client: TestClient, models_root: Path
+) -> None:
+    model = client.app.state.zoo.models["tiny-char"]  # type: ignore[attr-defined]
+    card = client.get("/api/models/tiny-char/model.json")
+    assert card.headers["content-type"] == "application/json"
+    assert card.json() == json.loads((models_root / "tiny-char" / "model.json").read_text())
+    weights = client.get("/api/models/tiny-char/weights.safetensors")
+    assert weights.headers["content-type"] == "application/octet-stream"
+    assert weights.content == (models_root / "tiny-char" / "weights.safetensors").read_bytes()  # saved as float32
+    served = load(weights.content)
+    assert set(served) == set(model.params)
+    for name, value in model.params.items():
+        assert served[name].dtype == np.float32 and np.array_equal(served[name].astype(np.float64), value), name
+    # unchanged: a 304, on each load of the page
+    etag = weights.headers["etag"]
+    assert weights.headers["cache-control"] == "no-cache"
+    assert client.get("/api/models/tiny-char/weights.safetensors", headers={"If-None-Match": etag}).status_code == 304
+    assert_error(client.get("/api/models/nope/weights.safetensors"), 404, "unknown_model", "'nope'")
+    assert_error(client.get("/api/models/nope/model.json"), 404, "unknown_model", "'nope'")
+
+
+def test_weights_that_need_float64_are_served_in_float64() -> None:
+    model = random_model("gru", hidden_size=4, seed=5)  # float64 parameters no float32 holds
+    served = load(weights_file(model))
+    assert all(v.dtype == np.float64 and np.array_equal(v, model.params[k]) for k, v in served.items())
+
+
+def test_weights_over_the_cap_are_refused_and_not_offered_to_the_page(make_client: Any, models_root: Path) -> None:
+    sizes = {m: (models_root / m / "weights.safetensors").stat().st_size for m in ("tiny-char", "tiny-word")}
+    cap = sizes["tiny-word"]  # the word GRU is the smaller one, and just fits
+    assert sizes["tiny-char"] > cap
+    client = make_client(Settings(model_dirs=[models_root], shipped_models=False, local_forward_max_bytes=cap))
+    assert_error(client.get("/api/models/tiny-char/weights.safetensors"), 403, "too_large", f"{cap:,} bytes")
+    assert client.get("/api/models/tiny-word/weights.safetensors").status_code == 200
+    local = page_config(client.get("/").text)["localForward"]
+    assert local["models"] == ["tiny-word"] and local["on"] is False
+    assert local["worker"].startswith("/static/js/engine/worker.js?v=")
+    on = make_client(Settings(model_dirs=[models_root], shipped_models=False, local_forward=True))
+    assert page_config(on.get("/").text)["localForward"]["on"] is True
 
 
 # -- trace ---------------------------------------------------------------------------------------------------

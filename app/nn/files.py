@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import save_file
+from safetensors.numpy import save, save_file
 
 from .cells import ARCHS
 from .errors import ModelFileError
@@ -314,12 +314,25 @@ def load_model(path: Path | str, dtype: type = np.float64) -> Model:
     return Model(card, {k: v.astype(dtype) for k, v in tensors.items()}, tokenizer)
 
 
+def model_card(model: Model) -> dict[str, Any]:
+    """The model's `model.json`: its card with the tokenizer it reads with."""
+    return {**model.card, "tokenizer": model.tokenizer.config()}
+
+
+def weights_file(model: Model) -> bytes:
+    """The model's `weights.safetensors` as it computes with it: float32 when every parameter is a float32
+    (a model loaded from a float32, float16 or bfloat16 file), float64 otherwise, so a reader that widens to
+    float64 (static/js/engine/files.js) holds exactly the numbers the core traces with."""
+    narrow = all(np.array_equal(v.astype(np.float32), v) for v in model.params.values())
+    dtype = np.float32 if narrow else np.float64
+    return save({k: np.ascontiguousarray(v, dtype=dtype) for k, v in model.params.items()})
+
+
 def save_model(model: Model, path: Path | str, dtype: type = np.float32) -> Path:
     """Write `model.json` and `weights.safetensors` into `path` (created if needed)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    card = dict(model.card)
-    card["tokenizer"] = model.tokenizer.config()
+    card = model_card(model)
     validate(card, model.params)
     save_file({k: np.ascontiguousarray(v, dtype=dtype) for k, v in model.params.items()}, str(path / WEIGHTS))
     (path / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -239,6 +239,29 @@ export function fromDocument(doc, { id = null, request = null } = {}) {
   };
 }
 
+// Whether two traces of one request show the same steps: every number the two both hold (gates, states,
+// predictions, losses) equal to `rtol` relative (float32 frames against a document rounded to 7 digits
+// agree to ~1e-7). The gradients are not compared: only a server's trace has them.
+export function sameSteps(a, b, rtol = 1e-5) {
+  const close = (x, y) => {
+    if (typeof x === 'number' && typeof y === 'number') {
+      return Math.abs(x - y) <= rtol * Math.max(Math.abs(x), Math.abs(y), 1e-6);
+    }
+    const listy = (v) => Array.isArray(v) || ArrayBuffer.isView(v);
+    if (listy(x) && listy(y)) {
+      if (x.length !== y.length) return false;
+      for (let k = 0; k < x.length; k++) if (!close(x[k], y[k])) return false;
+      return true;
+    }
+    if (x && y && typeof x === 'object' && typeof y === 'object') {
+      for (const key of Object.keys(x)) if (key in y && !close(x[key], y[key])) return false;
+      return true;
+    }
+    return x === y;
+  };
+  return a.steps.length === b.steps.length && a.steps.every((s, t) => b.steps[t] && close(s, b.steps[t]));
+}
+
 // A trace object as the JSON document (plain arrays, null for NaN in gradient rows): what getTrace() and
 // the tests compare.
 export function toDocument(trace) {

@@ -14,6 +14,7 @@ from app.api.assets import asset_version, module_graph, plotly_response
 from app.api.cards import default_model_id, public_card
 from app.api.deps import ScenesDep, SettingsDep, TemplatesDep, TraceCacheDep, ZooDep
 from app.api.errors import ApiError
+from app.api.routes.models import offered
 from app.api.schemas import TraceRequest
 from app.api.tracer import TraceCache, check_request
 from app.api.vocabulary import arch_vocabulary
@@ -91,8 +92,16 @@ def render(
     if first is not None and cache is not None:
         with contextlib.suppress(ApiError):  # the page's own request will say what is wrong
             cache.prefetch(check_request(first, zoo, settings), first)  # computed while the page loads
+    config = page_config(zoo, settings, embed)
+    # The engine in the page, for the instant local forward (static/js/features/local-forward.js): the models
+    # whose weights this server sends, from /api/models/{id}/ (routes/models.py).
+    config["localForward"] = {
+        "on": settings.local_forward,
+        "models": [m.id for m in zoo.models.values() if offered(m, settings.local_forward_max_bytes)],
+        "worker": f"/static/js/engine/worker.js?v={asset_version()}",
+    }
     context = {
-        "config": page_config(zoo, settings, embed),
+        "config": config,
         "version": asset_version(),
         "embed": embed,
         "preload_modules": module_graph("main.js"),

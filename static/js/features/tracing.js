@@ -2,10 +2,17 @@
 // at most once per debounce window; a trace's first step is painted as soon as it arrives (a stale trace
 // never paints over a newer one: api.js drops every answer but the latest request's), its panels once it
 // is done. Keeps its own timers; the trace on screen is the page's.
+//
+// With the instant local forward (features/local-forward.js), each change also runs the forward pass in
+// the page at once, before the debounce, and paints it as provisional (`provisional: true`, body
+// data-shown="local") while the server's trace is on its way. Every change has a generation; the trace
+// shown is the newest generation's, and of one generation the server's: a local forward never paints
+// over a newer keystroke or over the server's answer to its own, and an older request's server trace
+// never paints over a newer keystroke's local forward (its own request follows).
 
 import { ApiError, TraceSocket } from '../api.js';
 import { TIMING } from '../config.js';
-import { strongestUnit } from '../trace-doc.js';
+import { fromDocument, sameSteps, strongestUnit } from '../trace-doc.js';
 
 export const socketUrl = (config) =>
   `${window.location.protocol === 'https:' ? 'wss' : 'ws'}://${window.location.host}${config.wsPath}`;
@@ -13,8 +20,9 @@ export const socketUrl = (config) =>
 // The request a trace is remembered by (the clamp baseline, compare mode).
 export const traceKey = (r) => JSON.stringify([r.model, r.text, r.target ?? null]);
 
-export function setupTracing(page, errors) {
+export function setupTracing(page, errors, { local = null } = {}) {
   const { config, body, state } = page;
+  let generation = 0; // bumped by every change that asks for a new trace
   let debounceTimer = null;
   let lastSent = -Infinity; // when the last trace request went out (performance.now())
   let tokensEarly = null; // a trace's tokens, drawn before its steps if they are slow to come
@@ -22,6 +30,7 @@ export function setupTracing(page, errors) {
   const socket = new TraceSocket(socketUrl(config), {
     onUpdate(doc, phase) {
       const t = page.displayedStep(doc);
+      if (newerLocal(doc)) return; // its request is on its way: this one would be a step back
       if (phase === 'meta') {
         errors.clear();
         if (doc.notices.length) errors.say('text', doc.notices.join(' '), 'hint');
@@ -30,12 +39,17 @@ export function setupTracing(page, errors) {
         // (one layout of the page instead of two for a keystroke).
         clearTimeout(tokensEarly);
         tokensEarly = setTimeout(() => {
-          if (page.trace !== doc && socket.current === doc) page.emit('tokens', doc, t);
+          if (page.trace !== doc && socket.current === doc && !page.trace?.provisional) page.emit('tokens', doc, t);
         }, TIMING.tokensEarlyMs);
         return;
       }
       if (phase === 'step' && doc.steps[t] && page.trace !== doc) {
+        // The server's steps replace the local forward of the same change; painted again only if they
+        // differ (they agree to float32 precision unless the model changed): 'done' repaints in any case.
+        const local = page.trace?.provisional && page.trace.generation === doc.generation ? page.trace : null;
         page.showTrace(doc);
+        body.dataset.shown = 'server';
+        if (local && sameSteps(local, doc)) return;
         pickDefaultUnit();
         page.paintCore();
         return;
@@ -46,6 +60,7 @@ export function setupTracing(page, errors) {
       }
       if (phase === 'done') {
         if (page.trace !== doc) page.showTrace(doc);
+        body.dataset.shown = 'server';
         pickDefaultUnit();
         page.repaint({ panelDelay: TIMING.panelsAfterTraceMs });
         if (!page.trace?.done) return;
@@ -114,7 +129,30 @@ export function setupTracing(page, errors) {
     const r = request();
     lastSent = performance.now();
     socket.trace(r);
+    socket.current.generation = generation;
     page.emit('request', r);
+  }
+
+  // A server trace older than the local forward on screen (a keystroke since its request went out).
+  const newerLocal = (doc) => page.trace?.provisional && page.trace.generation > doc.generation;
+
+  // A change: a new generation, its forward pass computed in the page at once (when the engine has the model).
+  function change() {
+    generation += 1;
+    const s = state.values;
+    if (!local || !s.model || !s.text || [...s.text].length > config.limits.maxChars) return;
+    const r = request();
+    const mine = generation;
+    local.forward(r)?.then((doc) => {
+      const shown = page.trace;
+      if (!doc || mine !== generation) return; // a newer keystroke
+      if (shown && !shown.provisional && shown.generation >= mine) return; // the server's answer is on screen
+      const trace = { ...fromDocument(doc, { request: r }), done: false, complete: false };
+      page.showTrace(Object.assign(trace, { provisional: true, generation: mine }));
+      body.dataset.shown = 'local';
+      pickDefaultUnit();
+      page.paintCore();
+    });
   }
 
   // Typing: a keystroke traces at once unless a request went out less than debounceMs ago; then it waits
@@ -138,8 +176,13 @@ export function setupTracing(page, errors) {
   syncGradientView(); // before the first trace, which carries the view
   state.subscribe((changed) => {
     if (changed.has('panels') || changed.has('compare')) syncGradientView();
-    if (changed.has('model') || changed.has('clamps')) requestTrace();
-    else if (changed.has('text') || changed.has('target')) scheduleTrace();
+    if (changed.has('model') || changed.has('clamps')) {
+      change();
+      requestTrace();
+    } else if (changed.has('text') || changed.has('target')) {
+      change();
+      scheduleTrace();
+    }
   });
   return { requestTrace, sentAny: () => lastSent !== -Infinity };
 }
