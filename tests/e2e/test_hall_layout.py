@@ -160,3 +160,39 @@ def test_the_charts_take_their_colours_from_colors_js(tab: Any, server: str) -> 
             }"""
         )
         assert same, theme
+
+
+PAIR_CHART = """() => {
+  const div = document.querySelector('#pair .pair-plot');
+  const r = div.getBoundingClientRect();
+  const fonts = [...div.querySelectorAll('text')].filter((t) => t.textContent.trim() && t.getBoundingClientRect().width)
+    .map((t) => parseFloat(getComputedStyle(t).fontSize));
+  return { left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, minFont: Math.min(...fonts),
+           lines: div._fullLayout.yaxis._length, bars: div._fullLayout.yaxis2._length, legend: div.layout.showlegend };
+}"""
+
+
+@pytest.mark.parametrize("how", ["scene", "link"])
+def test_the_pair_chart_reads_at_1280x720_outside_presenter_mode(
+    tab: Any, server: str, artifacts: Path, how: str
+) -> None:
+    w, h = 1280, 720
+    tab.set_viewport_size({"width": w, "height": h})
+    france = SPAIN.replace("Spain", "France")
+    link = (
+        f"{server}/?scene=minimal-pair"
+        if how == "scene"
+        else url(server, model="lecture-gru", text=SPAIN, target="spanish", pair=france, panels="pair")
+    )
+    tab.goto(link)
+    tab.wait_for_function(
+        "() => document.body.dataset.pairReady === '1' && document.querySelector('#pair .pair-plot')?.data",
+        timeout=30_000,
+    )
+    tab.wait_for_timeout(300)  # the chart is drawn again to its box once the stage's height has settled
+    c = tab.evaluate(PAIR_CHART)
+    assert c["top"] >= 0 and c["bottom"] <= h and c["right"] <= w, c  # on the first screen, no scrolling
+    assert c["width"] >= 0.4 * w and c["minFont"] >= 12, c
+    # The two sentences' lines get the height to be told apart (35 px before, under a legend's row).
+    assert c["lines"] >= 60 and c["bars"] >= 30, c
+    tab.screenshot(path=artifacts / f"hall-pair-{how}-{w}x{h}.png")
