@@ -32,3 +32,15 @@ def test_no_module_but_archs_js_names_an_arch() -> None:
         if re.search(r"""arch === ['"]|\(arch\) === ['"]|['"](?:irnn|cifg)['"]""", path.read_text(encoding="utf-8"))
     ]
     assert not offenders, offenders
+
+
+def test_the_charts_ask_colors_js_for_their_colours() -> None:
+    # colors.js is the one owner of colours (STYLE.md 16): plot.js and the charts drawn with it read no
+    # CSS variable themselves.
+    charts = [JS / "views" / "plot.js"] + [
+        path for path in (JS / "views").glob("*.js") if "from './plot.js'" in path.read_text(encoding="utf-8")
+    ]
+    assert len(charts) >= 5, charts
+    offenders = [path.name for path in charts if "getPropertyValue" in path.read_text(encoding="utf-8")]
+    assert not offenders, offenders
+    assert "from '../colors.js'" in (JS / "views" / "plot.js").read_text(encoding="utf-8")

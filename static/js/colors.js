@@ -137,9 +137,26 @@ export const LINE_DASH = { hidden: 'solid', cell: 'dash' };
 export const MODEL_COLOURS = { main: '--compare-a', other: '--compare-b' };
 export const PAIR_COLOURS = { a: '--pair-a', b: '--pair-b', difference: '--pair-diff' };
 
+// The charts' own colours (views/plot.js plotTheme): text, muted text, grid lines, the panel behind them.
+export const CHART_COLOURS = { fg: '--fg', muted: '--muted', grid: '--grid', bg: '--panel', accent: '--accent' };
+
 // A theme's colour by its CSS variable, as the page's stylesheet sets it now (light or dark).
 export function themeColour(variable) {
   return getComputedStyle(document.body).getPropertyValue(variable).trim();
+}
+
+// The charts' colours of the theme on screen, read in one style lookup: {fg, muted, grid, bg, accent,
+// gate(name)} — a gate's colour as the diagram's gate boxes draw it (--gate-<name>).
+export function chartColours() {
+  const css = getComputedStyle(document.body);
+  const v = (variable) => css.getPropertyValue(variable).trim();
+  const out = Object.fromEntries(Object.entries(CHART_COLOURS).map(([k, variable]) => [k, v(variable)]));
+  const gates = new Map();
+  out.gate = (name) => {
+    if (!gates.has(name)) gates.set(name, v(`--gate-${name}`));
+    return gates.get(name);
+  };
+  return out;
 }
 
 // A model's line colour in compare mode ('main' or 'other'), and a sentence's in the minimal pair.

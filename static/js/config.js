@@ -57,8 +57,16 @@ export const DIAGRAM = {
   minText: { px: 14, smallPx: 11, screen: [1280, 720] },
   // The lecture level: each wire carries the selected units' numbers, at least `scale`× a research badge
   // and `overText`× the diagram's smallest text, as far as the room between two wires allows (fewer units,
-  // larger numbers); the zoom draws all units of one wire in a grid of this size.
-  lecture: { scale: 2, overText: 1.4, zoom: { width: 1180, maxGridHeight: 470, maxCell: 72, gapFrom: 8 } },
+  // larger numbers), and at most `maxScale`× unless the smallest text needs more: a number 185 wide in the
+  // 260 between two wires leaves its label room beside it (a diagram drawn small, both models at once,
+  // raises the text so far that 1.4× it would run the numbers into their neighbours' labels);
+  // the zoom draws all units of one wire in a grid of this size.
+  lecture: {
+    scale: 2,
+    overText: 1.4,
+    maxScale: 2.8,
+    zoom: { width: 1180, maxGridHeight: 470, maxCell: 72, gapFrom: 8 },
+  },
 };
 
 // The smallest readable diagram text (CSS px) for a viewport of w × h CSS px.

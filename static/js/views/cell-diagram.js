@@ -187,7 +187,9 @@ function gruLayout() {
       { q: 'update', x: xZ, y: 470, labelPos: 'left', stage: 1 },
       { q: 'reset', x: xR, y: 500, labelPos: 'right', badgePos: 'left', stage: 1 },
       { q: 'gru_candidate', x: xN, y: 480, labelPos: 'right', stage: 2 },
-      { q: 'gru_write', x: xN, y: 238, labelPos: 'right', badgePos: 'left', stage: 3 },
+      // At the lecture level labelled on the left of its number: on the right, the label of the larger
+      // number would run into h_t's, under the belt.
+      { q: 'gru_write', x: xN, y: 238, labelPos: 'right', lectureLabelPos: 'left', badgePos: 'left', stage: 3 },
     ],
     texts: [
       { x: 1652, y: belt - 16, base: 'h', sub: 't', cls: 'io', anchor: 'end' },
@@ -580,6 +582,7 @@ export class CellDiagram extends Figure {
         labelBase: spec.base,
         labelSub: spec.sub,
         labelPos: s.labelPos,
+        lectureLabelPos: s.lectureLabelPos,
         badgePos: s.badgePos,
         lectureDy: (s.lectureY ?? s.y) - s.y,
       });

@@ -9,6 +9,8 @@ import { Figure, html } from './figure.js';
 import { axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
 
 const pct = (p) => (p < 0.0005 ? '<0.1%' : `${(100 * p).toFixed(p < 0.1 ? 1 : 0)}%`);
+// px: a chart shorter than this gives its legend's row to the lines (the title names both sentences).
+const LEGEND_FROM = 300;
 
 export class PairView extends Figure {
   constructor({ container }) {
@@ -286,6 +288,9 @@ export class PairView extends Figure {
     const font = Math.round(theme.font * 1.15); // a chart to be pointed at: a size up from the panels'
     const width = this.plotDiv.clientWidth || 600;
     const height = Math.max(160, this.plotDiv.clientHeight || 320);
+    // A short chart (the explorer's page at 720-odd rows) gives its legend's row to the lines (the title
+    // above it names each sentence in its colour, and solid h / dashed c) and slants smaller token labels.
+    const legend = height >= LEGEND_FROM;
     this.drawn = this.sizeOf();
     const ticks = tokenTicks(
       d.tokensA.map((text) => ({ text })),
@@ -296,6 +301,12 @@ export class PairView extends Figure {
     // Every token labelled: upright labels a size smaller where slanted ones would run into each other.
     const spacing = (width - 70) / d.tokensA.length;
     if (spacing < font * 1.3) Object.assign(ticks, { tickangle: -90, tickfont: { size: Math.max(9, Math.min(font, Math.floor(spacing) - 1)) } });
+    else if (!legend) {
+      // Slanted at 45° (not 60°) where the labels' spacing allows: a shorter slant leaves the lines more.
+      const size = Math.max(12, font - 3);
+      ticks.tickfont = { size };
+      if (ticks.tickangle && spacing * Math.SQRT1_2 >= size * 1.15) ticks.tickangle = -45;
+    }
     // The swapped word is labelled with both sentences' tokens.
     if (d.align.sameLength) {
       ticks.ticktext = ticks.tickvals.map((x, n) =>
@@ -322,9 +333,9 @@ export class PairView extends Figure {
       width,
       height,
       font: { color: theme.fg, size: font, family: 'inherit' },
-      showlegend: true,
+      showlegend: legend,
       legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' },
-      margin: { l: 56, r: 12, t: 8, b: 8 },
+      margin: { l: 56, r: 12, t: legend ? 8 : 14, b: 8 },
       bargap: 0.35,
       xaxis: axis(theme, { ...ticks, range: [0.4, d.tokensA.length + 0.6], anchor: 'y2' }),
       yaxis: axis(theme, { domain: [0.42, 1], nticks: 5, title: { text: `${sym}[${d.unit}]` } }),

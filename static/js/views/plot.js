@@ -1,24 +1,16 @@
-// What the plotly figures share: theme colours read from the CSS variables (so light/dark and large type
-// follow the page) and one way to (re)draw a plot.
+// What the plotly figures share: the theme's colours (asked of colors.js, the one owner of colours, so
+// light/dark follow the page), its type size, and one way to (re)draw a plot.
 
-// Cached per theme and type size: getComputedStyle on every step would force a style recalculation.
+import { chartColours } from '../colors.js';
+
+// Cached per theme and type size: reading styles on every step would force a style recalculation.
 let cached = null;
 
 export function plotTheme() {
   const key = `${document.body.dataset.theme}|${document.body.classList.contains('large')}`;
   if (cached?.key === key) return cached.theme;
-  const css = getComputedStyle(document.body);
-  const v = (name) => css.getPropertyValue(name).trim();
-  const base = Number.parseFloat(css.fontSize) || 16;
-  const theme = {
-    fg: v('--fg'),
-    muted: v('--muted'),
-    grid: v('--grid'),
-    bg: v('--panel'),
-    accent: v('--accent'),
-    gate: (name) => v(`--gate-${name}`),
-    font: base * 0.8,
-  };
+  const base = Number.parseFloat(getComputedStyle(document.body).fontSize) || 16;
+  const theme = { ...chartColours(), font: base * 0.8 };
   cached = { key, theme };
   return theme;
 }

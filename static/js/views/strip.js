@@ -41,7 +41,8 @@ export class Strip {
   // x, y: the centre of the grid (where the wire passes). labelPos: 'left' | 'right' | 'above' | 'below'.
   // badgePos: where the selected units' badges go, 'above' the grid (the default; below it for a strip
   // labelled above) or 'left' of it where the space above is taken. lectureDy: how far below the grid's
-  // centre the lecture level's badges go.
+  // centre the lecture level's badges go; lectureLabelPos: where the label goes beside them (labelPos if
+  // not given).
   constructor(
     parent,
     {
@@ -52,6 +53,7 @@ export class Strip {
       labelBase,
       labelSub,
       labelPos = 'left',
+      lectureLabelPos = labelPos,
       badgePos = 'above',
       bigMax = DIAGRAM.bigCell.max,
       lectureDy = 0,
@@ -85,15 +87,16 @@ export class Strip {
     this.marks = svg('g', { class: 'sel-marks' }, this.root);
     this.clampLayer = svg('g', { class: 'clamp-marks' }, this.root);
     this.big = svg('g', { class: 'big-cells' }, this.root);
-    const lp = {
+    this.labelSpots = {
       left: { x: -10, y: g.h / 2 + 5, 'text-anchor': 'end' },
       right: { x: g.w + 10, y: g.h / 2 + 5, 'text-anchor': 'start' },
       above: { x: g.w / 2, y: -10, 'text-anchor': 'middle' },
       below: { x: g.w / 2, y: g.h + 22, 'text-anchor': 'middle' },
-    }[labelPos];
+    };
+    const lp = this.labelSpots[labelPos];
     this.labelPos = labelPos;
+    this.lectureLabelPos = lectureLabelPos;
     this.labelText = labelSub ? `${labelBase} ${labelSub}` : labelBase;
-    this.labelAt = lp;
     this.labelEl = label(this.root, labelBase, labelSub, { class: 'strip-label', ...lp });
     this.canvas.setAttribute('aria-label', `${this.labelText}: ${g.H} values (hover for each)`);
   }
@@ -176,14 +179,14 @@ export class Strip {
   }
 
   // How much the badges grow: enough for the diagram's smallest text; at the lecture level more
-  // (DIAGRAM.lecture), as far as `n` badges side by side leave room for.
+  // (DIAGRAM.lecture), as far as `n` badges side by side leave room for and up to its maxScale.
   scaleFor(n) {
     const B = DIAGRAM.bigCell;
-    const { scale, overText } = DIAGRAM.lecture;
+    const { scale, overText, maxScale } = DIAGRAM.lecture;
     const min = this.badgeScale ?? 1;
     if (!this.lecture) return min;
     const fit = B.room / (Math.max(1, Math.min(n, this.bigMax)) * (B.width + B.gap));
-    return Math.max(min, Math.min(fit, Math.max(scale, min * overText)));
+    return Math.max(min, Math.min(fit, maxScale, Math.max(scale, min * overText)));
   }
 
   // The badges grow about their row's anchor (the grid's edge) when the diagram is drawn small, so
@@ -210,19 +213,22 @@ export class Strip {
   // At the lecture level the label sits beside the badges, not beside the hidden grid.
   placeLabel(count, s) {
     const B = DIAGRAM.bigCell;
-    const at = { ...this.labelAt };
-    if (this.lecture && count > 0) {
+    const beside = this.lecture && count > 0;
+    const pos = beside ? this.lectureLabelPos : this.labelPos;
+    const at = { ...this.labelSpots[pos] };
+    if (beside) {
       const halfW = ((count * B.width + (count - 1) * B.gap) * s) / 2;
       const halfH = (B.height * s) / 2;
       const cx = this.geo.w / 2;
       const cy = this.lectureCy();
-      if (this.labelPos === 'left') at.x = cx - halfW - 10;
-      else if (this.labelPos === 'right') at.x = cx + halfW + 10;
-      else if (this.labelPos === 'above') at.y = cy - halfH - 10;
+      if (pos === 'left') at.x = cx - halfW - 10;
+      else if (pos === 'right') at.x = cx + halfW + 10;
+      else if (pos === 'above') at.y = cy - halfH - 10;
       else at.y = cy + halfH + 24;
     }
     this.labelEl.setAttribute('x', at.x);
     this.labelEl.setAttribute('y', at.y);
+    this.labelEl.setAttribute('text-anchor', at['text-anchor']);
   }
 
   // The selected units, large and with their numbers, in a row above the grid.
