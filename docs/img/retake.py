@@ -1,7 +1,8 @@
 """Retake the README's pictures from a running server (`lstm-explainer serve`, then
 `python docs/img/retake.py http://127.0.0.1:8000`): the stage at 1280×720 — the first thing a lecturer
-sees — and the gradients panel of the RNN and of the LSTM on the Spain sentence. Headless Chromium at
-device scale 1.5, so the pictures stay sharp on a high-density screen."""
+sees, here on the LSTM at the word that writes its memory — and the gradients panel of the RNN and of the
+LSTM on the Spain sentence. Headless Chromium at device scale 1.5, so the pictures stay sharp on a
+high-density screen."""
 
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ def main(base: str) -> None:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
         ctx = browser.new_context(viewport={"width": 1280, "height": 720}, device_scale_factor=1.5)
         page = ctx.new_page()
-        page.goto(base)  # the landing page, as it opens
+        # the stage on the LSTM at "Spain": the forget gate shuts, the input gate writes the country into unit 59
+        q = urlencode({"model": "lecture-lstm", "text": SPAIN, "target": "spanish", "step": 5, "units": 59,
+                       "present": 1})  # fmt: skip
+        page.goto(f"{base}/?{q}")
         ready(page)
         page.screenshot(path=HERE / "explorer.png")
         page.goto(f"{base}/?scene=long-context&page=5&present=1")  # the forget gate shut after "Spain"
