@@ -120,8 +120,15 @@ def test_the_local_forward_paints_first_and_the_servers_trace_replaces_it(
     held.hold = True
     tab.keyboard.press("l")
     tab.wait_for_function(SHOWN, arg=["local", n])
+    # The local paint comes before the debounce sends the request: wait until the server has answered
+    # (and its answer is held back), then the page must still show the local forward.
+    for _ in range(200):
+        if held.held:
+            break
+        tab.wait_for_timeout(50)
+    assert held.held, "the server answered nothing within 10 s"
     assert tab.evaluate("document.body.dataset.ready") == "0"  # the server's answer is still held back
-    assert held.held, "the server had answered nothing yet"
+    tab.wait_for_function(SHOWN, arg=["local", n])
     local = tab.evaluate(NUMBERS)
     assert local["provisional"]
     assert f"of {n}:" in (tab.locator(".diagram-title").text_content() or "")
