@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import app.nn.model as model_module
 from app.nn.model import Model, init_params
 from app.nn.tokenizer import tokenizer_from_config
-from app.train.optim import Adam, clip_by_global_norm
+from app.train.optim import Adam, clip_by_global_norm, cosine_rate
 from app.train.recipe import lm_loss
 from app.train.tasks import lecture
 
@@ -106,7 +106,7 @@ def run(arch: str, variant: str, steps: int, every: int, data: lecture.LectureDa
     ema = float("nan")
     try:
         for step in range(1, steps + 1):
-            step_lr = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / SCHEDULE)))
+            step_lr = cosine_rate(lr, step, SCHEDULE)
             step_lr *= min(1.0, step / opts.get("warmup", 1))  # a linear warm-up over that many steps
             batch = data.batch(rng)
             if opts.get("notext"):

@@ -15,7 +15,7 @@ from ..nn.files import load_model, save_model
 from ..nn.model import Model, init_params
 from ..nn.tokenizer import tokenizer_from_config
 from .cards import new_card, trained_card, untrained_card
-from .optim import Adam, clip_by_global_norm
+from .optim import Adam, clip_by_global_norm, cosine_rate
 from .recipe import Recipe
 from .tasks import get_recipe
 
@@ -94,8 +94,7 @@ def train(
     stopped = "max_steps"
     history: list[dict[str, float]] = []
     for step in range(1, steps + 1):
-        # cosine decay to a tenth of the rate, by step so a seed reproduces a run
-        step_lr = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        step_lr = cosine_rate(lr, step, steps)
         batch = recipe.batch(rng, recipe.levels[level_k])
         loss, grads, tape = recipe.loss(model, batch, state)
         if recipe.stream:

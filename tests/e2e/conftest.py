@@ -54,13 +54,19 @@ class PageErrors(list[str]):
     """Uncaught exceptions and console errors seen by the page; a test fails if any appear."""
 
 
+def watch_errors(pg: Any) -> PageErrors:
+    """The page's uncaught exceptions and console errors, collected as they happen."""
+    errors = PageErrors()
+    pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    pg.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    return errors
+
+
 @pytest.fixture
 def tab(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1500, "height": 1000}, reduced_motion="reduce")
     pg = context.new_page()
-    errors = PageErrors()
-    pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    pg.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    errors = watch_errors(pg)
     pg.errors = errors
     yield pg
     context.close()
@@ -81,9 +87,7 @@ def offline_page(chromium: Any, allowed: tuple[str, ...], width: int = 1280, hei
 
     context.route("**/*", route)
     pg = context.new_page()
-    errors = PageErrors()
-    pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    pg.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    errors = watch_errors(pg)
     pg.on("websocket", lambda ws: requested.append(ws.url))
     pg.requested = requested
     try:

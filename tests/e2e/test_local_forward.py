@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .conftest import PageErrors, wait_ready
+from .conftest import wait_ready, watch_errors
 from .test_explorer import url
 
 MODEL = "e2e-deep"  # two LSTM layers (tests/e2e/harness.py make_test_models)
@@ -205,9 +205,7 @@ def weightless_tab(chromium: Any) -> Iterator[Any]:
 
     context.route(re.compile(r".*/api/models/[^/]+/weights\.safetensors$"), refuse)
     pg = context.new_page()
-    errors = PageErrors()
-    pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-    pg.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    errors = watch_errors(pg)
     pg.asked = asked
     yield pg
     context.close()
