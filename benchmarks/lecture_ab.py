@@ -13,7 +13,8 @@ A variant is comma-separated changes: fb=B (forget bias), ob=B (output-gate bias
 blocks), chrono (b_f ~ log U(1, 30), b_i = −b_f), lr=R, pen=λ (adds λ/N · ½‖c‖² per step, N scored tokens),
 hinge=λ (the same, on the part of |c| beyond thr=T, default 2),
 emb=S (the embedding's N(0, 1) start scaled by S), warmup=W (a linear warm-up of the rate over W steps),
-notext (story rows only), short=S (the share of short stories among the story rows).
+notext (story rows only), short=S (the share of short stories among the story rows), real=S (the share of long
+stories whose distractor clauses come mostly from the training text).
 Needs the training extras (`pip install ".[train]"`), except with --quick.
 """
 
@@ -102,6 +103,7 @@ def run(arch: str, variant: str, steps: int, every: int, data: lecture.LectureDa
 
     model_module.step_backward = step_backward  # type: ignore[assignment]
     lecture.SHORT_SHARE = opts.get("short", 0.3)  # read by LectureData.batch
+    lecture.REAL_STORY_SHARE = opts.get("real", 0.0)  # so is this
     rows: list[dict[str, Any]] = []
     ema = float("nan")
     try:

@@ -45,10 +45,50 @@ def test_docstring_examples_hold() -> None:
         assert result.attempted > 0 and result.failed == 0, module.__name__
 
 
-@pytest.fixture(scope="module")
-def stories() -> dict[str, list[Story]]:
+# Real text as a training batch's stories meet it: clauses with and without a cue of their own.
+PROSE = [
+    "The old bridge was rebuilt in the spring of that year. Mary Smith lived near it, and she loved it. "
+    "Most of the houses were made of wood; the roads were narrow and full of holes (even in the summer). "
+    "The Spanish army left the town. He never came back. Their school was closed for a long time. "
+    "It is one of the largest cities in the region, and many of its buildings are very old. People came "
+    "from France and Italy. A man opened a shop. The first train arrived in the morning.",
+]
+
+
+@pytest.fixture(scope="module", params=["generated", "real clauses"])
+def stories(request: pytest.FixtureRequest) -> dict[str, list[Story]]:
+    """The generator's stories, and the same with most distractor clauses from real text (training only):
+    every promise below holds for both."""
     rng = np.random.default_rng(2024)
-    return {kind: [story(rng, kind) for _ in range(400)] for kind in KINDS}
+    clauses = lecture.real_clauses(PROSE)
+    filler = None if request.param == "generated" else (lambda r: clauses[int(r.integers(len(clauses)))])
+    return {kind: [story(rng, kind, filler=filler) for _ in range(400)] for kind in KINDS}
+
+
+def test_real_clauses_carry_no_cue_of_their_own() -> None:
+    assert lecture.real_clauses(PROSE) == [
+        "the old bridge was rebuilt in the spring of that year",
+        "most of the houses were made of wood",
+        "the roads were narrow and full of holes",
+        "even in the summer",
+        "it is one of the largest cities in the region",
+        "and many of its buildings are very old",
+        "the first train arrived in the morning",
+    ]  # not: a name, a pronoun of a person, a country, a capitalised word, "people", "a man"; nor under 4 words
+
+
+def test_a_filler_changes_only_the_distractor_clauses() -> None:
+    rng = np.random.default_rng(1)
+    plain = [story(np.random.default_rng(9), kind, 4) for kind in ("language", "pronoun", "name")]
+    real = [story(np.random.default_rng(9), kind, 4, filler=lambda r: "the first train arrived") for kind in
+            ("language", "pronoun", "name")]  # fmt: skip
+    for a, b in zip(plain, real, strict=True):
+        assert a.tokens[: a.cue + 1] == b.tokens[: b.cue + 1]  # the same person and cue: drawn before the clauses
+        assert "train" in b.tokens and a.tokens != b.tokens
+    assert (
+        story(rng, "agreement", 3, filler=lambda r: "x").tokens
+        == story(np.random.default_rng(1), "agreement", 3).tokens
+    )
 
 
 def test_every_story_has_its_answer_after_its_cue_and_rivals_that_differ(stories: dict[str, list[Story]]) -> None:
@@ -117,9 +157,11 @@ def test_a_seed_fixes_the_stories() -> None:
 def test_every_generated_word_is_a_whole_word_of_the_vocabulary(stories: dict[str, list[Story]]) -> None:
     index = set(lecture.lecture_vocab())
     assert generator_words() <= index
+    real = {w for c in lecture.real_clauses(PROSE) for w in c.split()}
     for found in stories.values():
         for s in found:
-            assert set(s.tokens) <= index, set(s.tokens) - index
+            assert set(s.tokens) <= index | real, set(s.tokens) - index - real
+            assert s.tokens[s.answer] in index  # a batch weighs the answer as one token
 
 
 def test_short_stories_put_the_cue_a_few_words_before_its_answer() -> None:
@@ -227,3 +269,18 @@ def test_the_hand_written_score_is_the_share_whose_answer_beats_its_rivals() -> 
     # zoltan = z ##ol ##tan: p(z)·p(ol|z)·p(tan|z ol) < p(spanish), although z alone is its top-1
     assert out["by_distance"]["1-3"]["count"] == 1  # keys → are: 1 word
     assert out["by_distance"]["4-8"]["count"] == 2  # spain → spanish: 4 words; zoltan → zoltan: 7
+
+
+def test_a_batch_weighs_the_answer_when_real_clauses_come_in_pieces() -> None:
+    config = {"kind": "word", "vocab": list(lecture.lecture_vocab()), "unk": "<unk>", "lowercase": True}
+    tokenizer = tokenizer_from_config(config)
+    rare = "the zygomorphic flowers of the quercetin family grew near the walls ."
+    assert len(tokenizer.tokenize(rare)) > len(rare.split())  # some of its words are pieces
+    data = lecture.LectureData(tokenizer, [rare] * 50)
+    assert data.clauses
+    rng = np.random.default_rng(4)
+    answers = generator_words()  # every answer is one of its words, never a piece of real text
+    for _ in range(10):
+        _inputs, targets, mask = data.batch(rng)
+        weighted = targets[: lecture.STORY_ROWS][mask[: lecture.STORY_ROWS] == lecture.ANSWER_WEIGHT]
+        assert {tokenizer.vocab[int(t)] for t in weighted} <= answers  # the weight sits on the answer itself

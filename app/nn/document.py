@@ -32,6 +32,11 @@ FLOAT32, FLOAT64 = 0, 1
 
 
 # ------------------------------------------------------------------------------------------ numbers
+# The nearest double to each 10**k, read from its decimal as the JS engine does: NumPy's `10.0 ** k` is off
+# by one ulp for some k (10**23 under NumPy 2.4), and then the two sides' rounding differed in the last bit.
+_POW10 = np.array([float(f"1e{k}") for k in range(309)])
+
+
 def round_sig(a: Array, digits: int = 7) -> Array:
     """Round to `digits` significant digits so that JSON carries the short decimal, not 17 digits."""
     a = np.asarray(a, dtype=np.float64)
@@ -45,8 +50,8 @@ def round_sig(a: Array, digits: int = 7) -> Array:
     # divide by an exact power of ten (or multiply, for huge values) so the result is the nearest double
     # to the rounded decimal, whose shortest repr is that decimal
     small = k >= 0
-    up = 10.0 ** np.where(small, k, 0.0)
-    down = 10.0 ** np.where(small, 0.0, -k)
+    up = _POW10[np.where(small, k, 0.0).astype(np.intp)]
+    down = _POW10[np.where(small, 0.0, -k).astype(np.intp)]
     return np.where(tiny, a, np.where(small, np.round(a * up) / up, np.round(a / down) * down))
 
 
