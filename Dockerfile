@@ -6,12 +6,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Install from a throwaway copy of the source; the package (with its models, static files and templates)
+# Install from a throwaway copy of the source; the package (with its models, static files, templates and
+# the vendored plotly.js)
 # lands in site-packages and the copy is removed.
 COPY pyproject.toml README.md /tmp/src/
 COPY app /tmp/src/app
 COPY static /tmp/src/static
 COPY templates /tmp/src/templates
+COPY vendor /tmp/src/vendor
 RUN pip install /tmp/src && rm -rf /tmp/src
 
 RUN useradd --create-home --uid 10001 explainer

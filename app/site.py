@@ -10,7 +10,7 @@ names the site's root, static/js/config.js sitePath), so the folder can be serve
 
     OUT/index.html  embed/index.html  scenes/index.html  lab/index.html
     OUT/static/…                       the app's CSS and modules, as the server serves them
-    OUT/vendor/plotly.min.js
+    OUT/vendor/plotly.min.js, plotly.js-LICENSE             vendor/plotly-cartesian.min.js and its licence
     OUT/models/{id}/model.json, weights.safetensors     each model directory as it is
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.api.assets import PLOTLY_JS, STATIC_DIR, asset_version, module_graph, template_environment
+from app.api.assets import PLOTLY_JS, PLOTLY_LICENSE, STATIC_DIR, asset_version, module_graph, template_environment
 from app.api.cards import public_card
 from app.api.routes.pages import page_config
 from app.config import get_settings
@@ -91,9 +91,10 @@ def write_site(out: Path, models: list[str] | None = None, models_dirs: list[Pat
         shutil.rmtree(out / sub, ignore_errors=True)
     shutil.copytree(STATIC_DIR, out / "static")
     (out / "vendor").mkdir(parents=True)
-    shutil.copyfile(PLOTLY_JS, out / "vendor" / "plotly.min.js")
+    shutil.copyfile(PLOTLY_JS, out / "vendor" / "plotly.min.js")  # the URL the pages ask for, as the server's
+    shutil.copyfile(PLOTLY_LICENSE, out / "vendor" / PLOTLY_LICENSE.name)
     sizes["app"] = sum(p.stat().st_size for p in (out / "static").rglob("*") if p.is_file())
-    sizes["plotly.js"] = (out / "vendor" / "plotly.min.js").stat().st_size
+    sizes["plotly.js"] = sum(p.stat().st_size for p in (out / "vendor").iterdir())
     engine_models = []
     for m in chosen:
         directory = out / "models" / m

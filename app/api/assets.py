@@ -1,4 +1,4 @@
-"""Where the static files, templates and plotly.js live, and how long browsers may cache them."""
+"""Where the static files, templates and plotly.js (vendor/, from npm) live, and how long browsers may cache them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from importlib import metadata
 from pathlib import Path
 
 import jinja2
-import plotly
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -19,7 +18,6 @@ from starlette.types import Scope
 
 import app as app_package
 
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 LONG_CACHE = "public, max-age=31536000, immutable"
 # Unversioned URLs (ES modules imported by main.js) revalidate every time, so a new release never mixes
 # with a cached old module; the ETag makes that a cheap 304.
@@ -35,6 +33,23 @@ def resource_dir(name: str) -> Path:
 
 STATIC_DIR = resource_dir("static")
 TEMPLATES_DIR = resource_dir("templates")
+VENDOR_DIR = resource_dir("vendor")
+# The cartesian bundle of plotly.js (every trace type the panels draw, a third of the full bundle's size),
+# for the server's /vendor/plotly.min.js, `lstm-explainer export` and `lstm-explainer site` alike.
+PLOTLY_JS = VENDOR_DIR / "plotly-cartesian.min.js"
+PLOTLY_LICENSE = VENDOR_DIR / "plotly.js-LICENSE"
+PROVENANCE = VENDOR_DIR / "PROVENANCE.txt"
+
+
+@cache
+def plotly_provenance() -> dict[str, str]:
+    """vendor/PROVENANCE.txt's `key: value` lines: the npm package, version, tarball and sha256s."""
+    lines = PROVENANCE.read_text(encoding="utf-8").splitlines()
+    return dict(m.groups() for line in lines if (m := re.fullmatch(r"([a-z0-9-]+): (\S.*)", line)))
+
+
+def plotly_version() -> str:
+    return plotly_provenance()["version"]
 
 
 def template_environment() -> jinja2.Environment:
@@ -84,7 +99,7 @@ def package_version() -> str:
 @cache
 def asset_version() -> str:
     """The package version plus a digest of every asset, so `?v=` changes whenever any file does."""
-    digest = hashlib.sha256(plotly.__version__.encode())
+    digest = hashlib.sha256(plotly_provenance()["file-sha256"].encode())  # another bundle is another ?v=
     if STATIC_DIR.is_dir():
         for path in sorted(p for p in STATIC_DIR.rglob("*") if p.is_file()):
             digest.update(path.relative_to(STATIC_DIR).as_posix().encode())
@@ -110,7 +125,7 @@ class CachedStaticFiles(StaticFiles):
 
 @cache
 def plotly_gzipped() -> bytes:
-    """plotly.min.js (about 4.5 MB) compressed once: 300 students loading the page at the same moment
+    """plotly.js (1.5 MB) compressed once: 300 students loading the page at the same moment
     must not cost 300 compressions."""
     return gzip.compress(PLOTLY_JS.read_bytes(), compresslevel=9, mtime=0)
 
@@ -118,7 +133,9 @@ def plotly_gzipped() -> bytes:
 def plotly_response(request: Request) -> Response:
     headers = {
         "Cache-Control": cache_control(request.url.query),
-        "ETag": f'W/"plotly-{plotly.__version__}"',  # weak: the same for the gzip and the plain body
+        # Weak: the same for the gzip and the plain body. The file's digest, not just the version: the full
+        # bundle of the same version, cached before, is not this file.
+        "ETag": f'W/"plotly-{plotly_version()}-{plotly_provenance()["file-sha256"][:12]}"',
         "Vary": "Accept-Encoding",
     }
     if request.headers.get("if-none-match") == headers["ETag"]:

@@ -161,7 +161,10 @@ export function createPage(config) {
           const script = document.createElement('script');
           script.src = src;
           script.async = true;
-          script.onload = () => resolve(window.Plotly);
+          script.onload = () => {
+            performance.mark('lstm:plotly-ready'); // parsed and run (benchmarks/browser_bench.py reads it)
+            resolve(window.Plotly);
+          };
           script.onerror = () => reject(new Error('plotly.js did not load'));
           document.head.append(script);
         }),

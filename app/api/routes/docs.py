@@ -1,5 +1,5 @@
 """GET /docs: the interactive API reference (Swagger UI), served from the installed `swagger-ui-bundle-v2`
-package like plotly.js, so it works in a lecture hall with no internet and under the same strict CSP as
+package (as plotly.js is from vendor/), so it works in a lecture hall with no internet and under the same strict CSP as
 every other page (no CDN, no inline script)."""
 
 from __future__ import annotations

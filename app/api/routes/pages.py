@@ -1,5 +1,5 @@
 """The pages: the explorer, its embed, the scene gallery (/scenes), the gradient lab (/lab), and plotly.js
-from the installed package (no CDN: a lecture hall's network is not to be trusted)."""
+from vendor/ (no CDN: a lecture hall's network is not to be trusted)."""
 
 from __future__ import annotations
 
