@@ -18,7 +18,7 @@ import { setupPair } from './features/pair.js';
 import { setupPlayer } from './features/player.js';
 import { setupPresentation } from './features/presentation.js';
 import { setupScenes } from './features/scenes.js';
-import { setupCompareTabs, setupModelCard, setupStage } from './features/stage.js';
+import { setupCompareTabs, setupOneLine, setupStage } from './features/stage.js';
 import { setupTracing } from './features/tracing.js';
 import { setupWriteMoment } from './features/write-moment.js';
 import { LocalEngine } from './local-engine.js';
@@ -42,7 +42,8 @@ const figures = setupFigures(page, { attachDetail, baselineFor: clamps.baselineF
 setupPresentation(page, { diagram: figures.views.diagram });
 setupOfflineClamps(page);
 const compare = setupCompare(page, { attachDetail });
-setupModelCard($('model-card'));
+setupOneLine($('model-card'), 'the model card: click for all of it');
+setupOneLine($('failed-models'), 'click for the whole message');
 setupWriteMoment(page, { button: $('writers-button'), note: $('writers-note') });
 setupPair(page, { container: $('pair'), button: $('pair-button') });
 setupEmbedCommands(page, { player, scenes, compare, inputs });

@@ -83,13 +83,40 @@ def test_a_single_diagram_keeps_its_large_numbers(tab: Any, server: str) -> None
     assert tab.evaluate(COLLISIONS, "#diagram") == []
 
 
-PRED_LABELS = """() => [...document.querySelectorAll('#compare .compare-col .pred-list li')].map((li) => {
-  const tok = li.querySelector('.tok'), bar = li.querySelector('.bar');
+# Every row of the next-token lists under `selector`: the name's box and whether its text fits it, the
+# bar's track and fill, the percentage, the row, and the row's probability as its aria-label says.
+PRED_ROWS = """(selector) => [...document.querySelectorAll(`${selector} .pred-list li`)].map((li) => {
+  const box = (el) => el.getBoundingClientRect().toJSON();
+  const tok = li.querySelector('.tok');
   return { name: tok.textContent, scroll: tok.scrollWidth, client: tok.clientWidth,
-           overflow: getComputedStyle(tok).textOverflow, right: tok.getBoundingClientRect().right,
-           barLeft: bar.getBoundingClientRect().left,
-           bar: bar.getBoundingClientRect().width };
+           overflow: getComputedStyle(tok).textOverflow, tok: box(tok), bar: box(li.querySelector('.bar')),
+           fill: li.querySelector('.bar .fill').getBoundingClientRect().width, p: box(li.querySelector('.p')),
+           li: box(li), label: li.getAttribute('aria-label') };
 })"""
+
+
+def apart(a: dict[str, float], b: dict[str, float]) -> bool:
+    e = 0.5
+    across = a["right"] <= b["left"] + e or b["right"] <= a["left"] + e
+    return across or a["bottom"] <= b["top"] + e or b["bottom"] <= a["top"] + e
+
+
+def check_rows(rows: list[dict[str, Any]]) -> str:
+    """Each name whole and clear of its bar and number, each bar on 0–100%; returns the layout seen:
+    'line' (name, bar, % in one line) or 'stacked' (name and % above the bar)."""
+    assert rows
+    layouts = set()
+    for r in rows:
+        assert r["scroll"] <= r["client"] and r["overflow"] != "ellipsis", r  # the whole name
+        assert apart(r["tok"], r["bar"]) and apart(r["tok"], r["p"]) and apart(r["bar"], r["p"]), r
+        for part in ("tok", "bar", "p"):
+            assert r["li"]["left"] - 0.5 <= r[part]["left"] and r[part]["right"] <= r["li"]["right"] + 0.5, (part, r)
+        assert r["bar"]["width"] >= 12, r  # a track to read the length against
+        p = float(r["label"].split(": ")[1].split("%")[0]) / 100
+        assert abs(r["fill"] / r["bar"]["width"] - p) < 0.02, r  # on the absolute 0–100% scale
+        layouts.add("stacked" if r["bar"]["top"] >= r["tok"]["bottom"] - 0.5 else "line")
+    assert len(layouts) == 1, layouts
+    return layouts.pop()
 
 
 @pytest.mark.parametrize(("w", "h"), [(960, 540), (1280, 720), (640, 360)])
@@ -100,16 +127,105 @@ def test_every_predicted_token_shows_its_whole_name_in_the_compare_embed(
     tab.goto(url(server, "/embed", model="grammar-lstm", compare="grammar-rnn", text=SPAIN, target="spanish"))
     wait_ready(tab)
     wait_compare(tab)
-    rows = tab.evaluate(PRED_LABELS)
+    rows = tab.evaluate(PRED_ROWS, "#compare .compare-col")
     names = {r["name"] for r in rows}
     assert {"spanish", "portuguese", "hungarian"} <= names, names  # the long names of the two lists
-    for r in rows:
-        assert r["scroll"] <= r["client"] and r["overflow"] != "ellipsis", r
-        assert r["right"] <= r["barLeft"] + 0.5, r  # the name ends before its bar starts
-        assert r["bar"] >= 12, r  # the bar keeps a track to be read on
+    # Two columns in an embed's side are narrow: name and % on a line, the bar under them.
+    assert check_rows(rows) == "stacked"
     side = tab.evaluate("() => ['scrollWidth', 'clientWidth'].map((k) => document.querySelector('.embed-side')[k])")
     assert side[0] <= side[1], side  # nothing scrolls sideways
     tab.locator("#compare").screenshot(path=artifacts / f"hall-compare-predictions-{w}x{h}.png")
+
+
+@pytest.mark.parametrize(
+    ("w", "h", "path", "extra", "layout"),
+    [
+        (1920, 1080, "/", {}, "line"),  # the stage's side, 28em: one line, the name column the longest name's
+        (1280, 720, "/", {"present": 1}, "stacked"),  # the presenter's side, ~14em of large type
+        (960, 540, "/embed", {}, "stacked"),  # an embed's side, 161 px: names were cut to "spanis", "portu"
+        (640, 360, "/embed", {}, "stacked"),
+        (390, 844, "/", {}, "stacked"),  # under the stage on a phone
+    ],
+)
+def test_predicted_names_are_never_cut(
+    tab: Any, server: str, artifacts: Path, w: int, h: int, path: str, extra: dict[str, Any], layout: str
+) -> None:
+    tab.set_viewport_size({"width": w, "height": h})
+    tab.goto(url(server, path, model="lecture-lstm", text=SPAIN, target="spanish", panels="predictions", **extra))
+    wait_ready(tab)
+    rows = tab.evaluate(PRED_ROWS, "#predictions")
+    assert {"spanish", "portuguese", "norwegian", "ukrainian"} <= {r["name"] for r in rows}
+    assert check_rows(rows) == layout
+    if layout == "line":
+        # The name column is as wide as the longest name, no wider: the bar has the rest.
+        widths = {round(r["tok"]["width"], 1) for r in rows}
+        assert len(widths) == 1 and all(r["scroll"] == r["client"] for r in rows if r["name"] == "portuguese")
+    tab.locator("#predictions").screenshot(path=artifacts / f"hall-predictions-{w}x{h}.png")
+
+
+# The actual next token's (or the target's) rows, where they are drawn and the box that shows them.
+TARGET_ROWS = """() => [...document.querySelectorAll('.pred-list li.expected')]
+  .filter((li) => li.getClientRects().length).map((li) => {
+  const r = li.getBoundingClientRect();
+  let view = { top: 0, bottom: innerHeight };
+  for (let el = li.parentElement; el; el = el.parentElement) {
+    const o = getComputedStyle(el).overflowY;
+    if (o !== 'auto' && o !== 'scroll') continue;
+    const b = el.getBoundingClientRect();
+    view = { top: b.top, bottom: b.bottom };
+    break;
+  }
+  return { label: li.getAttribute('aria-label'), top: r.top, bottom: r.bottom, view, vh: innerHeight };
+})"""
+
+
+@pytest.mark.parametrize(
+    ("w", "h", "fields"),
+    [
+        # The RNN gives "spanish" 0.3%: its row comes after its eight likeliest, under the fold of its column.
+        (960, 540, {"compare": "lecture-rnn"}),
+        (640, 360, {"compare": "lecture-rnn"}),
+        # At "spain" the actual next token, "for", is not among the likeliest eight of a two-line list.
+        (640, 360, {"panels": "predictions", "step": 5}),
+    ],
+)
+def test_the_target_row_stays_in_view_in_a_narrow_panel(
+    tab: Any, server: str, artifacts: Path, w: int, h: int, fields: dict[str, Any]
+) -> None:
+    tab.set_viewport_size({"width": w, "height": h})
+    tab.goto(url(server, "/embed", model="lecture-lstm", text=SPAIN, target="spanish", **fields))
+    wait_ready(tab)
+    if "compare" in fields:
+        wait_compare(tab)
+    rows = tab.evaluate(TARGET_ROWS)
+    assert len(rows) == (2 if "compare" in fields else 1), rows
+    for r in rows:
+        assert max(0, r["view"]["top"]) - 0.5 <= r["top"] and r["bottom"] <= min(r["vh"], r["view"]["bottom"]) + 0.5, r
+    tab.screenshot(path=artifacts / f"hall-target-row-{w}x{h}-{'compare' if 'compare' in fields else 'step'}.png")
+
+
+def test_both_is_offered_only_where_two_diagrams_read(tab: Any, server: str) -> None:
+    """Stacked in an embed at least 560 px tall, side by side on a stage at least 1150 px wide; elsewhere
+    one diagram at a time (at 960×540 two stacked diagrams came out ~200 px tall each)."""
+    fields = {"model": "lecture-lstm", "compare": "lecture-rnn", "text": SPAIN, "target": "spanish"}
+    both = tab.locator(".compare-tabs").get_by_role("button", name="both")
+    shown = "() => document.querySelector('[data-show]').dataset.show"
+    for where, link in (("embed", url(server, "/embed", **fields)), ("present", url(server, **fields, present=1))):
+        tab.set_viewport_size({"width": 960, "height": 540})
+        tab.goto(link)
+        wait_ready(tab)
+        wait_compare(tab)
+        assert tab.locator(".compare-tabs").is_visible() and not both.is_visible(), where
+        tab.set_viewport_size({"width": 1280, "height": 720})
+        both.wait_for(state="visible")
+        both.click()
+        assert tab.evaluate(shown) == "both", where
+        # A window made smaller takes "both" back: one diagram, until there is room again.
+        tab.set_viewport_size({"width": 960, "height": 540})
+        tab.wait_for_function(f"() => ({shown})() === 'main'")
+        assert not both.is_visible() and tab.locator("#compare-diagram").is_hidden(), where
+        tab.set_viewport_size({"width": 1280, "height": 720})
+        tab.wait_for_function(f"() => ({shown})() === 'both'")
 
 
 GRU_LABELS = """() => {
@@ -196,3 +312,71 @@ def test_the_pair_chart_reads_at_1280x720_outside_presenter_mode(
     # The two sentences' lines get the height to be told apart (35 px before, under a legend's row).
     assert c["lines"] >= 60 and c["bars"] >= 30, c
     tab.screenshot(path=artifacts / f"hall-pair-{how}-{w}x{h}.png")
+
+
+PAIR_NOTE = """() => {
+  const div = document.querySelector('#pair .pair-plot');
+  const note = div.querySelector('.annotation-text').getBoundingClientRect();
+  const svg = div.querySelector('.main-svg').getBoundingClientRect();
+  return { note: note.toJSON(), svg: svg.toJSON() };
+}"""
+
+
+@pytest.mark.parametrize("present", [0, 1])
+def test_the_pair_chart_reads_at_960x540(tab: Any, server: str, artifacts: Path, present: int) -> None:
+    """Outside presenter mode the chart was below the fold (the chrome took 516 px); in presenter mode its
+    token labels were 10 px and the note of the jump ran out of the chart."""
+    w, h = 960, 540
+    tab.set_viewport_size({"width": w, "height": h})
+    france = SPAIN.replace("Spain", "France")
+    fields = {"model": "lecture-lstm", "text": SPAIN, "target": "spanish", "pair": france, "panels": "pair"}
+    tab.goto(url(server, **fields, **({"present": 1} if present else {})))
+    tab.wait_for_function(
+        "() => document.body.dataset.pairReady === '1' && document.querySelector('#pair .pair-plot')?.data",
+        timeout=30_000,
+    )
+    tab.wait_for_timeout(300)  # drawn again to its box once the stage's height has settled
+    c = tab.evaluate(PAIR_CHART)
+    assert c["top"] >= 0 and c["bottom"] <= h and c["right"] <= w, c  # on the first screen
+    assert c["minFont"] >= 12, c
+    assert c["lines"] >= 60 and c["bars"] >= 30, c
+    n = tab.evaluate(PAIR_NOTE)
+    assert n["svg"]["left"] - 0.5 <= n["note"]["left"] and n["note"]["right"] <= n["svg"]["right"] + 0.5, n
+    tab.screenshot(path=artifacts / f"hall-pair-{'present' if present else 'page'}-{w}x{h}.png")
+
+
+PHONE_FIELDS = {"model": "lecture-lstm", "text": SPAIN, "target": "spanish"}
+FRANCE = SPAIN.replace("Spain", "France")
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "extra"),
+    [
+        ("page", "/", {"panels": "predictions,clamps,memory,gradients,unrolled,continuation"}),
+        ("present", "/", {"present": 1, "panels": "predictions"}),  # the sentence box and the reading bar ran off
+        ("present-compare", "/", {"present": 1, "compare": "lecture-rnn"}),
+        ("embed", "/embed", {"panels": "predictions"}),  # the step controls and the position: 442 px
+        ("embed-compare", "/embed", {"compare": "lecture-rnn"}),
+        ("page-pair", "/", {"pair": FRANCE, "panels": "pair"}),  # the pair chart drawn 600 px wide
+        ("present-pair", "/", {"present": 1, "pair": FRANCE, "panels": "pair"}),
+        ("embed-pair", "/embed", {"pair": FRANCE, "panels": "pair"}),
+    ],
+)
+def test_nothing_scrolls_sideways_at_390(
+    tab: Any, server: str, artifacts: Path, name: str, path: str, extra: dict[str, Any]
+) -> None:
+    w, h = 390, 844
+    tab.set_viewport_size({"width": w, "height": h})
+    tab.goto(url(server, path, **PHONE_FIELDS, **extra))
+    wait_ready(tab)
+    if "pair" in extra:
+        tab.wait_for_function("() => document.querySelector('#pair .pair-plot')?.data", timeout=30_000)
+    if "compare" in extra:
+        wait_compare(tab)
+    tab.wait_for_timeout(300)
+    widths = tab.evaluate("() => [document.scrollingElement.scrollWidth, innerWidth]")
+    assert widths[0] <= widths[1], widths
+    # The stage's figure lies across the width, not squeezed beside a panel.
+    figure = box(tab, "#pair .pair-plot" if "pair" in extra else "#diagram svg")
+    assert figure["left"] >= 0 and figure["right"] <= w and figure["width"] >= 0.8 * w, figure
+    tab.screenshot(path=artifacts / f"hall-phone-{name}-{w}x{h}.png", full_page=True)

@@ -24,11 +24,12 @@ export function setupStage(stage, above) {
   return fit;
 }
 
-// On a short screen the model card is cut to one line (the stylesheet); a click or Enter shows it whole.
-export function setupModelCard(el) {
+// On a short screen the model card (and the notice of a model that failed to load) is cut to one line
+// (the stylesheet); a click or Enter shows it whole.
+export function setupOneLine(el, title) {
   if (!el) return;
   el.tabIndex = 0;
-  el.title = 'the model card: click for all of it';
+  el.title = title;
   const toggle = () => el.classList.toggle('open');
   el.addEventListener('click', toggle);
   el.addEventListener('keydown', (ev) => {
@@ -44,6 +45,11 @@ export function setupModelCard(el) {
 // own state: it is a matter of screen size, not of the view a link shares. `inside`: the tabs head the
 // figures' own column (/embed) instead of a row above the stage.
 const BOTH_FROM = 1440;
+// "both" is offered only where the two diagrams read: stacked in an embed whose figures' column is at
+// least BOTH_TALL px high (each diagram ~270 px tall; at 960×540 they came out ~200 px, their text at the
+// floor and their labels crowded), side by side on a stage at least BOTH_WIDE px wide (~570 px each).
+const BOTH_TALL = 560;
+const BOTH_WIDE = 1150;
 
 export function setupCompareTabs(stage, { inside = false } = {}) {
   const main = stage?.querySelector('#diagram');
@@ -59,7 +65,10 @@ export function setupCompareTabs(stage, { inside = false } = {}) {
     b.type = 'button';
     b.className = `toggle compare-tab ${side}`;
     b.dataset.side = side;
-    b.addEventListener('click', () => show(side, true));
+    b.addEventListener('click', () => {
+      chosen = side;
+      sync();
+    });
     bar.append(b);
     return b;
   };
@@ -68,8 +77,9 @@ export function setupCompareTabs(stage, { inside = false } = {}) {
   if (inside) stage.prepend(bar);
   else stage.before(bar);
   let chosen = null; // set by a click; until then the window's width decides
-  const show = (side, clicked = false) => {
-    if (clicked) chosen = side;
+  const roomForBoth = () => (inside ? stage.clientHeight >= BOTH_TALL : stage.clientWidth >= BOTH_WIDE);
+  const show = (side) => {
+    if (stage.dataset.show === side) return;
     stage.dataset.show = side;
     for (const [k, b] of Object.entries(tabs)) b.setAttribute('aria-pressed', String(k === side));
   };
@@ -82,11 +92,15 @@ export function setupCompareTabs(stage, { inside = false } = {}) {
     }
     tabs.main.textContent = main.dataset.model || 'main model';
     tabs.other.textContent = other.dataset.model;
-    show(chosen ?? (window.innerWidth >= BOTH_FROM ? 'both' : 'main'));
+    const room = roomForBoth();
+    tabs.both.hidden = !room;
+    const side = chosen ?? (window.innerWidth >= BOTH_FROM ? 'both' : 'main');
+    show(side === 'both' && !room ? 'main' : side);
   };
   new MutationObserver(sync).observe(other, { attributes: true, attributeFilter: ['hidden', 'data-model'] });
   new MutationObserver(sync).observe(main, { attributes: true, attributeFilter: ['data-model'] });
-  window.addEventListener('resize', () => chosen === null && sync());
+  // The stage's own size (the window's, a scene's caption above it, an iframe resized by its host).
+  new ResizeObserver(sync).observe(stage);
   sync();
   return bar;
 }

@@ -11,6 +11,11 @@ import { axis, baseLayout, plot, plotTheme, tokenTicks } from './plot.js';
 const pct = (p) => (p < 0.0005 ? '<0.1%' : `${(100 * p).toFixed(p < 0.1 ? 1 : 0)}%`);
 // px: a chart shorter than this gives its legend's row to the lines (the title names both sentences).
 const LEGEND_FROM = 300;
+// The jump's note: an average character's width in ems (the page's sans serif, digits and arrows
+// included, a little over), and the smallest size it is drawn at before it takes its short wording.
+const CHAR_EM = 0.6;
+const MIN_NOTE_PX = 12;
+const MIN_TICK_PX = 12; // px: the token labels' smallest size
 
 export class PairView extends Figure {
   constructor({ container }) {
@@ -292,16 +297,17 @@ export class PairView extends Figure {
     // above it names each sentence in its colour, and solid h / dashed c) and slants smaller token labels.
     const legend = height >= LEGEND_FROM;
     this.drawn = this.sizeOf();
-    const ticks = tokenTicks(
-      d.tokensA.map((text) => ({ text })),
-      showToken,
-      Math.max(6, Math.floor(width / (3 * font))),
-      d.align.cue === null ? [] : [d.align.cue],
-    );
-    // Every token labelled: upright labels a size smaller where slanted ones would run into each other.
+    const tokens = d.tokensA.map((text) => ({ text }));
+    const cue = d.align.cue === null ? [] : [d.align.cue];
+    let ticks = tokenTicks(tokens, showToken, Math.max(6, Math.floor(width / (3 * font))), cue);
+    // Every token labelled: upright labels a size smaller where slanted ones would run into each other;
+    // where even MIN_TICK_PX labels would, every other one (never the word that differs).
     const spacing = (width - 70) / d.tokensA.length;
-    if (spacing < font * 1.3) Object.assign(ticks, { tickangle: -90, tickfont: { size: Math.max(9, Math.min(font, Math.floor(spacing) - 1)) } });
-    else if (!legend) {
+    if (spacing < font * 1.3) {
+      const size = Math.max(MIN_TICK_PX, Math.min(font, Math.floor(spacing) - 1));
+      ticks = tokenTicks(tokens, showToken, Math.floor((width - 70) / (size + 1)), cue, { upright: true });
+      Object.assign(ticks, { tickangle: -90, tickfont: { size } });
+    } else if (!legend) {
       // Slanted at 45° (not 60°) where the labels' spacing allows: a shorter slant leaves the lines more.
       const size = Math.max(12, font - 3);
       ticks.tickfont = { size };
@@ -316,17 +322,32 @@ export class PairView extends Figure {
     const annotations = [];
     if (d.jump) {
       const at = d.diff[d.jump.k];
-      // In the gap above the difference: where it jumps, by how much.
+      // In the gap above the difference: where it jumps, by how much — on the side of the mark with the
+      // more room, and inside the chart (a narrow one gets a smaller size, then the short wording).
+      const plotW = width - (this.plotDiv._fullLayout?._size?.l ?? 96) - 12;
+      const where = (at.i + 1 - 0.4) / (d.tokensA.length + 0.2);
+      const right = where <= 0.5;
+      const room = plotW * (right ? 1 - where : where) + 6;
+      const values = `${fmt(d.jump.from)} → ${fmt(d.jump.to)}`;
+      const fits = (text, size) => text.length * size * CHAR_EM <= room;
+      let text = `▼ Δ${sym} jumps here: ${values}`;
+      let size = font;
+      while (size > MIN_NOTE_PX && !fits(text, size)) size -= 1;
+      if (!fits(text, size)) {
+        text = `▼ Δ${sym} ${values}`;
+        size = font;
+        while (size > MIN_NOTE_PX && !fits(text, size)) size -= 1;
+      }
       annotations.push({
         x: at.i + 1,
         y: 1,
         xref: 'x',
         yref: 'y2 domain',
         yanchor: 'bottom',
-        xanchor: at.i + 1 > d.tokensA.length / 2 ? 'right' : 'left',
-        text: `▼ Δ${sym} jumps here: ${fmt(d.jump.from)} → ${fmt(d.jump.to)}`,
+        xanchor: right ? 'left' : 'right',
+        text,
         showarrow: false,
-        font: { color: theme.fg, size: font },
+        font: { color: theme.fg, size },
       });
     }
     const layout = baseLayout(theme, {

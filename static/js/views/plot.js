@@ -52,7 +52,8 @@ export function plot(Plotly, div, data, layout) {
 // Token axes: x is the step number (1-based, as everywhere on the page), the tick text is the token.
 // Every token is labelled — turned on its side when more than maxTicks would crowd the axis — up to
 // three times maxTicks; only longer texts are thinned, and then never the tokens of `keep` (0-based
-// steps, e.g. the current one), so the word a lecture points at ("spain") always has its tick.
+// steps, e.g. the current one), so the word a lecture points at ("spain") always has its tick (and the
+// thinned ones next to it make room).
 // upright: a vertical axis, whose labels cannot turn: thinned to maxTicks (keeping `keep`).
 export function tokenTicks(tokens, show, maxTicks = 40, keep = [], { upright = false } = {}) {
   const T = tokens.length;
@@ -60,8 +61,10 @@ export function tokenTicks(tokens, show, maxTicks = 40, keep = [], { upright = f
   const kept = new Set(keep);
   const vals = [];
   const text = [];
+  // A thinned tick right beside a kept one would run into it: it gives way.
+  const crowds = (k) => every > 1 && keep.some((j) => j !== k && Math.abs(j - k) <= every / 2);
   tokens.forEach((t, k) => {
-    if (k % every === 0 || kept.has(k)) {
+    if ((k % every === 0 && !crowds(k)) || kept.has(k)) {
       vals.push(k + 1);
       text.push(show(t.text));
     }
