@@ -47,8 +47,9 @@ export const VECTOR_ORDER = ['forget', 'input', 'candidate', 'output', 'update',
 
 export const DIAGRAM = {
   strip: { width: 210, maxGridHeight: 50, maxCell: 24, gapFrom: 8 },
-  // valuePx: .big-val's font size; room: the width a strip's badges may take (strips are 260 apart)
-  bigCell: { width: 66, height: 34, gap: 5, max: 3, valuePx: 15, room: 250 },
+  // valuePx: .big-val's font size; room: the width a strip's badges may take (strips are 260 apart);
+  // tightHeight: a badge's height in a figure drawn small (Strip.setTight)
+  bigCell: { width: 66, height: 34, tightHeight: 25, gap: 5, max: 3, valuePx: 15, room: 250 },
   gateBox: { width: 124, maxWidth: 240, height: 62, radius: 8 }, // maxWidth: the room between two boxes
   opRadius: 19,
   // The smallest diagram text in CSS px: 14 on a 1280×720 screen (the hall's projector), down to 11 in a

@@ -380,3 +380,55 @@ def test_nothing_scrolls_sideways_at_390(
     figure = box(tab, "#pair .pair-plot" if "pair" in extra else "#diagram svg")
     assert figure["left"] >= 0 and figure["right"] <= w and figure["width"] >= 0.8 * w, figure
     tab.screenshot(path=artifacts / f"hall-phone-{name}-{w}x{h}.png", full_page=True)
+
+
+# A gate box's texts stay inside it (a name that does not fit gives way to its symbol or goes), and the
+# labels left out where no side was free (CellDiagram.declutter).
+GATE_TEXTS = """(selector) => {
+  const out = [];
+  for (const g of document.querySelectorAll(`${selector} svg .gate-box`)) {
+    const box = g.querySelector('rect.box').getBoundingClientRect();
+    for (const t of g.querySelectorAll('text')) {
+      const r = t.getBoundingClientRect();
+      if (!r.width || !t.textContent.trim()) continue;
+      if (r.left < box.left - 1 || r.right > box.right + 1) out.push(`${g.dataset.gate}: ${t.textContent}`);
+    }
+  }
+  return out;
+}"""
+HIDDEN_LABELS = """(selector) => [...document.querySelectorAll(`${selector} svg .strip`)]
+  .filter((s) => s.querySelector('.strip-label')?.style.visibility === 'hidden').map((s) => s.dataset.q)"""
+
+
+@pytest.mark.parametrize("model", ["lecture-lstm", "lecture-gru", "lecture-rnn"])
+@pytest.mark.parametrize(
+    ("w", "h", "path", "extra"),
+    [
+        (390, 844, "/", {"present": 1}),  # the LSTM's i⊙c̃t ran into f⊙ct−1, its numbers into c̃t and ot
+        (390, 844, "/embed", {}),
+        (390, 844, "/", {}),  # the explorer's page: the research level
+        (640, 360, "/", {}),  # the page's stage at 640×360: i⊙c̃t into f⊙ct−1, "candidate c̃" into "output"
+        (640, 360, "/embed", {}),
+        (640, 360, "/", {"present": 1}),
+        (960, 540, "/embed", {"detail": "research"}),
+    ],
+)
+def test_no_label_runs_into_another_on_a_small_screen(
+    tab: Any, server: str, artifacts: Path, model: str, w: int, h: int, path: str, extra: dict[str, Any]
+) -> None:
+    tab.set_viewport_size({"width": w, "height": h})
+    tab.goto(url(server, path, model=model, text=SPAIN, target="spanish", **extra))
+    wait_ready(tab)
+    tab.wait_for_timeout(200)  # the text is fitted in a ResizeObserver callback
+    assert tab.evaluate(COLLISIONS, "#diagram") == []
+    assert tab.evaluate(GATE_TEXTS, "#diagram") == []
+    if path == "/embed" or extra.get("present"):  # a stage: the figure on the first screen, its text readable
+        assert check_figure(tab, "#diagram", w, h) >= min_text_px(w, h) - 0.01
+    # Room is found for the labels of the cell's inputs and outputs at every size; only the products' and
+    # those of gates named in their box may give way, and only in a figure drawn small (data-detail).
+    may_go = {"kept", "written", "tanh_cell", "gru_keep", "gru_write", "candidate", "gru_candidate", "update"}
+    hidden = set(tab.evaluate(HIDDEN_LABELS, "#diagram"))
+    compact = tab.evaluate("() => document.querySelector('#diagram svg').dataset.detail") == "compact"
+    assert hidden <= (may_go if compact else set()), hidden
+    where = "present" if extra.get("present") else path.strip("/") or "page"
+    tab.locator("#diagram").screenshot(path=artifacts / f"hall-small-{model}-{where}-{w}x{h}.png")

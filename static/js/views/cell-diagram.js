@@ -185,7 +185,7 @@ function gruLayout() {
       { q: 'gru_keep', x: 850, y: belt, labelPos: 'below', stage: 1 },
       { q: 'hidden', x: 1440, y: belt, labelPos: 'below', stage: 4 },
       { q: 'update', x: xZ, y: 470, labelPos: 'left', stage: 1 },
-      { q: 'reset', x: xR, y: 500, labelPos: 'right', badgePos: 'left', stage: 1 },
+      { q: 'reset', x: xR, y: 500, lectureY: 480, labelPos: 'right', badgePos: 'left', stage: 1 },
       { q: 'gru_candidate', x: xN, y: 480, labelPos: 'right', stage: 2 },
       // At the lecture level labelled on the left of its number: on the right, the label of the larger
       // number would run into h_t's, under the belt.
@@ -354,6 +354,14 @@ export function equation(fam, arch, key, j, q, cur) {
   }
 }
 
+// Whose label keeps its place when two would collide (CellDiagram.declutter): the cell's inputs and
+// outputs first, then the gates, then the products between them.
+const LABEL_ORDER = ['c_prev', 'cell', 'h_prev', 'hidden', 'forget', 'input', 'candidate', 'output', 'update', 'reset'];
+const labelRank = (key) => (LABEL_ORDER.includes(key) ? LABEL_ORDER.indexOf(key) : LABEL_ORDER.length);
+const LABEL_SIDES = ['below', 'above', 'left', 'right'];
+const LABEL_SLIDES = [0, -0.35, 0.35, -0.7, 0.7]; // along a side, in the label's height (or width)
+const CHIP_CHARS = 8; // the token chip's room, in characters: most words
+
 // ------------------------------------------------------------------------------------------ the figure
 export class CellDiagram extends Figure {
   // clampable: false draws the gate boxes as pictures, not buttons (compare mode's second model: clamps
@@ -400,26 +408,130 @@ export class CellDiagram extends Figure {
     this.textScale = { k, min };
     const tmin = min / k; // the smallest text, in viewBox units
     this.svgRoot.style.setProperty('--tmin', `${(Math.ceil(tmin * 100) / 100).toFixed(2)}px`);
-    this.svgRoot.dataset.detail = tmin > 24 ? 'compact' : 'full';
+    const compact = tmin > 24;
+    this.svgRoot.dataset.detail = compact ? 'compact' : 'full';
+    this.tmin = tmin;
     const badge = Math.max(1, tmin / DIAGRAM.bigCell.valuePx);
     this.badgeScale = badge;
-    for (const strip of this.strips?.values() ?? []) strip.setBadgeScale(badge);
+    for (const strip of this.strips?.values() ?? []) {
+      strip.setTight(compact);
+      strip.setBadgeScale(badge);
+    }
     this.zoom?.strip.setBadgeScale(badge);
     this.fitGateBoxes();
+    if (this.view) this.drawInput(this.view);
     if (this.view && this.unitsNote) this.drawTitle(this.view);
+    this.declutter();
+  }
+
+  // Every label clear of every other mark. The layout puts each label on one side of what it names; a
+  // label that would run into a number, a layer box, an op, another label or the level toggle there —
+  // a figure drawn small, whose text is held at the readable size while the room between wires shrinks
+  // with it — tries the other sides (below, above, left, right), and where none is free it is left out:
+  // the wire's hover, its zoom and its aria-label still name it. So is the units note at the top.
+  declutter() {
+    if (!this.strips || !this.layout) return;
+    const m = this.svgRoot.getScreenCTM();
+    if (!m?.a || !this.svgRoot.getBoundingClientRect().width) return;
+    // Screen boxes to viewBox units (the root's own coordinates, where the strips are placed).
+    const units = (r) => ({ l: (r.left - m.e) / m.a, r: (r.right - m.e) / m.a, t: (r.top - m.f) / m.d, b: (r.bottom - m.f) / m.d });
+    const boxOf = (el) => {
+      const r = el.getBoundingClientRect();
+      return r.width && r.height ? units(r) : null;
+    };
+    const marks = '.big-bg, .gate-box > rect.box, .op > *, text.io, .x-input, .legend, .diagram-title';
+    const taken = [...this.svgRoot.querySelectorAll(marks), this.levelBar].map(boxOf).filter(Boolean);
+    if (this.chipRoom && !this.xStrip) {
+      // The room kept for the token's chip and its x_t label, whatever the token (drawInput).
+      const fs = Math.max(26, this.tmin ?? 0);
+      const { x, y } = this.layout.input;
+      taken.push({ l: x - this.chipRoom / 2, r: x + this.chipRoom / 2 + 12 + 1.3 * fs, t: y + 2 - 1.08 * fs, b: y + 2 + 0.46 * fs });
+    }
+    const [vw, vh] = this.layout.viewBox;
+    const E = 1; // viewBox units two boxes may share (a hairline)
+    const hits = (a, b) => Math.min(a.r, b.r) - Math.max(a.l, b.l) > E && Math.min(a.b, b.b) - Math.max(a.t, b.t) > E;
+    const free = (b) => b.l >= -E && b.t >= -E && b.r <= vw + E && b.b <= vh + E && !taken.some((o) => hits(o, b));
+    // A note beside a layer box (the RNN's tanh(W·x + U·h + b)) moves right of the box grown to hold its name.
+    const boxes = [...this.svgRoot.querySelectorAll('.gate-box > rect.box')].map(boxOf).filter(Boolean);
+    for (const note of this.svgRoot.querySelectorAll('text.wire-note')) {
+      note.dataset.x ??= note.getAttribute('x');
+      note.setAttribute('x', note.dataset.x);
+      const at = boxOf(note);
+      const box = at && boxes.find((b) => hits(b, at));
+      if (box) note.setAttribute('x', Number(note.dataset.x) + box.r - at.l + 8);
+      const moved = boxOf(note);
+      if (moved) taken.push(moved);
+    }
+    const order = [...this.strips.values()].sort((a, b) => labelRank(a.key) - labelRank(b.key));
+    for (const strip of order) {
+      const el = strip.labelEl;
+      el.style.visibility = '';
+      const now = boxOf(el);
+      if (!now) continue;
+      // The label's extent about its anchor point (its baseline, at its text-anchor), in viewBox units.
+      const ax = strip.origin.x + Number(el.getAttribute('x'));
+      const ay = strip.origin.y + Number(el.getAttribute('y'));
+      const w = now.r - now.l;
+      const asc = ay - now.t;
+      const desc = now.b - ay;
+      const gap = Math.max(6, 0.15 * (asc + desc));
+      const prefer = strip.preferredLabelPos();
+      let placed = null;
+      // Each side, then slid along it by part of the label's own size: the nearest free place.
+      const tries = [prefer, ...LABEL_SIDES.filter((side) => side !== prefer)].flatMap((pos) =>
+        LABEL_SLIDES.map((f) => ({ pos, f })),
+      );
+      for (const { pos, f } of tries) {
+        const spot = strip.labelSpot(pos, { asc, desc, gap });
+        if (pos === 'left' || pos === 'right') spot.y += f * (asc + desc);
+        else spot.x += f * w;
+        const l = strip.origin.x + spot.x - (spot.anchor === 'end' ? w : spot.anchor === 'middle' ? w / 2 : 0);
+        const box = { l, r: l + w, t: strip.origin.y + spot.y - asc, b: strip.origin.y + spot.y + desc };
+        if (free(box)) {
+          placed = { spot, box };
+          break;
+        }
+      }
+      if (placed) taken.push(placed.box);
+      strip.setLabelSpot(placed?.spot ?? strip.labelSpot(prefer, { asc, desc, gap }), Boolean(placed));
+    }
+    if (this.unitsNote) {
+      // Its line, else the line under it (beside a long title), else left out.
+      const el = this.unitsNote;
+      el.setAttribute('y', this.layout.units.y);
+      el.style.visibility = '';
+      const note = boxOf(el);
+      if (note && !free(note)) {
+        const down = 1.15 * (note.b - note.t);
+        if (free({ ...note, t: note.t + down, b: note.b + down })) el.setAttribute('y', this.layout.units.y + down);
+        else el.style.visibility = 'hidden';
+      }
+    }
   }
 
   // A layer box widens (about its centre, up to the room between boxes) to hold its name at the
   // raised size; the text sizes are already resolved here, so the lengths are the ones drawn.
   // It grows taller (about its centre) to stack σ/tanh over the name at their raised sizes.
+  // A name that the room between boxes cannot hold at that size ("candidate c̃" in a figure drawn
+  // small) gives way to its symbol (c̃), or is left out: the box keeps its σ or tanh, as in Colah's
+  // figure, instead of running into the next box.
   fitGateBoxes() {
     for (const node of this.gateNodes?.values() ?? []) {
       const name = node.querySelector('.gate-name');
       const fn = node.querySelector('.fn');
-      const need = Math.max(B.width, Math.min(B.maxWidth, (name?.getComputedTextLength() ?? 0) + 14));
+      name.style.display = '';
+      name.textContent = name.dataset.full;
+      let length = name.getComputedTextLength() + 14;
+      if (length > B.maxWidth && name.dataset.short) {
+        name.textContent = name.dataset.short; // the candidate's symbol, c̃ or h̃
+        length = name.getComputedTextLength() + 14;
+      }
+      const fits = length <= B.maxWidth;
+      name.style.display = fits ? '' : 'none';
+      const need = Math.min(B.maxWidth, Math.max(B.width, fits ? length : 0, fn.getComputedTextLength() + 14));
       const fnPx = parseFloat(getComputedStyle(fn).fontSize);
-      const namePx = parseFloat(getComputedStyle(name).fontSize);
-      const tall = Math.max(B.height, fnPx + namePx + 18);
+      const namePx = fits ? parseFloat(getComputedStyle(name).fontSize) : 0;
+      const tall = Math.max(B.height, fnPx + namePx + (this.svgRoot.dataset.detail === 'compact' ? 12 : 18));
       const x = (B.width - need) / 2;
       const y = (B.height - tall) / 2;
       for (const r of node.querySelectorAll(':scope > rect')) {
@@ -459,6 +571,7 @@ export class CellDiagram extends Figure {
     for (const b of this.levelBar.children) b.setAttribute('aria-pressed', String(b.dataset.level === this.level));
     for (const strip of this.strips?.values() ?? []) strip.setLecture(this.level === 'lecture');
     if (this.view && this.unitsNote) this.drawTitle(this.view);
+    this.declutter();
   }
 
   setModel(arch, hiddenSize) {
@@ -477,6 +590,7 @@ export class CellDiagram extends Figure {
     for (const s of this.strips.values()) s.setSelected(this.units);
     this.zoom?.strip.setSelected(this.units);
     if (this.view && this.unitsNote) this.drawTitle(this.view);
+    this.declutter();
   }
 
   setScales(scales, cellRange) {
@@ -638,8 +752,10 @@ export class CellDiagram extends Figure {
     const fn = svg('text', { class: 'fn', x: B.width / 2, y: B.height * 0.46, 'text-anchor': 'middle' }, g);
     fn.textContent = gb.fn ?? spec.fn;
     const name = svg('text', { class: 'gate-name', x: B.width / 2, y: B.height * 0.84, 'text-anchor': 'middle' }, g);
-    name.textContent =
-      gb.gate === 'candidate' ? `candidate ${this.family === 'gru' ? 'h̃' : 'c̃'}` : spec.name.replace(' gate', '');
+    const symbol = gb.gate === 'candidate' ? (this.family === 'gru' ? 'h̃' : 'c̃') : '';
+    name.dataset.full = symbol ? `candidate ${symbol}` : spec.name.replace(' gate', '');
+    if (symbol) name.dataset.short = symbol;
+    name.textContent = name.dataset.full;
     const lock = svg('g', { class: 'lock', transform: `translate(${B.width - 22},6)` }, g);
     svg('rect', { x: 2, y: 7, width: 14, height: 10, rx: 2 }, lock);
     svg('path', { d: 'M5 7 V4.5 a4 4 0 0 1 8 0 V7', class: 'shackle' }, lock);
@@ -753,15 +869,24 @@ export class CellDiagram extends Figure {
     this.xStrip = null;
     g.replaceChildren();
     const text = `${showToken(v.token.text)}`;
-    const w = Math.max(60, 22 + 16 * [...text].length);
+    // The chip holds its token at the size drawn (.x-chip text: 26 units, raised to --tmin).
+    const fs = Math.max(26, this.tmin ?? 0);
+    const w = Math.max(60, 22 + 0.615 * fs * [...text].length);
     const chip = svg('g', { class: `x-chip${v.token.unknown ? ' unknown' : ''}` }, g);
-    svg('rect', { x: -w / 2, y: -26, width: w, height: 40, rx: 8 }, chip);
+    svg('rect', { x: -w / 2, y: 2 - 1.08 * fs, width: w, height: 1.54 * fs, rx: 8 }, chip);
     const t = svg('text', { x: 0, y: 2, 'text-anchor': 'middle' }, chip);
     t.textContent = text;
     label(g, 'x', 't', { class: 'io', x: w / 2 + 12, y: 2 });
     if (v.token.unknown) {
       const u = svg('text', { class: 'x-note', x: w / 2 + 60, y: 2 }, g);
       u.textContent = 'unknown → <unk>';
+    }
+    // The labels keep clear of a chip of CHIP_CHARS characters (declutter), placed again only when a
+    // longer token's chip outgrows that: not on every step.
+    const room = Math.max(w, 22 + 0.615 * fs * CHIP_CHARS);
+    if (room !== this.chipRoom) {
+      this.chipRoom = room;
+      this.declutter();
     }
   }
 
@@ -773,12 +898,14 @@ export class CellDiagram extends Figure {
     const shown = this.units.slice(0, Math.max(fit, 1));
     const more = this.units.slice(shown.length, DIAGRAM.bigCell.max);
     const which = `unit${shown.length > 1 ? 's' : ''} ${shown.join(', ')}`;
+    const before = this.unitsNote.textContent;
     if (this.level === 'lecture') {
       this.unitsNote.textContent = shown.length ? `${which} · click a wire for all` : 'click a wire to see its units';
     } else {
       const also = more.length ? ` (also selected ${more.join(', ')})` : '';
       this.unitsNote.textContent = shown.length ? `badges: ${which}${also}` : '';
     }
+    if (this.unitsNote.textContent !== before) this.declutter(); // a longer note may not fit where it is
     this.svgRoot.setAttribute(
       'aria-label',
       `${this.arch.toUpperCase()} cell at step ${v.t + 1} of ${v.T}, reading ${v.token.text}${layer}`,

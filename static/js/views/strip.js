@@ -69,9 +69,10 @@ export class Strip {
     this.selected = [];
     this.clamped = new Set();
     const g = geometry;
+    this.origin = { x: x - g.w / 2, y: y - g.h / 2 }; // the grid's corner, in the parent's coordinates
     this.root = svg(
       'g',
-      { class: 'strip', 'data-q': key, transform: `translate(${x - g.w / 2},${y - g.h / 2})` },
+      { class: 'strip', 'data-q': key, transform: `translate(${this.origin.x},${this.origin.y})` },
       parent,
     );
     svg('rect', { class: 'strip-bg', x: -3, y: -3, width: g.w + 6, height: g.h + 6, rx: 4 }, this.root);
@@ -189,6 +190,18 @@ export class Strip {
     return Math.max(min, Math.min(fit, maxScale, Math.max(scale, min * overText)));
   }
 
+  // A figure drawn small (CellDiagram.fitText: compact) draws its badges with less room about their
+  // numbers: grown to the readable size, the full badges ran into the layer boxes under them.
+  setTight(on) {
+    if (Boolean(on) === Boolean(this.tight)) return;
+    this.tight = Boolean(on);
+    this.drawBig(true);
+  }
+
+  badgeH() {
+    return this.tight ? DIAGRAM.bigCell.tightHeight : DIAGRAM.bigCell.height;
+  }
+
   // The badges grow about their row's anchor (the grid's edge) when the diagram is drawn small, so
   // their numbers stay as large as the diagram's smallest text (CellDiagram.fitText).
   setBadgeScale(s) {
@@ -197,10 +210,16 @@ export class Strip {
     this.drawBig(true);
   }
 
+  // The badges' row goes under the grid for a strip labelled above it, and for one too near the
+  // figure's top for the row grown to scale s (the belt's strips in a figure drawn small).
+  badgesBelow(s) {
+    return this.labelPos === 'above' || this.origin.y - 8 - this.badgeH() * s < 0;
+  }
+
   placeBig(s) {
     const left = this.badgePos === 'left' && !this.lecture;
     const cx = left ? -8 : this.geo.w / 2;
-    let cy = this.labelPos === 'above' ? this.geo.h + 8 : -8;
+    let cy = this.badgesBelow(s) ? this.geo.h + 8 : -8;
     if (left) cy = this.geo.h / 2;
     if (this.lecture) cy = this.lectureCy();
     this.big.setAttribute('transform', s === 1 ? '' : `translate(${cx},${cy}) scale(${s}) translate(${-cx},${-cy})`);
@@ -218,7 +237,7 @@ export class Strip {
     const at = { ...this.labelSpots[pos] };
     if (beside) {
       const halfW = ((count * B.width + (count - 1) * B.gap) * s) / 2;
-      const halfH = (B.height * s) / 2;
+      const halfH = (this.badgeH() * s) / 2;
       const cx = this.geo.w / 2;
       const cy = this.lectureCy();
       if (pos === 'left') at.x = cx - halfW - 10;
@@ -226,9 +245,58 @@ export class Strip {
       else if (pos === 'above') at.y = cy - halfH - 10;
       else at.y = cy + halfH + 24;
     }
-    this.labelEl.setAttribute('x', at.x);
-    this.labelEl.setAttribute('y', at.y);
-    this.labelEl.setAttribute('text-anchor', at['text-anchor']);
+    this.setLabelSpot({ x: at.x, y: at.y, anchor: at['text-anchor'] });
+  }
+
+  // The side the label takes when it is free (the layout's choice).
+  preferredLabelPos() {
+    return this.lecture && this.big.childElementCount > 0 ? this.lectureLabelPos : this.labelPos;
+  }
+
+  // Where the label goes on side `pos` of what it names — the numbers at the lecture level, the grid
+  // otherwise — `gap` clear of it, in the strip's coordinates. asc / desc: the label's extent above and
+  // below its baseline as drawn (its size is the diagram's to raise), so a raised label keeps clear too.
+  // At the research level the label keeps beside the grid, and clear of the badges' row where that is
+  // wider or on the same side (a figure drawn small grows its badges past the grid's edges).
+  labelSpot(pos, { asc, desc, gap }) {
+    const grid = { l: 0, r: this.geo.w, t: 0, b: this.geo.h };
+    const badges = this.badgeBox();
+    const lecture = this.lecture && badges;
+    const box = lecture ? badges : grid;
+    const out = !lecture && badges ? badges : box; // the extent the label must clear on its side
+    const middle = (box.t + box.b) / 2 + (asc - desc) / 2;
+    const centre = (box.l + box.r) / 2;
+    if (pos === 'left') return { x: Math.min(box.l, out.l) - gap, y: middle, anchor: 'end' };
+    if (pos === 'right') return { x: Math.max(box.r, out.r) + gap, y: middle, anchor: 'start' };
+    if (pos === 'above') return { x: centre, y: Math.min(box.t, out.t) - gap - desc, anchor: 'middle' };
+    return { x: centre, y: Math.max(box.b, out.b) + gap + asc, anchor: 'middle' };
+  }
+
+  // The drawn badges' row, in the strip's coordinates (null when there are none).
+  badgeBox() {
+    const B = DIAGRAM.bigCell;
+    const count = this.big.childElementCount;
+    if (!count) return null;
+    const s = this.bigScale ?? 1;
+    const w = (count * B.width + (count - 1) * B.gap) * s;
+    const h = this.badgeH() * s;
+    if (this.lecture) {
+      const cx = this.geo.w / 2;
+      const cy = this.lectureCy();
+      return { l: cx - w / 2, r: cx + w / 2, t: cy - h / 2, b: cy + h / 2 };
+    }
+    if (this.badgePos === 'left') return { l: -8 - w, r: -8, t: this.geo.h / 2 - h / 2, b: this.geo.h / 2 + h / 2 };
+    const cx = this.geo.w / 2;
+    if (this.badgesBelow(s)) return { l: cx - w / 2, r: cx + w / 2, t: this.geo.h + 8, b: this.geo.h + 8 + h };
+    return { l: cx - w / 2, r: cx + w / 2, t: -8 - h, b: -8 };
+  }
+
+  // shown: false leaves the label out (no side of what it names was free: CellDiagram.declutter).
+  setLabelSpot({ x, y, anchor }, shown = true) {
+    this.labelEl.setAttribute('x', x);
+    this.labelEl.setAttribute('y', y);
+    this.labelEl.setAttribute('text-anchor', anchor);
+    this.labelEl.style.visibility = shown ? '' : 'hidden';
   }
 
   // The selected units, large and with their numbers, in a row above the grid.
@@ -241,13 +309,15 @@ export class Strip {
     const shown = selected.slice(0, Math.max(1, Math.min(this.bigMax, room)));
     if (rebuild || this.big.childElementCount !== shown.length) {
       this.big.replaceChildren();
+      this.bigScale = s;
       this.placeBig(s);
       this.placeLabel(shown.length, s);
       const total = shown.length * B.width + (shown.length - 1) * B.gap;
       const left = this.badgePos === 'left' && !this.lecture;
       const x0 = left ? -8 - total : this.geo.w / 2 - total / 2;
       const cy = this.lecture ? this.lectureCy() : this.geo.h / 2;
-      const y0 = this.lecture || left ? cy - B.height / 2 : this.labelPos === 'above' ? this.geo.h + 8 : -B.height - 8;
+      const bh = this.badgeH();
+      const y0 = this.lecture || left ? cy - bh / 2 : this.badgesBelow(s) ? this.geo.h + 8 : -bh - 8;
       shown.forEach((j, k) => {
         const cell = svg(
           'g',
@@ -261,11 +331,11 @@ export class Strip {
           },
           this.big,
         );
-        svg('rect', { class: 'big-bg', width: B.width, height: B.height, rx: 4 }, cell);
+        svg('rect', { class: 'big-bg', width: B.width, height: bh, rx: 4 }, cell);
         // The unit's number is said once, in the diagram's title, not in every badge: a 9-unit index
         // in each badge was the smallest (and least read) mark of the figure.
-        svg('text', { class: 'big-val', x: B.width / 2, y: B.height - 9, 'text-anchor': 'middle' }, cell);
-        if (this.clamped.has(j)) svg('rect', { class: 'clamp-hatch', width: B.width, height: B.height, rx: 4 }, cell);
+        svg('text', { class: 'big-val', x: B.width / 2, y: bh - (this.tight ? 6 : 9), 'text-anchor': 'middle' }, cell);
+        if (this.clamped.has(j)) svg('rect', { class: 'clamp-hatch', width: B.width, height: bh, rx: 4 }, cell);
       });
     }
     if (!this.values) return;
