@@ -212,6 +212,27 @@ def test_a_binary_frame_is_what_docs_protocol_md_says() -> None:
     np.testing.assert_array_equal(vals[:3], trace.triangle.hidden[0, 2, :3])  # type: ignore[union-attr]
 
 
+def test_the_meta_and_params_are_built_once_and_a_caller_cannot_change_them() -> None:
+    # Every socket streaming a cached trace sends the same meta; the stream adds its notices to its copy.
+    trace = run_trace(random_model("lstm", hidden_size=5), "abcd", "e")
+    frames = Frames(trace)
+    first = frames.meta()
+    first["notices"] = [*first["notices"], "this socket's own"]
+    again = frames.meta()
+    assert "this socket's own" not in again["notices"] and again is not first
+    assert again["tokens"] is first["tokens"]  # built once, not per call
+    assert again["tokens"][0] == {"text": "a", "id": trace.tokens[0].id, "unknown": False, "join": False}
+    assert frames.params() is frames.params() is not None
+
+
+def test_row_of_is_the_row_of_each_loss_step_and_none_elsewhere() -> None:
+    trace = run_trace(random_model("lstm", hidden_size=5), "abcdef")
+    tri = trace.triangle
+    assert tri is not None
+    assert [tri.row_of(int(t)) for t in tri.loss_steps] == list(range(len(tri.loss_steps)))
+    assert tri.row_of(-1) is None and tri.row_of(trace.steps + 3) is None
+
+
 def test_a_lean_trace_sends_the_same_frames_and_extends_exactly() -> None:
     model = random_model("lstm", layers=2, hidden_size=7, seed=4)
     exact, lean = run_trace(model, TEXT, gradients=False), run_trace(model, TEXT, gradients=False, lean=True)

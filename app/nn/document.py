@@ -14,7 +14,7 @@ Binary frames carry only what the client cannot derive exactly: no tanh(cell) (i
 from __future__ import annotations
 
 import struct
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -81,7 +81,10 @@ def clamped_units(trace: Trace, l: int, t: int) -> dict[str, list[int]]:
 
 # ------------------------------------------------------------------------------------ the JSON document
 def token_record(tok: Token) -> dict[str, Any]:
-    return asdict(tok)  # every field a token has (text, id, unknown, and whatever a tokenizer adds)
+    # Every field a token has (text, id, unknown, and whatever a tokenizer adds), in field order: a token's
+    # fields are scalars, so its own __dict__ is the record (asdict's deep copy was a third of a cached
+    # trace's meta, and a hall's sockets each build one).
+    return dict(vars(tok))
 
 
 def model_record(m: Model) -> dict[str, Any]:
@@ -280,7 +283,8 @@ def layout(trace: Trace) -> Layout:
 
 
 class Frames:
-    """A trace's binary frames, cut from its arrays when asked for (nothing is held as bytes)."""
+    """A trace's binary frames, cut from its arrays when asked for (nothing is held as bytes). The meta and
+    the parameter norms are built once: every socket streaming a cached trace sends the same ones."""
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
@@ -289,17 +293,28 @@ class Frames:
         self._top = top_k(trace) if self.kind == "language-model" else (np.zeros((trace.steps, 0), int),) * 2
         self._classes = trace.class_probs() if self.kind == "classifier" else None  # in the card's order
         self._expected_p = expected_p(trace)
+        self._meta: dict[str, Any] | None = None
+        self._params: dict[str, Any] | None = None
 
     def meta(self) -> dict[str, Any]:
-        """The meta's document part and shape: head, layout, and the names of the tokens `top` uses."""
+        """The meta's document part and shape: head, layout, and the names of the tokens `top` uses. A
+        shallow copy of the one built: a caller may set its keys, not change the values it holds."""
+        if self._meta is None:
+            self._meta = self._build_meta()
+        return dict(self._meta)
+
+    def _build_meta(self) -> dict[str, Any]:
         expected = [e for e in self.trace.expected if e is not None] if self.kind == "language-model" else []
         ids = np.unique(np.concatenate([self._top[0].ravel(), np.array(expected, dtype=int)]))
         vocab = self.trace.model.vocab
         return {**head(self.trace), "layout": self.layout.as_dict(), "vocab": {str(k): vocab[k] for k in ids.tolist()}}
 
     def params(self) -> dict[str, Any] | None:
+        """The parameter norms, once the last loss's row has them (None before), not to be changed."""
         tri = self.trace.triangle
-        return param_norms(self.trace.model, tri) if tri is not None else None
+        if self._params is None and tri is not None:
+            self._params = param_norms(self.trace.model, tri)
+        return self._params
 
     def steps(self, stream: int, first: int, count: int) -> bytes:
         tr, b = self.trace, slice(first, first + count)

@@ -270,14 +270,18 @@ class Triangle:
     norms: ParamNorms | None = None  # their norms, kept whether or not the arrays are
     attribution: Array | None = None  # (T,) that loss's gradient × input, ∂L/∂x_k · x_k, for every token k
     computed: Array = field(default_factory=lambda: np.zeros(0, bool))  # (R,)
+    _rows: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def complete(self) -> bool:
         return bool(self.computed.all())
 
     def row_of(self, t: int) -> int | None:
-        r = int(np.searchsorted(self.loss_steps, t))
-        return r if r < len(self.loss_steps) and self.loss_steps[r] == t else None
+        # A dict built once: every socket streaming a cached trace asks for every row, several times each
+        # (np.searchsorted per call was a tenth of a hall's event loop).
+        if self._rows is None:
+            self._rows = {int(s): r for r, s in enumerate(self.loss_steps)}
+        return self._rows.get(int(t))
 
 
 @dataclass
