@@ -284,3 +284,35 @@ def test_a_batch_weighs_the_answer_when_real_clauses_come_in_pieces() -> None:
         _inputs, targets, mask = data.batch(rng)
         weighted = targets[: lecture.STORY_ROWS][mask[: lecture.STORY_ROWS] == lecture.ANSWER_WEIGHT]
         assert {tokenizer.vocab[int(t)] for t in weighted} <= answers  # the weight sits on the answer itself
+
+
+def test_word_noise_replaces_only_the_words_between_the_cue_and_the_answers_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = {"kind": "word", "vocab": list(lecture.lecture_vocab()), "unk": "<unk>", "lowercase": True}
+    data = lecture.LectureData(tokenizer_from_config(config), ["the cat sat on the mat ."] * 200)
+    assert len(data.common) > 2000 and not set(data.common) & lecture._NOT_NEUTRAL
+    monkeypatch.setattr(lecture, "WORD_NOISE", 0.5)
+    rng = np.random.default_rng(5)
+    changed = 0
+    for _ in range(200):
+        s = lecture.story(rng)
+        n = data.noisy(rng, s)
+        assert (n.kind, n.answer, n.cue, n.choices) == (s.kind, s.answer, s.cue, s.choices)
+        keep = max(s.cue + 1, s.answer - lecture.NOISE_KEEP)
+        assert n.tokens[: s.cue + 1] == s.tokens[: s.cue + 1]  # the cue and all before it
+        assert n.tokens[keep:] == s.tokens[keep:]  # the answer's frame, the answer and what follows
+        for a, b in zip(s.tokens, n.tokens, strict=True):
+            if a != b:
+                changed += 1
+                assert b in data.common and a.isalpha()  # a word for a word, punctuation kept
+    assert changed > 200
+
+
+def test_without_word_noise_a_batch_never_draws_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # WORD_NOISE 0 (the shipped recipe): noisy is never called, so the rng draws and the batches stay as before.
+    config = {"kind": "word", "vocab": list(lecture.lecture_vocab()), "unk": "<unk>", "lowercase": True}
+    data = lecture.LectureData(tokenizer_from_config(config), ["the cat sat on the mat ."] * 200)
+    monkeypatch.setattr(lecture, "WORD_NOISE", 0.0)
+    monkeypatch.setattr(data, "noisy", lambda rng, s: pytest.fail("drew word noise with WORD_NOISE = 0"))
+    data.batch(np.random.default_rng(6))

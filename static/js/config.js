@@ -144,6 +144,13 @@ export function fmt(v, digits = 2) {
   return s.replace('-', '−');
 }
 
+// A number in a unit's badge, which holds five characters: a cell state past ±10 (the long-context scene's
+// −14.12 touched both edges of its badge) keeps one decimal, past ±100 none.
+export function fmtBadge(v) {
+  const a = Math.abs(v);
+  return fmt(v, a >= 99.5 ? 0 : a >= 9.995 ? 1 : 2);
+}
+
 // A factor inside a product: negative values in parentheses, as on a blackboard.
 export function fmtFactor(v, digits = 2) {
   const s = fmt(v, digits);

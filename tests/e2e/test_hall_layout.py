@@ -83,6 +83,23 @@ def test_a_single_diagram_keeps_its_large_numbers(tab: Any, server: str) -> None
     assert tab.evaluate(COLLISIONS, "#diagram") == []
 
 
+def test_a_large_cell_state_fits_its_badge(tab: Any, server: str) -> None:
+    # The long-context scene's last page: the erased LSTM's cell unit at −14.12 touched its badge's edges (0.7 px).
+    tab.set_viewport_size({"width": 1280, "height": 720})
+    tab.goto(f"{server}/?scene=long-context&page=5&present=1")
+    wait_ready(tab)
+    badges = tab.evaluate(
+        """() => [...document.querySelectorAll('#diagram .big')].map((g) => {
+             const bg = g.querySelector('.big-bg').getBoundingClientRect();
+             const t = g.querySelector('.big-val').getBoundingClientRect();
+             const text = g.querySelector('.big-val').textContent;
+             return { text, over: Math.max(bg.left - t.left, t.right - bg.right) };
+           })"""
+    )
+    assert any(abs(float(b["text"].replace("−", "-"))) >= 10 for b in badges), badges  # the case is on screen
+    assert all(b["over"] <= -3 for b in badges), badges  # 3 px clear of each edge, as −1.00 is (7.7 px)
+
+
 # Every row of the next-token lists under `selector`: the name's box and whether its text fits it, the
 # bar's track and fill, the percentage, the row, and the row's probability as its aria-label says.
 PRED_ROWS = """(selector) => [...document.querySelectorAll(`${selector} .pred-list li`)].map((li) => {

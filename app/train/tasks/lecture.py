@@ -696,6 +696,12 @@ ANSWER_WEIGHT = 4.0  # the answer carries the long-range lesson; the easy words 
 # points on the hand-written set at shares 0.15 and 0.4 (docs/lecture-lstm-diagnosis.md §5), so they are off.
 REAL_STORY_SHARE = 0.0  # of the long story rows
 REAL_CLAUSE_SHARE = 0.75  # of such a story's distractor clauses
+# Word noise, the other way to make the memory robust to unfamiliar words: each word of a long story between
+# its cue and the few words that frame its answer ("she can speak fluent") is, with this probability, a
+# common word drawn at random instead (never a cue word of its own). 0: off, and the rng is not drawn.
+WORD_NOISE = 0.0
+NOISE_KEEP = 5  # the words right before the answer that are never replaced
+_NOT_NOISE = frozenset(("is", "are", "was", "were", "has", "have", "does", "do", "am", "be"))
 # a clause must not carry a cue or answer of its own: no person, pronoun of a person, country or language
 _NOT_NEUTRAL = frozenset(
     [*COUNTRY_LANGUAGE, *LANGUAGES, *NAMES, *(w for pair in GENDER_NOUNS for w in pair),
@@ -732,6 +738,17 @@ class LectureData:
         ids = [tok.id for p in paragraphs for tok in tokenizer.tokenize(p)]
         self.text = np.array(ids, dtype=np.int64)
         self.clauses = real_clauses(paragraphs)
+        # the common whole words a noisy story may draw from (the vocabulary's first N_WORDS are words)
+        self.common = [w for w in tokenizer.vocab[:N_WORDS] if re.fullmatch(r"[a-z]{2,}", w)
+                       and w not in _NOT_NEUTRAL and w not in _NOT_NOISE]  # fmt: skip
+
+    def noisy(self, rng: np.random.Generator, s: Story) -> Story:
+        """`s` with WORD_NOISE of the words between its cue and its answer's frame replaced (see WORD_NOISE)."""
+        tokens = list(s.tokens)
+        for k in range(s.cue + 1, s.answer - NOISE_KEEP):
+            if re.fullmatch(r"[a-z]+", tokens[k]) and rng.random() < WORD_NOISE:
+                tokens[k] = _pick(rng, self.common)
+        return Story(tokens, s.kind, s.answer, s.cue, s.choices)
 
     def filler(self, rng: np.random.Generator) -> str:
         return _pick(rng, self.clauses)
@@ -749,6 +766,8 @@ class LectureData:
             else:
                 real = REAL_STORY_SHARE > 0 and bool(self.clauses) and rng.random() < REAL_STORY_SHARE
                 s = story(rng, filler=self.filler if real else None)
+                if WORD_NOISE > 0:
+                    s = self.noisy(rng, s)
             per_word = self.ids(s.tokens)
             ids = [i for pieces in per_word for i in pieces]
             w = [1.0] * (len(ids) - 1)

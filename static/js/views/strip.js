@@ -8,7 +8,7 @@
 // instead of one per unit keeps stepping at 60 fps with 512 units. Only the few marks on top
 // (selection, clamps) and the large cells are SVG elements.
 
-import { DIAGRAM, fmt } from '../config.js';
+import { DIAGRAM, fmt, fmtBadge } from '../config.js';
 import { label, svg } from './figure.js';
 
 const XHTML = 'http://www.w3.org/1999/xhtml';
@@ -344,7 +344,7 @@ export class Strip {
       const v = this.values[j];
       cell.firstChild.style.fill = this.scale.color(v);
       const txt = cell.querySelector('.big-val');
-      txt.textContent = fmt(v);
+      txt.textContent = fmtBadge(v);
       txt.style.fill = this.scale.textColor(v);
       cell.setAttribute('aria-label', `${this.labelText}, unit ${j}: ${fmt(v)}`);
     }
