@@ -248,6 +248,16 @@ def test_the_hand_written_set_is_well_formed() -> None:
         assert it.answer not in it.choices and (it.choices or it.kind == "fact")
 
 
+def test_the_second_hand_written_set_is_languages_no_sentence_of_the_first_has() -> None:
+    second = read_heldout(lecture.HELDOUT.with_name("lecture_heldout_2.tsv"))
+    assert len(second) >= 30 and {it.kind for it in second} == {"language"}
+    assert len({it.cue for it in second}) >= 15
+    first = {it.text for it in read_heldout()}
+    assert len({it.text for it in second} | first) == len(second) + len(first)
+    for it in second:
+        assert lecture.COUNTRY_LANGUAGE[it.cue] == it.answer and it.answer not in it.choices
+
+
 def test_the_hand_written_score_is_the_share_whose_answer_beats_its_rivals() -> None:
     """On a model whose decoder prefers one word, the score counts exactly the items it answers."""
     vocab = ["<unk>", "i", "lived", "in", "spain", "speak", "spanish", "french", "the", "keys", "are", "is", "z",
@@ -310,9 +320,24 @@ def test_word_noise_replaces_only_the_words_between_the_cue_and_the_answers_fram
 
 
 def test_without_word_noise_a_batch_never_draws_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    # WORD_NOISE 0 (the shipped recipe): noisy is never called, so the rng draws and the batches stay as before.
+    # WORD_NOISE 0 (the recipe of the earlier runs): noisy is never called, so the rng draws and batches are as then.
     config = {"kind": "word", "vocab": list(lecture.lecture_vocab()), "unk": "<unk>", "lowercase": True}
     data = lecture.LectureData(tokenizer_from_config(config), ["the cat sat on the mat ."] * 200)
     monkeypatch.setattr(lecture, "WORD_NOISE", 0.0)
     monkeypatch.setattr(data, "noisy", lambda rng, s: pytest.fail("drew word noise with WORD_NOISE = 0"))
     data.batch(np.random.default_rng(6))
+
+
+def test_the_wider_closings_use_only_the_generators_words_and_end_before_a_language() -> None:
+    # New words would be forced into the vocabulary and move every token id the shipped weights rely on.
+    own = generator_words()
+    for closing in lecture.WIDE_CLOSINGS:
+        assert set(closing.replace("{s}", "").replace("{p}", "").replace("{is}", "").split()) <= own, closing
+    rng = np.random.default_rng(7)
+    wide = lecture.CLOSINGS + lecture.WIDE_CLOSINGS
+    endings = set()
+    for _ in range(300):
+        s = lecture._language(rng, int(rng.integers(0, 7)), closings=wide)
+        assert s.tokens[s.answer] == lecture.COUNTRY_LANGUAGE[s.tokens[s.cue]]
+        endings.add(" ".join(s.tokens[s.answer - 3 : s.answer]))
+    assert any("sang" in e or "wrote" in e or "told" in e for e in endings)

@@ -171,7 +171,7 @@ def test_predicted_names_are_never_cut(
     tab.goto(url(server, path, model="lecture-lstm", text=SPAIN, target="spanish", panels="predictions", **extra))
     wait_ready(tab)
     rows = tab.evaluate(PRED_ROWS, "#predictions")
-    assert {"spanish", "portuguese", "norwegian", "ukrainian"} <= {r["name"] for r in rows}
+    assert {"spanish", "portuguese", "ukrainian"} <= {r["name"] for r in rows}  # the longest names in the list
     assert check_rows(rows) == layout
     if layout == "line":
         # The name column is as wide as the longest name, no wider: the bar has the rest.
