@@ -716,7 +716,8 @@ REAL_CLAUSE_SHARE = 0.75  # of such a story's distractor clauses
 # its cue and the few words that frame its answer ("she can speak fluent") is, with this probability, a
 # common word drawn at random instead (never a cue word of its own). 0: off, and the rng is not drawn.
 # Measured (docs/lecture-lstm-diagnosis.md §7): 0.15 run on from the seed-5 model gave 75.9% on the
-# hand-written set against 69.6% for the same run without it; the shipped lecture-lstm is that run.
+# hand-written set against 69.6% for the same run without it; the shipped lecture-lstm is that run and one
+# more on from it.
 WORD_NOISE = 0.15
 NOISE_KEEP = 5  # the words right before the answer that are never replaced
 _NOT_NOISE = frozenset(("is", "are", "was", "were", "has", "have", "does", "do", "am", "be"))
