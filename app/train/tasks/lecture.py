@@ -131,20 +131,6 @@ CLOSINGS = (
     "that is why {s} {speak}", "so {s} {speak} fluent", "{s} picked up some", "{s} {is} very good at",
     "{s} taught me a little", "{s} {speak} good", "now {s} {speak}", "{s} {write} in", "{s} {have} learned",
 )  # fmt: skip
-# More ways a sentence reaches a language, for training only (WIDE_SHARE): the language read, written,
-# sung, told or taught in, not only spoken. Only the generator's own words, so the vocabulary (its forced
-# words) stays as it is; the held-out generated stories keep CLOSINGS alone.
-WIDE_CLOSINGS = (
-    "{s} wrote letters in", "{s} told stories in", "{s} sang songs in", "{s} always sang in", "{s} read books in",
-    "{s} wrote books in", "{s} read the newspaper in", "{s} gave the answer in", "{s} complained in",
-    "{s} got angry in", "{s} said it in", "{s} told the children stories in", "{s} taught the children",
-    "{s} learned a little", "{s} could write", "{s} could read", "{s} called for help in", "{s} sang a song in",
-    "{s} always said thank you in", "{s} wrote to {p} family in", "{s} read to the children in",
-    "{s} could answer in", "{s} told me about it in", "{s} got a job as a teacher of", "{s} took a class in",
-    "{s} wrote {p} letters in", "{s} sang to the baby in", "{s} read the letter in", "{s} told the dog to sit in",
-    "{s} wrote the story in", "{s} said good night in", "{s} always got angry in", "{s} {is} a teacher of",
-)  # fmt: skip
-WIDE_SHARE = 0.0  # of the training batches' long language stories that may end in a WIDE_CLOSINGS phrase
 NUMBERS_WORDS = ("two", "three", "four", "five", "ten", "twenty", "many", "several", "a few", "fifteen")
 
 
@@ -232,9 +218,7 @@ def _verb_forms(key: str) -> dict[str, str]:
     }
 
 
-def _language(
-    rng: np.random.Generator, clauses: int, filler: Filler | None = None, closings: tuple[str, ...] = CLOSINGS
-) -> Story:
+def _language(rng: np.random.Generator, clauses: int, filler: Filler | None = None) -> Story:
     country = _pick(rng, list(COUNTRY_LANGUAGE))
     subject, key = _person(rng)
     pro = PRONOUNS[key]
@@ -243,7 +227,7 @@ def _language(
     head = words(_pick(rng, OPENINGS).format(**slots))
     for part in _distractors(rng, clauses, pro["subj"] if key not in ("i", "we") else None, filler):
         head += words(part.replace(" he ", f" {pro['subj']} "))
-    closing = _pick(rng, closings).format(**{**slots, "S": pro["subj"]})
+    closing = _pick(rng, CLOSINGS).format(**{**slots, "S": pro["subj"]})
     head += [_pick(rng, (".", ",", "and", "so", ". today", ". these days", ". now")), *words(closing)]
     head = [w for part in head for w in part.split()]
     tokens = [*head, COUNTRY_LANGUAGE[country], _pick(rng, (".", ".", "!", "and", "at home", "every day"))]
@@ -785,9 +769,6 @@ class LectureData:
             else:
                 real = REAL_STORY_SHARE > 0 and bool(self.clauses) and rng.random() < REAL_STORY_SHARE
                 s = story(rng, filler=self.filler if real else None)
-                if WIDE_SHARE > 0 and s.kind == "language" and rng.random() < WIDE_SHARE:
-                    # the same draw of kind, then a language story of its own with the wider closings
-                    s = _language(rng, int(rng.integers(0, 7)), closings=CLOSINGS + WIDE_CLOSINGS)
                 if WORD_NOISE > 0:
                     s = self.noisy(rng, s)
             per_word = self.ids(s.tokens)
