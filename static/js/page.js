@@ -23,13 +23,20 @@ export function createPage(config) {
   const starter = (id) => STARTER[tokenizerKind(cards.get(id)) === 'word' ? 'word' : 'char'];
   const exampleFor = (id) => cards.get(id)?.example ?? starter(id).text;
   const exampleTarget = (id) => cards.get(id)?.example_target ?? (cards.get(id)?.example ? '' : starter(id).target);
+  // The text and target a link or a scene leaves out belong to its model: its example sentence, and that
+  // sentence's target only when the text is the example too (a link's own text has none of its own).
+  const startFor = (given, id) => ({
+    ...('text' in given ? {} : { text: exampleFor(id) }),
+    ...('target' in given ? {} : { target: 'text' in given ? '' : exampleTarget(id) }),
+  });
 
   // The starting sentence belongs to the model the link names (or the default one).
-  const linkedModel = State.parse(window.location.search).model ?? firstModel;
+  const linked = State.parse(window.location.search);
+  const linkedModel = linked.model ?? firstModel;
   const state = new State({
     model: firstModel,
     text: exampleFor(linkedModel),
-    target: exampleTarget(linkedModel),
+    ...startFor(linked, linkedModel),
     panels: config.embed ? [] : DEFAULT_PANELS,
     theme: window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light',
     ...config.offline?.initial, // the exported view (model, text, target, clamps, ...)
@@ -204,6 +211,7 @@ export function createPage(config) {
     panelsOpen,
     exampleFor,
     exampleTarget,
+    startFor,
 
     get trace() {
       return trace;

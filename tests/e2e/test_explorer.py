@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+
 from .conftest import state, trace, wait_plots, wait_ready
 
 RECALL = "b31415926="  # a key letter, digits, '=': the recall models must answer "b"
@@ -329,3 +331,18 @@ def test_embed_page_shows_the_diagram_without_chrome(tab: Any, server: str, arti
     assert tab.locator("[data-panel='predictions']").is_visible()
     assert tab.locator("[data-panel='memory']").is_hidden()
     tab.screenshot(path=artifacts / "embed.png", full_page=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/embed"])
+def test_a_links_own_text_brings_no_target_of_the_example(tab: Any, server: str, path: str) -> None:
+    # docs/embedding.md's explorer(text="the clouds are in the") showed the example's "spanish" at p = 0.000.
+    tab.goto(url(server, path, model="lecture-lstm", text="the clouds are in the", panels="predictions"))
+    wait_ready(tab)
+    assert state(tab)["target"] == ""
+    assert "spanish" not in tab.locator("#predictions").inner_text()
+    tab.goto(url(server, path, model="lecture-lstm", text="the clouds are in the", target="sky"))
+    wait_ready(tab)
+    assert state(tab)["target"] == "sky"
+    tab.goto(url(server, path, model="lecture-lstm"))  # the example sentence keeps its own target
+    wait_ready(tab)
+    assert state(tab)["target"] == "spanish"

@@ -17,10 +17,7 @@ export function setupScenes(page, { player }) {
     const mine = ++asked;
     const doc = await client.get(name);
     const partial = pagePartial(doc, index, { fields: FIELDS, defaults: state.defaults });
-    // Text and target left out belong to the page's model: its example, or no target for a given text.
-    const given = doc.states[index].state;
-    if (!('text' in given)) partial.text = page.exampleFor(partial.model);
-    if (!('target' in given)) partial.target = 'text' in given ? '' : page.exampleTarget(partial.model);
+    Object.assign(partial, page.startFor(doc.states[index].state, partial.model));
     if (mine !== asked) return state.get();
     if (doc.kind === 'lab') {
       // The gradient lab is a page of its own.
