@@ -276,3 +276,35 @@ def test_long_sequences_with_an_answer_weight_check(arch: str) -> None:
             idx = tuple(int(rng.integers(0, s)) for s in p.shape)
             num, got = central(loss, p, idx), grads.params[name][idx]
             assert abs(num - got) <= 1e-6 * max(abs(num), abs(got), 1e-8), f"{arch} {name}{idx}: {got} vs {num}"
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHS if a not in ("rnn", "irnn")])
+def test_a_clamped_triangle_of_several_blocks_is_each_losss_own_backward(arch: str) -> None:
+    """The triangle's sweeps share each step's coefficients between blocks (step_backward keeps them in the
+    trace's caches); every row must still be its loss's own backward through the clamped forward."""
+    model = small(arch, 2, seed=5)
+    text = "abcadfebcafedabcfeadbcfaebdcafbedcafbedacfb"  # 43 steps: two blocks of losses
+    gates = model.spec.gates
+    raw = [{"gate": gates[0], "value": 0.2 if gates[0] != "candidate" else -0.2, "layer": 0, "units": [0, 2],
+            "start": 3, "stop": 38},
+           {"gate": gates[-1], "value": 0.8, "layer": 1, "units": None, "start": 30, "stop": None}]  # fmt: skip
+    trace = run_trace(model, text, target="b", interventions=raw)
+    tri = trace.triangle
+    assert tri is not None and len(tri.loss_steps) > 32
+    ids = np.array([[tok.id for tok in trace.tokens]])
+    tape = model.forward(ids, clamps=trace.clamps)  # plain per-step caches, nothing kept between sweeps
+    for r, t in enumerate(tri.loss_steps):
+        if r % 7 and r != len(tri.loss_steps) - 1:
+            continue
+        d = np.exp(log_softmax(tape.logits[t, 0]))
+        d[trace.expected[t]] -= 1.0
+        d_top = (d @ model.params["decoder.weight"])[None]
+        norms = np.full((model.layers, len(ids[0])), np.nan)
+
+        def seen(l: int, s: int, a: int, dh: np.ndarray, dc: np.ndarray | None, norms=norms) -> None:
+            norms[l, s] = np.linalg.norm(dh[0])
+
+        model.backward(tape, 1, lambda s, rows, t=t, d_top=d_top: (0, d_top if s == t else None),
+                       params=False, on_step=seen)  # fmt: skip
+        got = tri.hidden[:, r, : t + 1]
+        assert np.allclose(got, norms[:, : t + 1], rtol=1e-12, atol=1e-15), f"{arch} row {r}"

@@ -197,7 +197,7 @@ class StepGrads:
 
     d_ih: Array  # (R, G·H) gradient of the input-side pre-activation (x·W_ihᵀ + b_ih)
     d_hh: Array  # (R, G·H) gradient of the recurrent-side pre-activation (h·W_hhᵀ + b_hh)
-    dh_prev: Array  # (R, H)
+    dh_prev: Array | None  # (R, H); None from a cell's own backward until step_backward adds W_hh's path
     dc_prev: Array | None  # (R, H)
     dc: Array | None  # (R, H) total ∂L/∂c_t at this step, all paths (for the gradient-norm triangle)
     dpeep: dict[str, Array]  # peephole weight gradients per row (R, H); the caller sums the rows it wants
@@ -209,71 +209,87 @@ def step_backward(
     """Backward of `step_forward`. `dh` is ∂L/∂h_t (all paths); `dc_next` is ∂L/∂c_t through c_{t+1}.
 
     Rows of `dh` may outnumber the rows of the cache (one forward, many losses): broadcasting handles it.
+    The step's backward is linear in (dh, dc_next), so its coefficients (`local_derivatives`) depend on the
+    forward alone; a cache holding a "local" slot keeps them, for a trace's triangle reads each step once
+    per block of losses.
     """
-    if spec.arch in ("lstm", "peephole", "cifg"):
-        g = _lstm_backward(spec, p, cache, dh, dc_next)
-    elif spec.arch == "gru":
-        g = _gru_backward(cache, dh)
-    else:
-        g = _rnn_backward(spec, cache, dh)
-    g.dh_prev = g.dh_prev + g.d_hh @ p["weight_hh"]  # backprop through h_prev·W_hhᵀ
+    local = cache.get("local")
+    if local is None:
+        local = local_derivatives(spec, p, cache)
+        if "local" in cache:
+            cache["local"] = local
+    g = _lstm_backward(spec, cache, local, dh, dc_next) if spec.has_cell else _gated_backward(local, dh)
+    recurrent = g.d_hh @ p["weight_hh"]  # backprop through h_prev·W_hhᵀ
+    g.dh_prev = recurrent if g.dh_prev is None else g.dh_prev + recurrent
     return g
 
 
-def _lstm_backward(
-    spec: CellSpec, p: dict[str, Array], cache: dict[str, Any], dh: Array, dc_next: Array | None
-) -> StepGrads:
+def local_derivatives(spec: CellSpec, p: dict[str, Array], cache: dict[str, Any]) -> dict[str, Array]:
+    """The step's partial derivatives, each (rows, H) or (rows, blocks, H), clamped gates' zeroed: what
+    its backward multiplies ∂L/∂h_t and ∂L/∂c_t by."""
     act, free = cache["act"], cache["free"]
-    i, f, g, o = act["input"], act["forget"], act["candidate"], act["output"]
-    c_prev, c, tanh_c = cache["c_prev"], cache["c"], cache["tanh_c"]
-    dpeep: dict[str, Array] = {}
-    # backprop through h = o⊙tanh(c)
-    do = dh * tanh_c
-    dc = dh * o * (1.0 - tanh_c**2)
+
+    def mask(d: Array, gate: str) -> Array:  # a clamped gate passes no gradient to its pre-activation
+        return _free(d, free.get(gate))
+
+    if spec.has_cell:
+        i, f, g, o = act["input"], act["forget"], act["candidate"], act["output"]
+        c_prev, tanh_c = cache["c_prev"], cache["tanh_c"]
+        dpre_o = mask(tanh_c * o * (1.0 - o), "output")  # ∂pre_o/∂h: h = o⊙tanh(c)
+        dc = o * (1.0 - tanh_c**2)  # ∂c/∂h through tanh(c)
+        if spec.peephole:
+            dc = dc + dpre_o * p["peephole_output"]  # o peeks at c_t
+        dpre_g = mask(i * (1.0 - g**2), "candidate")  # ∂pre_g/∂c: c = f⊙c_prev + i⊙g
+        dc_prev = f
+        if spec.arch == "cifg":  # i = 1 − f: the forget gate also moves what is written
+            dpre_f = mask((c_prev - mask(g, "input")) * f * (1.0 - f), "forget")
+            on_cell = [dpre_f, dpre_g]
+        else:
+            dpre_i = mask(g * i * (1.0 - i), "input")
+            dpre_f = mask(c_prev * f * (1.0 - f), "forget")
+            if spec.peephole:
+                dc_prev = f + dpre_i * p["peephole_input"] + dpre_f * p["peephole_forget"]
+            on_cell = [dpre_i, dpre_f, dpre_g]
+        return {"dc": dc, "dpre_o": dpre_o, "on_cell": np.stack(on_cell, axis=-2), "dc_prev": dc_prev}
+    if spec.arch == "gru":
+        z, r, n = act["update"], act["reset"], act["candidate"]
+        dpre_n = mask((1.0 - z) * (1.0 - n**2), "candidate")  # h = (1 − z)⊙n + z⊙h_prev
+        dpre_r = mask(dpre_n * cache["hw_n"] * r * (1.0 - r), "reset")  # n's pre-activation x_n + r⊙hw_n
+        dpre_z = mask((cache["h_prev"] - n) * z * (1.0 - z), "update")
+        return {
+            "d_ih": np.stack([dpre_r, dpre_z, dpre_n], axis=-2),
+            "d_hh": np.stack([dpre_r, dpre_z, dpre_n * r], axis=-2),
+            "dh_prev": z,
+        }
+    relu = spec.activation == "relu"
+    dpre = (cache["pre"]["hidden"] > 0).astype(cache["h"].dtype) if relu else 1.0 - cache["h"] ** 2
+    return {"d_ih": dpre[..., None, :], "d_hh": None, "dh_prev": None}
+
+
+def _lstm_backward(
+    spec: CellSpec, cache: dict[str, Any], local: dict[str, Array], dh: Array, dc_next: Array | None
+) -> StepGrads:
+    on_cell = local["on_cell"]
+    n, H = on_cell.shape[-2], dh.shape[-1]
+    dc = dh * local["dc"]
     if dc_next is not None:
         dc = dc + dc_next
-    dpre_o = _free(do * o * (1.0 - o), free["output"])
+    dpre = np.empty((len(dh), n + 1, H), dh.dtype)  # gate blocks in stacking order, the output gate's last
+    np.multiply(dc[:, None, :], on_cell, out=dpre[:, :n])
+    np.multiply(dh, local["dpre_o"], out=dpre[:, n])
+    dpeep: dict[str, Array] = {}
     if spec.peephole:
-        dc = dc + dpre_o * p["peephole_output"]  # o peeks at c_t
-        dpeep["peephole_output"] = dpre_o * c
-    # backprop through c = f⊙c_prev + i⊙g
-    di, dg, df = dc * g, dc * i, dc * c_prev
-    dc_prev = dc * f
-    dpre_g = _free(dg * (1.0 - g**2), free["candidate"])
-    if spec.arch == "cifg":
-        df = df - _free(di, free["input"])  # i = 1 − f
-        dpre_f = _free(df * f * (1.0 - f), free["forget"])
-        dpre = np.concatenate([dpre_f, dpre_g, dpre_o], axis=-1)
-    else:
-        dpre_i = _free(di * i * (1.0 - i), free["input"])
-        dpre_f = _free(df * f * (1.0 - f), free["forget"])
-        if spec.peephole:
-            dc_prev = dc_prev + dpre_i * p["peephole_input"] + dpre_f * p["peephole_forget"]
-            dpeep["peephole_input"] = dpre_i * c_prev
-            dpeep["peephole_forget"] = dpre_f * c_prev
-        dpre = np.concatenate([dpre_i, dpre_f, dpre_g, dpre_o], axis=-1)
-    return StepGrads(d_ih=dpre, d_hh=dpre, dh_prev=np.zeros_like(dh), dc_prev=dc_prev, dc=dc, dpeep=dpeep)
+        c_prev = cache["c_prev"]
+        dpeep["peephole_output"] = dpre[:, n] * cache["c"]
+        dpeep["peephole_input"] = dpre[:, 0] * c_prev
+        dpeep["peephole_forget"] = dpre[:, 1] * c_prev
+    dpre = dpre.reshape(len(dh), (n + 1) * H)
+    return StepGrads(d_ih=dpre, d_hh=dpre, dh_prev=None, dc_prev=dc * local["dc_prev"], dc=dc, dpeep=dpeep)
 
 
-def _gru_backward(cache: dict[str, Any], dh: Array) -> StepGrads:
-    act, free = cache["act"], cache["free"]
-    z, r, n = act["update"], act["reset"], act["candidate"]
-    h_prev, hw_n = cache["h_prev"], cache["hw_n"]
-    # backprop through h = (1 − z)⊙n + z⊙h_prev
-    dn = dh * (1.0 - z)
-    dz = dh * (h_prev - n)
-    dh_prev = dh * z
-    dpre_n = _free(dn * (1.0 - n**2), free["candidate"])
-    # backprop through n's pre-activation x_n + r⊙hw_n
-    dpre_r = _free(dpre_n * hw_n * r * (1.0 - r), free["reset"])
-    dpre_z = _free(dz * z * (1.0 - z), free["update"])
-    d_ih = np.concatenate([dpre_r, dpre_z, dpre_n], axis=-1)
-    d_hh = np.concatenate([dpre_r, dpre_z, dpre_n * r], axis=-1)
+def _gated_backward(local: dict[str, Array], dh: Array) -> StepGrads:
+    """The GRU's and the plain RNN's: every pre-activation's gradient is dh times its coefficient."""
+    d_ih = (dh[:, None, :] * local["d_ih"]).reshape(len(dh), -1)
+    d_hh = d_ih if local["d_hh"] is None else (dh[:, None, :] * local["d_hh"]).reshape(len(dh), -1)
+    dh_prev = None if local["dh_prev"] is None else dh * local["dh_prev"]
     return StepGrads(d_ih=d_ih, d_hh=d_hh, dh_prev=dh_prev, dc_prev=None, dc=None, dpeep={})
-
-
-def _rnn_backward(spec: CellSpec, cache: dict[str, Any], dh: Array) -> StepGrads:
-    h = cache["h"]
-    # backprop through the nonlinearity
-    dpre = dh * (cache["pre"]["hidden"] > 0) if spec.activation == "relu" else dh * (1.0 - h**2)
-    return StepGrads(d_ih=dpre, d_hh=dpre, dh_prev=np.zeros_like(dh), dc_prev=None, dc=None, dpeep={})

@@ -26,6 +26,7 @@ times steps, not ROW_BLOCK · T per block.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -218,6 +219,7 @@ class LayerSteps(Sequence[dict[str, Any]]):
             "act": {g: a[row] for g, a in cols.act.items()},
             "free": {g: clamp[g][0] if clamp is not None and g in clamp else None for g in cols.act},
             "h_prev": h_prev, "c_prev": c_prev, "c": view(cols.c), "tanh_c": view(cols.tanh_c), "h": cols.h[row],
+            "local": None,  # step_backward keeps the step's coefficients here: every block's sweep reads them
         }  # fmt: skip
         if cols.hw_n is not None:
             cache["hw_n"] = cols.hw_n[row]
@@ -308,6 +310,9 @@ class Trace:
     tail: list[Columns] | None = None  # per layer, the steps reading the target's pieces but the last
     tail_logp: Array | None = None  # (pieces − 1, V) the next-piece distributions after each of them
     param_grads: bool = True  # keep ∂L/∂θ's arrays (the triangle's `params`), not only their norms
+    # while run_trace computes the triangle: (first, p) the forward's softmax of steps first … T − 1, which
+    # p − onehot needs (a row's bits are its own, so they are those output_grads would decode again)
+    fresh_softmax: tuple[int, Array] | None = None
 
     @property
     def steps(self) -> int:
@@ -370,11 +375,13 @@ class Trace:
         if self.model.kind == "forecaster":
             assert self.forecast is not None
             return (self.forecast[steps] - np.array([self.expected[t] for t in steps], float))[:, None]
-        # the softmax again from the steps' blocks' logits (a row's bits do not depend on the other rows)
         first = int(steps.min()) - int(steps.min()) % ROW_BLOCK
-        last = int(steps.max()) // ROW_BLOCK * ROW_BLOCK + ROW_BLOCK
-        logits = decode_blocks(self.model, self.columns[-1].h[:last], first)
-        d = np.exp(log_softmax(logits[steps - first]))
+        if self.fresh_softmax is not None and self.fresh_softmax[0] <= first:
+            d = self.fresh_softmax[1][steps - self.fresh_softmax[0]]
+        else:  # the softmax again from the steps' blocks' logits (a row's bits do not depend on the other rows)
+            last = int(steps.max()) // ROW_BLOCK * ROW_BLOCK + ROW_BLOCK
+            logits = decode_blocks(self.model, self.columns[-1].h[:last], first)
+            d = np.exp(log_softmax(logits[steps - first]))
         d[np.arange(len(steps)), [self.expected[t] for t in steps]] -= 1.0
         return d
 
@@ -528,6 +535,7 @@ def run_trace(
     ranked, ranked_p = np.empty((T, k), np.intp), np.empty((T, k), model.dtype)
     forecast = np.empty(T, model.dtype) if model.kind == "forecaster" else None
     losses = np.full(T, np.nan)
+    probs = None
     if first:
         assert base is not None
         ranked[:first], ranked_p[:first] = base.ranked[:first], base.ranked_p[:first]
@@ -542,7 +550,8 @@ def run_trace(
     else:
         logp = log_softmax(logits)
         losses[scored] = -logp[scored - first, [expected[t] for t in scored]]
-        ranked[first:], ranked_p[first:] = top_k(np.exp(logp), k)
+        probs = np.exp(logp)
+        ranked[first:], ranked_p[first:] = top_k(probs, k)
     del logits
     keep = _kept(base, expected, p, pieces) if base is not None else 0
     word = (
@@ -569,7 +578,9 @@ def run_trace(
     if base is not None and rows and base.triangle is not None:
         trace.triangle = _kept_rows(trace, base.triangle, rows)
     if gradients and not lean:
+        trace.fresh_softmax = None if probs is None else (first, probs)
         gradient_triangle(trace)
+        trace.fresh_softmax = None
     return trace
 
 
@@ -697,14 +708,16 @@ def _sweep(trace: Trace, tape: Tape, tri: Triangle, block: int, rows: list[int])
         d[slot[k] - a] = d_top[slot[k]]
         return a, d
 
+    step_list, row_array = steps.tolist(), np.asarray(rows)
+
     def record(l: int, t: int, a: int, dh: Array, dc: Array | None) -> None:
         if t >= trace.steps:  # the target's own steps are not steps of the trace
             return
-        sel = steps >= t  # rows injected at or after step t
-        live, r = slot[sel] - a, np.asarray(rows)[sel]
-        tri.hidden[l, r, t] = np.sqrt((dh * dh).sum(-1))[live]
+        k = bisect_left(step_list, t)  # rows injected at or after step t (the steps ascend)
+        live, r = slot[k:] - a, row_array[k:]
+        tri.hidden[l, r, t] = np.sqrt(np.einsum("ij,ij->i", dh, dh))[live]
         if tri.cell is not None and dc is not None:
-            tri.cell[l, r, t] = np.sqrt((dc * dc).sum(-1))[live]
+            tri.cell[l, r, t] = np.sqrt(np.einsum("ij,ij->i", dc, dc))[live]
 
     sub = Tape(tape.tokens[:, :end], [x[:end] for x in tape.inputs], [c[:end] for c in tape.caches],
                None, tape.clamps)  # fmt: skip
